@@ -1,0 +1,72 @@
+/**
+ * Builds the one validated configuration of a run: frozen defaults, then a JSON config
+ * file, then the environment, then flags. A flag that was not given is `undefined` and
+ * never overrides anything (graphile-worker's stripUndefined).
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError, errorMessage } from '../errors.js';
+import { type Config, type SettingKey, defaults, flagName, settings } from './settings.js';
+
+export const configFileEnv = 'MTC_BATCH_CONFIG';
+
+export interface LoadConfigInput {
+  /** Flag values keyed by setting name; undefined = not given. Other keys are ignored. */
+  flags?: Partial<Record<SettingKey, unknown>>;
+  /** `--config <file>`; falls back to MTC_BATCH_CONFIG. */
+  configFile?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(input: LoadConfigInput = {}): Readonly<Config> {
+  const env = input.env ?? process.env;
+  const config: Record<string, unknown> = { ...defaults };
+
+  const file = input.configFile ?? nonEmpty(env[configFileEnv]);
+  if (file !== undefined) {
+    const fromFile = readConfigFile(file, input.configFile !== undefined ? '--config' : configFileEnv);
+    for (const [key, raw] of Object.entries(fromFile)) {
+      const spec = settings.find((s) => s.key === key);
+      if (!spec) {
+        throw new ConfigError(
+          `unknown setting "${key}" in config file ${file}; known settings: ${settings.map((s) => s.key).join(', ')}`,
+        );
+      }
+      config[key] = spec.parse(raw, `"${key}" in config file ${file}`);
+    }
+  }
+
+  for (const spec of settings) {
+    const raw = nonEmpty(env[spec.env]);
+    if (raw !== undefined) config[spec.key] = spec.parse(raw, spec.env);
+  }
+
+  for (const spec of settings) {
+    const raw = input.flags?.[spec.key];
+    if (raw !== undefined) config[spec.key] = spec.parse(raw, flagName(spec.key));
+  }
+
+  return Object.freeze(config as unknown as Config);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function readConfigFile(file: string, where: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the config file ${file} (from ${where}): ${errorMessage(err)}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`the config file ${file} is not valid JSON: ${errorMessage(err)}`, { cause: err });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`the config file ${file} must hold one JSON object of settings, e.g. {"batchSize": 500}`);
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,137 @@
+/**
+ * The table of every setting: its default, where it may come from, and how it is
+ * validated. `--help`, the README and the loader are all driven by this table, so a
+ * setting cannot be documented in one place and forgotten in another.
+ */
+import { ConfigError } from '../errors.js';
+
+export type LogFormat = 'auto' | 'human' | 'json';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Config {
+  databaseUrl: string;
+  databaseSchema: string | null;
+  redisUrl: string;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+}
+
+export type SettingKey = keyof Config;
+
+export interface SettingSpec<K extends SettingKey = SettingKey> {
+  key: K;
+  /** Environment variable that sets it. */
+  env: string;
+  description: string;
+  default: Config[K];
+  /** Parses a raw value (string from env/flags, any JSON value from the file). `where` names the source. */
+  parse(raw: unknown, where: string): Config[K];
+}
+
+function describe(raw: unknown): string {
+  return typeof raw === 'string' ? JSON.stringify(raw) : JSON.stringify(raw) ?? String(raw);
+}
+
+function oneOf<T extends string>(allowed: readonly T[]) {
+  return (raw: unknown, where: string): T => {
+    if (typeof raw === 'string' && (allowed as readonly string[]).includes(raw)) return raw as T;
+    throw new ConfigError(`${where} must be one of ${allowed.join(', ')}; got ${describe(raw)}`);
+  };
+}
+
+function nonEmptyString(raw: unknown, where: string): string {
+  if (typeof raw === 'string' && raw.trim() !== '') return raw.trim();
+  throw new ConfigError(`${where} must be a non-empty string; got ${describe(raw)}`);
+}
+
+/** Integer parser bounded to [min, max]; accepts numbers from JSON and digit strings. */
+export function integerIn(min: number, max: number) {
+  return (raw: unknown, where: string): number => {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
+    throw new ConfigError(`${where} must be a whole number from ${min} to ${max}; got ${describe(raw)}`);
+  };
+}
+
+const databaseUrlPattern = /^(sqlite:|postgres:\/\/|postgresql:\/\/|mssql:\/\/)/;
+
+const settingList: SettingSpec[] = [
+  {
+    key: 'databaseUrl',
+    env: 'DATABASE_URL',
+    description: 'database: sqlite:<path>, postgres://user:pass@host:port/db or mssql://user:pass@host:port/db',
+    default: 'sqlite:./mtc-batch.sqlite',
+    parse(raw, where) {
+      const value = nonEmptyString(raw, where);
+      if (!databaseUrlPattern.test(value)) {
+        throw new ConfigError(
+          `${where} must start with sqlite:, postgres://, postgresql:// or mssql://; got ${describe(maskUrl(value))}`,
+        );
+      }
+      return value;
+    },
+  },
+  {
+    key: 'databaseSchema',
+    env: 'MTC_BATCH_DATABASE_SCHEMA',
+    description: 'PostgreSQL schema to use (search_path); created by migrate. Unset: the server default',
+    default: null,
+    parse(raw, where) {
+      if (raw === null) return null;
+      const value = nonEmptyString(raw, where);
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(value)) {
+        throw new ConfigError(`${where} must be a plain SQL identifier (letters, digits, _); got ${describe(value)}`);
+      }
+      return value;
+    },
+  },
+  {
+    key: 'redisUrl',
+    env: 'REDIS_URL',
+    description: 'Redis: redis://[user:pass@]host:port[/db] or rediss:// for TLS',
+    default: 'redis://127.0.0.1:6379',
+    parse(raw, where) {
+      const value = nonEmptyString(raw, where);
+      if (!/^rediss?:\/\/[^/]/.test(value)) {
+        throw new ConfigError(`${where} must start with redis:// or rediss://; got ${describe(maskUrl(value))}`);
+      }
+      return value;
+    },
+  },
+  {
+    key: 'logFormat',
+    env: 'MTC_BATCH_LOG_FORMAT',
+    description: 'log lines on stderr: human, json, or auto (human on a terminal, json otherwise)',
+    default: 'auto',
+    parse: oneOf(['auto', 'human', 'json'] as const),
+  },
+  {
+    key: 'logLevel',
+    env: 'MTC_BATCH_LOG_LEVEL',
+    description: 'least severe log level shown: debug, info, warn or error (--verbose = debug, --quiet = warn)',
+    default: 'info',
+    parse: oneOf(['debug', 'info', 'warn', 'error'] as const),
+  },
+];
+
+export const settings: ReadonlyArray<SettingSpec> = Object.freeze(settingList);
+
+export const defaults: Readonly<Config> = Object.freeze(
+  Object.fromEntries(settingList.map((s) => [s.key, s.default])) as unknown as Config,
+);
+
+export function settingSpec(key: SettingKey): SettingSpec {
+  const spec = settingList.find((s) => s.key === key);
+  if (!spec) throw new Error(`no such setting: ${key}`);
+  return spec;
+}
+
+/** The flag that sets a setting on the command line: `batchSize` → `--batch-size`. */
+export function flagName(key: SettingKey): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** A URL with its password replaced by `***`, for messages and logs. */
+export function maskUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/)([^:@/]*):([^@/]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user}:***@`);
+}

@@ -1,0 +1,113 @@
+/**
+ * Typed errors and the exit codes they map to. Every command shares these codes; the
+ * top-level handler in `cli/main.ts` is the only place that turns an error into an exit.
+ */
+
+export const ExitCode = Object.freeze({
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  notFound: 3,
+  forbidden: 4,
+  notApplicable: 5,
+  partial: 6,
+});
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Human descriptions, in the order `--help` and the README list them. */
+export const exitCodeDescriptions: ReadonlyArray<readonly [ExitCodeValue, string]> = [
+  [ExitCode.ok, 'ok'],
+  [ExitCode.failure, 'unexpected failure (database or Redis unreachable, a bug)'],
+  [ExitCode.usage, 'usage or configuration error (bad flag, setting or id; schema not migrated)'],
+  [ExitCode.notFound, 'not found'],
+  [ExitCode.forbidden, 'unauthorised or forbidden'],
+  [ExitCode.notApplicable, 'not applicable (e.g. rescope is off for the class or course)'],
+  [ExitCode.partial, 'partial: some inputs were rejected, the rest were done'],
+];
+
+export interface MtcErrorOptions {
+  cause?: unknown;
+  /** Extra facts for logs and `--json` output, e.g. the setting that was wrong. */
+  details?: Record<string, unknown>;
+}
+
+/** Base class: carries the exit code and a short machine-readable code. */
+export class MtcError extends Error {
+  readonly exitCode: ExitCodeValue;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+
+  constructor(message: string, exitCode: ExitCodeValue, code: string, options: MtcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** A bad flag, argument or input value. */
+export class UsageError extends MtcError {
+  constructor(message: string, options?: MtcErrorOptions) {
+    super(message, ExitCode.usage, 'usage', options);
+  }
+}
+
+/** A bad setting (config file, environment or flag). */
+export class ConfigError extends MtcError {
+  constructor(message: string, options?: MtcErrorOptions) {
+    super(message, ExitCode.usage, 'config', options);
+  }
+}
+
+/** The database schema is missing or behind: the fix is `mtc-batch migrate`. */
+export class SchemaError extends MtcError {
+  constructor(message: string, options?: MtcErrorOptions) {
+    super(message, ExitCode.usage, 'schema', options);
+  }
+}
+
+export class NotFoundError extends MtcError {
+  constructor(message: string, options?: MtcErrorOptions) {
+    super(message, ExitCode.notFound, 'not-found', options);
+  }
+}
+
+/** No valid session: the caller is not known. */
+export class UnauthorisedError extends MtcError {
+  constructor(message: string, options?: MtcErrorOptions) {
+    super(message, ExitCode.forbidden, 'unauthorised', options);
+  }
+}
+
+/** The caller is known but an access rule refuses them. */
+export class ForbiddenError extends MtcError {
+  constructor(message: string, options?: MtcErrorOptions) {
+    super(message, ExitCode.forbidden, 'forbidden', options);
+  }
+}
+
+export class NotApplicableError extends MtcError {
+  constructor(message: string, options?: MtcErrorOptions) {
+    super(message, ExitCode.notApplicable, 'not-applicable', options);
+  }
+}
+
+/** The database or Redis could not be reached; the message names the target (password masked). */
+export class ConnectionError extends MtcError {
+  constructor(message: string, options?: MtcErrorOptions) {
+    super(message, ExitCode.failure, 'connection', options);
+  }
+}
+
+/** The message of an unknown thrown value, without assuming it is an Error. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    // Node reports "connect ECONNREFUSED" for each address family in an AggregateError
+    // whose own message is empty.
+    return err.message || errorMessage(err.errors[0]);
+  }
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
