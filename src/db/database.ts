@@ -1,0 +1,110 @@
+/**
+ * Opening the database: one knex instance, its dialect capabilities, and a first query
+ * that turns "unreachable" into one clear line naming the target.
+ */
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import { ConnectionError, ConfigError, errorMessage } from '../errors.js';
+import type { Config } from '../config/settings.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import type { Dialect } from './dialect.js';
+import { type DatabaseTarget, parseDatabaseUrl } from './database-url.js';
+
+export interface Database {
+  readonly knex: Knex;
+  readonly dialect: Dialect;
+  /** Masked URL, for messages. */
+  readonly display: string;
+  /** Schema selected with `databaseSchema` (PostgreSQL), or null. */
+  readonly schema: string | null;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** Connections in the pool (PostgreSQL, SQL Server). SQLite always uses one. */
+  poolSize?: number;
+  /** Receives knex's own warnings (at debug level: the error we raise says what matters). */
+  log?: Logger;
+}
+
+/** Builds the knex settings for a target; exported for the compile-only SQL Server tests. */
+export function knexConfig(target: DatabaseTarget, schema: string | null, poolSize: number, log: Logger = silentLogger): Knex.Config {
+  const { dialect } = target;
+  const forward = (level: string) => (message: unknown) => log.debug(`knex ${level}: ${errorMessage(message)}`);
+  const base: Knex.Config = {
+    client: dialect.knexClient,
+    connection: target.connection,
+    acquireConnectionTimeout: 15_000,
+    log: { warn: forward('warning'), error: forward('error'), deprecate: forward('deprecation'), debug: forward('debug') },
+  };
+  if (dialect.name === 'sqlite') {
+    return {
+      ...base,
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        // WAL lets readers run beside the one writer; busy_timeout makes concurrent
+        // processes wait for the write lock instead of failing at once.
+        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          try {
+            conn.pragma('journal_mode = WAL');
+            conn.pragma('busy_timeout = 30000');
+            conn.pragma('synchronous = NORMAL');
+            done(null, conn);
+          } catch (err) {
+            done(err as Error, conn);
+          }
+        },
+      },
+    };
+  }
+  if (dialect.name === 'postgres' && schema) {
+    return {
+      ...base,
+      pool: {
+        min: 0,
+        max: poolSize,
+        afterCreate(conn: { query(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+          conn.query(`SET search_path TO "${schema}"`, (err) => done(err, conn));
+        },
+      },
+    };
+  }
+  return { ...base, pool: { min: 0, max: poolSize } };
+}
+
+/**
+ * Opens the configured database and checks it answers. Throws ConnectionError with the
+ * masked target when it does not.
+ */
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseSchema'>, options: OpenDatabaseOptions = {}): Promise<Database> {
+  const target = parseDatabaseUrl(config.databaseUrl);
+  const { dialect } = target;
+  if (config.databaseSchema && !dialect.schemas) {
+    throw new ConfigError(`MTC_BATCH_DATABASE_SCHEMA applies to PostgreSQL only; ${dialect.name} has no schemas to select (unset it)`);
+  }
+  if (target.file && target.file !== ':memory:' && !existsSync(dirname(target.file))) {
+    throw new ConnectionError(`cannot open the SQLite database ${target.display}: the folder ${dirname(target.file)} does not exist`);
+  }
+  const knex = knexFactory(knexConfig(target, config.databaseSchema, options.poolSize ?? 10, options.log));
+  try {
+    await knex.raw('SELECT 1 AS ok');
+  } catch (err) {
+    await knex.destroy().catch(() => undefined);
+    throw new ConnectionError(`cannot connect to the database ${target.display}: ${errorMessage(err)}`, { cause: err });
+  }
+  let closed = false;
+  return {
+    knex,
+    dialect,
+    display: target.display,
+    schema: config.databaseSchema,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await knex.destroy();
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Applies the migration registry. Everything happens in one transaction behind a
+ * database-wide lock (PostgreSQL advisory lock, SQL Server applock, SQLite's write lock),
+ * so two `migrate` runs at the same moment both succeed: the second waits, then finds
+ * nothing left to do. DDL is transactional on all three databases, so a failed run
+ * leaves nothing half-made.
+ */
+import type { Knex } from 'knex';
+import { SchemaError } from '../errors.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import type { Database } from './database.js';
+import { type Migration, migrations } from './migrations/index.js';
+import { withRetry } from './retry.js';
+
+export const bookkeepingTable = 'mtc_batch_migrations';
+
+export interface MigrateOptions {
+  /** Create only the toolkit's own tables; the reference tables exist elsewhere. */
+  ownedOnly?: boolean;
+  log?: Logger;
+}
+
+export interface MigrateResult {
+  /** Migrations this run applied, in order. */
+  applied: string[];
+  /** Migrations found already applied. */
+  alreadyApplied: string[];
+  /** Reference migrations left out because of --owned-only. */
+  skipped: string[];
+}
+
+export function selectMigrations(ownedOnly: boolean): { wanted: Migration[]; skipped: Migration[] } {
+  const wanted = migrations.filter((m) => !ownedOnly || m.group === 'owned');
+  return { wanted, skipped: migrations.filter((m) => !wanted.includes(m)) };
+}
+
+/** Brings the schema up to date. Running it again is a no-op. */
+export async function migrate(db: Database, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const log = options.log ?? silentLogger;
+  const { wanted, skipped } = selectMigrations(options.ownedOnly ?? false);
+  const { knex, dialect } = db;
+
+  return withRetry(dialect, log, 'migrate', () =>
+    knex.transaction(async (trx) => {
+      for (const sql of dialect.migrationLockSql(bookkeepingTable)) await trx.raw(sql);
+      if (db.schema && dialect.schemas) await trx.raw(`CREATE SCHEMA IF NOT EXISTS "${db.schema}"`);
+      await trx.raw(dialect.createBookkeepingSql(bookkeepingTable));
+      const done = new Set(await appliedNames(trx));
+      const result: MigrateResult = { applied: [], alreadyApplied: [], skipped: skipped.map((m) => m.name) };
+      for (const migration of wanted) {
+        if (done.has(migration.name)) {
+          result.alreadyApplied.push(migration.name);
+          continue;
+        }
+        log.info(`applying ${migration.name}`, { tables: migration.description });
+        for (const sql of migration.statements(knex, dialect)) await trx.raw(sql);
+        await trx(bookkeepingTable).insert({ name: migration.name, applied_at: trx.raw(dialect.nowSql) });
+        result.applied.push(migration.name);
+      }
+      return result;
+    }),
+  );
+}
+
+async function appliedNames(k: Knex): Promise<string[]> {
+  const rows: Array<{ name: string }> = await k(bookkeepingTable).select('name');
+  return rows.map((r) => r.name);
+}
+
+/**
+ * Fails with a SchemaError, whose message says to run `migrate`, unless the toolkit's own
+ * tables are in place. Reference tables are not checked: in production they belong to
+ * other systems and are not recorded here.
+ */
+export async function assertMigrated(db: Database): Promise<void> {
+  if (!(await db.knex.schema.hasTable(bookkeepingTable))) {
+    throw new SchemaError(`the database ${db.display} has no mtc-batch tables yet: run "mtc-batch migrate" first`);
+  }
+  const done = new Set(await appliedNames(db.knex));
+  const missing = migrations.filter((m) => m.group === 'owned' && !done.has(m.name)).map((m) => m.name);
+  if (missing.length > 0) {
+    throw new SchemaError(
+      `the database ${db.display} is missing migration${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: run "mtc-batch migrate"`,
+    );
+  }
+}
