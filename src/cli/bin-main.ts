@@ -1,0 +1,42 @@
+/**
+ * What the `mtc-batch` executable does around `run`: turns SIGTERM/SIGINT into an abort
+ * signal commands can honour, sets the exit code, and makes sure the process ends even
+ * if some handle was left open (a CronJob that hangs is worse than one that fails).
+ */
+import { ExitCode } from '../errors.js';
+import { processIO, run } from './main.js';
+
+/** How long a finished command may take to let go of its handles before the watchdog exits. */
+const exitGraceMs = 3_000;
+
+export async function main(): Promise<void> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`mtc-batch: received ${name}: stopping after the current work (send again to exit now)\n`);
+      controller.abort(new Error(`received ${name}`));
+    } else {
+      process.stderr.write(`mtc-batch: received ${name} again: exiting now\n`);
+      process.exit(name === 'SIGINT' ? 130 : 143);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  let code: number;
+  try {
+    code = await run(process.argv, processIO(controller.signal));
+  } catch (err) {
+    process.stderr.write(`mtc-batch: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    code = ExitCode.failure;
+  }
+  process.exitCode = code;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  setTimeout(() => {
+    process.stderr.write(`mtc-batch: a connection or timer was still open ${exitGraceMs} ms after the command finished; exiting with code ${code}\n`);
+    process.exit(code);
+  }, exitGraceMs).unref();
+}

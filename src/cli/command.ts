@@ -1,0 +1,107 @@
+/**
+ * The shape every subcommand shares. A command declares its options and the settings it
+ * exposes as flags, and implements `run`, which calls one library function and returns
+ * an Outcome. Printing, configuration, logging, exit codes and closing connections
+ * happen here, once, for all of them.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { Command, Option } from 'commander';
+import { loadConfig } from '../config/load-config.js';
+import { type Config, type SettingKey, flagName, settingSpec } from '../config/settings.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
+import { type Logger, createLogger } from '../log/logger.js';
+import { Runtime } from '../runtime.js';
+import { reportError } from './report-error.js';
+
+export interface CommandIO {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  stdin: Readable;
+  env: NodeJS.ProcessEnv;
+  /** Aborted when the process is asked to stop (SIGTERM, SIGINT). */
+  signal?: AbortSignal;
+}
+
+export interface RunContext {
+  config: Readonly<Config>;
+  log: Logger;
+  runtime: Runtime;
+  io: CommandIO;
+  json: boolean;
+}
+
+export interface Outcome {
+  /** Defaults to 0. */
+  exitCode?: ExitCodeValue;
+  /** Printed as the one JSON object on stdout with --json. */
+  result: Record<string, unknown>;
+  /** Printed on stdout otherwise. */
+  human: string;
+}
+
+export interface CommandSpec<O extends object = Record<string, unknown>> {
+  name: string;
+  summary: string;
+  /** Longer text for `<command> --help`. */
+  description?: string;
+  /** Settings this command takes as flags (e.g. `batchSize` → `--batch-size`). */
+  settings: SettingKey[];
+  /** Command-specific options and arguments. */
+  configure?(cmd: Command): void;
+  run(ctx: RunContext, opts: O, args: string[]): Promise<Outcome>;
+}
+
+interface CommonOptions {
+  config?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+/** Adds `spec` to `program`; `setExit` receives the command's exit code. */
+export function addCommand<O extends object>(
+  program: Command,
+  spec: CommandSpec<O>,
+  io: CommandIO,
+  setExit: (code: ExitCodeValue) => void,
+): Command {
+  const cmd = program.command(spec.name).summary(spec.summary).description(spec.description ?? spec.summary);
+  spec.configure?.(cmd);
+  for (const key of spec.settings) {
+    const s = settingSpec(key);
+    const shown = s.default === null ? 'unset' : String(s.default);
+    cmd.addOption(new Option(`${flagName(key)} <value>`, `${s.description} [env ${s.env}; default ${shown}]`));
+  }
+  cmd
+    .option('--config <file>', 'JSON file of settings (or env MTC_BATCH_CONFIG)')
+    .option('--json', 'print exactly one JSON object on stdout (logs stay on stderr)')
+    .option('-q, --quiet', 'log warnings and errors only')
+    .option('-v, --verbose', 'log debug detail too');
+
+  cmd.action(async (...actionArgs: unknown[]) => {
+    const self = actionArgs[actionArgs.length - 1] as Command;
+    const opts = self.opts() as O & CommonOptions;
+    const json = opts.json === true;
+    const flags: Partial<Record<SettingKey, unknown>> = {};
+    for (const key of spec.settings) flags[key] = (opts as Record<string, unknown>)[key];
+    if (opts.verbose) flags.logLevel = 'debug';
+    else if (opts.quiet) flags.logLevel = 'warn';
+
+    let log = createLogger({ format: 'auto', level: 'info', stream: io.stderr, base: { command: spec.name } });
+    let runtime: Runtime | undefined;
+    try {
+      const config = loadConfig({ flags, configFile: opts.config, env: io.env });
+      log = createLogger({ format: config.logFormat, level: config.logLevel, stream: io.stderr, base: { command: spec.name } });
+      runtime = new Runtime(config, log, io.signal);
+      const outcome = await spec.run({ config, log, runtime, io, json }, opts, self.args);
+      if (json) io.stdout.write(`${JSON.stringify(outcome.result)}\n`);
+      else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
+      setExit(outcome.exitCode ?? ExitCode.ok);
+    } catch (err) {
+      setExit(reportError(err, { json, log, io }));
+    } finally {
+      await runtime?.close();
+    }
+  });
+  return cmd;
+}

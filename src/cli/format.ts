@@ -1,0 +1,21 @@
+/** Small helpers for the human output of commands. */
+
+/** 0 → "0s", 75 → "1m 15s", 7300 → "2h 1m". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-GB');
+}
+
+/** Left-aligned label column, right-aligned value column. */
+export function table(rows: Array<[string, string]>, indent = '  '): string {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const valueWidth = Math.max(...rows.map(([, value]) => value.length));
+  return rows.map(([label, value]) => `${indent}${label.padEnd(width)}  ${value.padStart(valueWidth)}`).join('\n');
+}

@@ -1,0 +1,25 @@
+/** The part of `--help` that lists environment variables, the config file and exit codes. */
+import { configFileEnv } from '../config/load-config.js';
+import { settings } from '../config/settings.js';
+import { exitCodeDescriptions } from '../errors.js';
+
+export function environmentHelp(): string {
+  const rows: Array<[string, string]> = [
+    ...settings.map((s): [string, string] => [s.env, `${s.description} (default: ${s.default === null ? 'unset' : s.default})`]),
+    [configFileEnv, 'JSON file of settings, same as --config <file>'],
+    ['DEBUG', 'any value: print stack traces with errors'],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length));
+  const exitWidth = 2;
+  return [
+    '',
+    'Environment:',
+    ...rows.map(([name, text]) => `  ${name.padEnd(width)}  ${text}`),
+    '',
+    'Configuration: built-in defaults < JSON config file (--config or MTC_BATCH_CONFIG)',
+    `  < environment < flags. File keys are the setting names: ${settings.map((s) => s.key).join(', ')}.`,
+    '',
+    'Exit codes:',
+    ...exitCodeDescriptions.map(([code, text]) => `  ${String(code).padEnd(exitWidth)}${text}`),
+  ].join('\n');
+}

@@ -1,0 +1,29 @@
+import { migrate } from '../db/migrate.js';
+import type { CommandSpec } from './command.js';
+
+interface MigrateOptions {
+  ownedOnly?: boolean;
+}
+
+export const migrateCommand: CommandSpec<MigrateOptions> = {
+  name: 'migrate',
+  summary: 'create or update the database schema (running it again is a no-op)',
+  description:
+    'Creates or updates the schema. Safe to run again, and safe to run from two places at once: the second run waits for the first and then finds nothing to do.\n' +
+    'The statements are the ones in sql/<dialect>.sql.',
+  settings: ['databaseUrl', 'databaseSchema', 'logFormat', 'logLevel'],
+  configure(cmd) {
+    cmd.option('--owned-only', "create only mtc-batch's own tables (rescope_queue, rescoped_content), not the reference tables other systems own");
+  },
+  async run({ runtime, log }, opts) {
+    const db = await runtime.db();
+    const result = await migrate(db, { ownedOnly: opts.ownedOnly === true, log });
+    const lines = [
+      result.applied.length > 0
+        ? `applied ${result.applied.length} migration${result.applied.length > 1 ? 's' : ''} to ${db.display}: ${result.applied.join(', ')}`
+        : `${db.display} is up to date; nothing to apply`,
+    ];
+    if (result.skipped.length > 0) lines.push(`left out (--owned-only): ${result.skipped.join(', ')}`);
+    return { result: { dialect: db.dialect.name, ...result }, human: lines.join('\n') };
+  },
+};

@@ -1,0 +1,31 @@
+/** The one commander program; each subcommand is registered here once it exists. */
+import { Command } from 'commander';
+import { type CommandIO, type CommandSpec, addCommand } from './command.js';
+import type { ExitCodeValue } from '../errors.js';
+import { environmentHelp } from './help.js';
+import { migrateCommand } from './migrate.js';
+import { statusCommand } from './status.js';
+import { version } from './version.js';
+
+// Each spec has its own options type; the list only needs what addCommand reads.
+export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, statusCommand] as ReadonlyArray<CommandSpec<never>>;
+
+export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void): Command {
+  const program = new Command('mtc-batch')
+    .description('One-shot batch jobs for the rescope queue and school home-page notifications.')
+    .version(version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', environmentHelp())
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+  for (const spec of commands) {
+    addCommand(program, spec, io, setExit).exitOverride().configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+  }
+  return program;
+}
