@@ -1,0 +1,72 @@
+import test from 'ava';
+import { eachDialect, isolatedDatabase } from './helpers/databases.js';
+import { runCli, spawnCli } from './helpers/cli.js';
+import { closedPort } from './helpers/net.js';
+
+test('--help lists the environment variables, the config file and every exit code', async (t) => {
+  const r = await spawnCli(['--help']);
+  t.is(r.code, 0);
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'MTC_BATCH_CONFIG', 'MTC_BATCH_LOG_FORMAT', 'DEBUG', '--config']) t.true(r.stdout.includes(name), name);
+  for (const line of ['0 ok', '1 unexpected failure', '2 usage or configuration error', '3 not found', '4 unauthorised or forbidden', '5 not applicable', '6 partial']) {
+    t.true(r.stdout.includes(line), line);
+  }
+  for (const command of ['migrate', 'status']) t.regex(r.stdout, new RegExp(`^  ${command} `, 'm'));
+});
+
+test('a subcommand --help shows its flags with their environment variables', async (t) => {
+  const r = await runCli(['migrate', '--help']);
+  t.is(r.code, 0);
+  t.regex(r.stdout, /--owned-only/);
+  t.regex(r.stdout, /--database-url <value>.*\[env DATABASE_URL;\s+default sqlite:\.\/mtc-batch\.sqlite\]/s);
+  t.regex(r.stdout, /--json/);
+});
+
+eachDialect('migrate and status --json each print exactly one JSON object', async (t, dialect) => {
+  const tdb = await isolatedDatabase(t, dialect);
+  const migrated = await spawnCli(['migrate', '--json'], { env: tdb.env });
+  t.is(migrated.code, 0, migrated.stderr);
+  t.like(migrated.json(), { dialect, applied: ['0001_rescope_queue', '0002_course_reference', '0003_mtc_reference'] });
+  t.regex(migrated.stderr, /"msg":"applying 0001_rescope_queue"/);
+  const status = await spawnCli(['status', '--json'], { env: tdb.env });
+  t.is(status.code, 0, status.stderr);
+  t.deepEqual(status.json<{ queue: unknown }>().queue, { queued: 0, dispatched: 0, processing: 0, failed: 0 });
+  const human = await runCli(['status'], { env: tdb.env });
+  t.regex(human.stdout, /^  queued +0$/m);
+});
+
+eachDialect('status on an unmigrated database exits 2 and says to run migrate', async (t, dialect) => {
+  const tdb = await isolatedDatabase(t, dialect);
+  const r = await runCli(['status'], { env: { ...tdb.env, MTC_BATCH_LOG_FORMAT: 'human' } });
+  t.is(r.code, 2);
+  t.regex(r.stderr, /run "mtc-batch migrate" first/);
+  t.is(r.stdout, '');
+});
+
+test('an unreachable database is one line on stderr, password masked, no stack trace, exit 1', async (t) => {
+  const port = await closedPort();
+  const r = await spawnCli(['status'], { env: { DATABASE_URL: `postgres://bob:hunter2@127.0.0.1:${port}/x`, MTC_BATCH_LOG_FORMAT: 'human' } });
+  t.is(r.code, 1);
+  t.is(r.stderr, `mtc-batch status: error: cannot connect to the database postgres://bob:***@127.0.0.1:${port}/x: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+  t.false(r.stderr.includes('hunter2'));
+  const withJson = await runCli(['status', '--json'], { env: { DATABASE_URL: `postgres://bob:hunter2@127.0.0.1:${port}/x` } });
+  t.like(withJson.json<{ error: object }>().error, { code: 'connection', exitCode: 1 });
+});
+
+test('DEBUG shows the stack with its cause', async (t) => {
+  const port = await closedPort();
+  const r = await runCli(['status'], { env: { DATABASE_URL: `postgres://127.0.0.1:${port}/x`, DEBUG: '1' } });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /ConnectionError: cannot connect[^]*caused by:[^]*ECONNREFUSED/);
+});
+
+test('bad flags and settings exit 2 naming the problem', async (t) => {
+  const unknown = await runCli(['status', '--bogus', '--json']);
+  t.is(unknown.code, 2);
+  t.like(unknown.json<{ error: object }>().error, { code: 'usage', message: "unknown option '--bogus'" });
+  const badEnv = await runCli(['status'], { env: { MTC_BATCH_LOG_LEVEL: 'loud' } });
+  t.is(badEnv.code, 2);
+  t.regex(badEnv.stderr, /MTC_BATCH_LOG_LEVEL must be one of debug, info, warn, error; got \\"loud\\"/);
+  const noCommand = await runCli(['frobnicate']);
+  t.is(noCommand.code, 2);
+});
+

@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { loadConfig } from '../src/config/load-config.js';
+import { defaults, flagName, maskUrl } from '../src/config/settings.js';
+import { ConfigError } from '../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-config-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
+function configFile(content: string): string {
+  const file = join(dir, `config-${++files}.json`);
+  writeFileSync(file, content);
+  return file;
+}
+
+test('defaults are frozen and used when nothing is set', (t) => {
+  const config = loadConfig({ env: {} });
+  t.deepEqual({ ...config }, { ...defaults });
+  t.is(config.databaseUrl, 'sqlite:./mtc-batch.sqlite');
+  t.is(config.redisUrl, 'redis://127.0.0.1:6379');
+  t.true(Object.isFrozen(defaults));
+  t.true(Object.isFrozen(config));
+});
+
+test('file < environment < flags, and an unset flag overrides nothing', (t) => {
+  const file = configFile(JSON.stringify({ databaseUrl: 'sqlite:./from-file.sqlite', logLevel: 'warn', redisUrl: 'redis://file:1' }));
+  const config = loadConfig({
+    configFile: file,
+    env: { DATABASE_URL: 'postgres://env/db', MTC_BATCH_LOG_LEVEL: 'error' },
+    flags: { databaseUrl: 'sqlite:./from-flag.sqlite', logLevel: undefined },
+  });
+  t.is(config.databaseUrl, 'sqlite:./from-flag.sqlite');
+  t.is(config.logLevel, 'error');
+  t.is(config.redisUrl, 'redis://file:1');
+});
+
+test('MTC_BATCH_CONFIG names the file when --config is absent; an empty env var counts as unset', (t) => {
+  const file = configFile(JSON.stringify({ logFormat: 'json' }));
+  t.is(loadConfig({ env: { MTC_BATCH_CONFIG: file, MTC_BATCH_LOG_FORMAT: '' } }).logFormat, 'json');
+});
+
+test('a bad value names the setting where it came from and what is allowed', (t) => {
+  const fromEnv = t.throws(() => loadConfig({ env: { MTC_BATCH_LOG_FORMAT: 'xml' } }), { instanceOf: ConfigError });
+  t.is(fromEnv?.message, 'MTC_BATCH_LOG_FORMAT must be one of auto, human, json; got "xml"');
+  const fromFlag = t.throws(() => loadConfig({ env: {}, flags: { databaseUrl: 'mysql://u:pw@h/db' } }), { instanceOf: ConfigError });
+  t.regex(fromFlag?.message ?? '', /^--database-url must start with sqlite:, postgres:\/\/.*got "mysql:\/\/u:\*\*\*@h\/db"$/);
+  const file = configFile(JSON.stringify({ databaseSchema: 'drop table;' }));
+  const fromFile = t.throws(() => loadConfig({ env: {}, configFile: file }), { instanceOf: ConfigError });
+  t.true(fromFile?.message.startsWith(`"databaseSchema" in config file ${file} must be a plain SQL identifier`));
+  t.is(fromFile?.exitCode, 2);
+});
+
+test('the config file must exist, be JSON, be an object, and hold only known settings', (t) => {
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: '/nonexistent/x.json' }))?.message ?? '', /cannot read the config file \/nonexistent\/x\.json \(from --config\)/);
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('{nope') }))?.message ?? '', /is not valid JSON/);
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('[1]') }))?.message ?? '', /must hold one JSON object/);
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('{"databaseURL":"x"}') }))?.message ?? '', /unknown setting "databaseURL".*known settings: databaseUrl/);
+});
+
+test('flag names and URL masking', (t) => {
+  t.is(flagName('databaseUrl'), '--database-url');
+  t.is(maskUrl('postgres://bob:s3cret@db:5432/x'), 'postgres://bob:***@db:5432/x');
+  t.is(maskUrl('redis://:s3cret@cache:6380'), 'redis://:***@cache:6380');
+  t.is(maskUrl('sqlite:./a.sqlite'), 'sqlite:./a.sqlite');
+  t.is(maskUrl('postgres://db/x'), 'postgres://db/x');
+});

@@ -1,0 +1,98 @@
+/**
+ * Each test gets its own database: a fresh SQLite file in a temporary folder, or a fresh
+ * PostgreSQL schema (dropped afterwards). The same spec runs on every dialect chosen by
+ * MTC_BATCH_TEST_DIALECTS (default: sqlite,postgres), like knex's getAllDbs().
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import test, { type ExecutionContext } from 'ava';
+import knexFactory from 'knex';
+import type { Config } from '../../src/config/settings.js';
+import { type Database, openDatabase } from '../../src/db/database.js';
+import type { DialectName } from '../../src/db/dialect.js';
+import { migrate } from '../../src/db/migrate.js';
+
+export type LiveDialect = Extract<DialectName, 'sqlite' | 'postgres'>;
+
+export const postgresUrl = process.env.MTC_BATCH_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export function dialectsUnderTest(): LiveDialect[] {
+  const raw = process.env.MTC_BATCH_TEST_DIALECTS ?? 'sqlite,postgres';
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of list) {
+    if (name !== 'sqlite' && name !== 'postgres') {
+      throw new Error(`MTC_BATCH_TEST_DIALECTS: ${name} is not a live test dialect (sqlite, postgres)`);
+    }
+  }
+  return list as LiveDialect[];
+}
+
+export interface TestDatabase {
+  dialect: LiveDialect;
+  /** Settings that point a command (or a child process) at this database. */
+  config: Pick<Config, 'databaseUrl' | 'databaseSchema'>;
+  /** The same as environment variables, for spawned CLIs. */
+  env: Record<string, string>;
+  /** Opens another connection pool to the same database (for concurrency tests). */
+  open(poolSize?: number): Promise<Database>;
+}
+
+/** Creates an empty isolated database for `t`, removed when the test ends. */
+export async function isolatedDatabase(t: ExecutionContext, dialect: LiveDialect): Promise<TestDatabase> {
+  const id = randomBytes(5).toString('hex');
+  let config: TestDatabase['config'];
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-test-'));
+    config = { databaseUrl: `sqlite:${join(dir, 'test.sqlite')}`, databaseSchema: null };
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  } else {
+    const schema = `t_${id}`;
+    config = { databaseUrl: postgresUrl, databaseSchema: schema };
+    t.teardown(async () => {
+      const admin = knexFactory({ client: 'pg', connection: postgresUrl, pool: { min: 0, max: 1 } });
+      try {
+        await admin.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await admin.destroy();
+      }
+    });
+  }
+  const env: Record<string, string> = { DATABASE_URL: config.databaseUrl };
+  if (config.databaseSchema) env.MTC_BATCH_DATABASE_SCHEMA = config.databaseSchema;
+  const opened: Database[] = [];
+  t.teardown(async () => {
+    await Promise.all(opened.map((d) => d.close()));
+  });
+  return {
+    dialect,
+    config,
+    env,
+    async open(poolSize?: number) {
+      const d = await openDatabase(config, { poolSize });
+      opened.push(d);
+      return d;
+    },
+  };
+}
+
+/** An isolated database with the whole schema migrated, and one open pool on it. */
+export async function migratedDatabase(t: ExecutionContext, dialect: LiveDialect): Promise<{ tdb: TestDatabase; db: Database }> {
+  const tdb = await isolatedDatabase(t, dialect);
+  const db = await tdb.open();
+  await migrate(db);
+  return { tdb, db };
+}
+
+/** Registers `title [dialect]` for every dialect under test. */
+export function eachDialect(title: string, fn: (t: ExecutionContext, dialect: LiveDialect) => Promise<void> | void): void {
+  for (const dialect of dialectsUnderTest()) {
+    test(`${title} [${dialect}]`, (t) => fn(t, dialect));
+  }
+}
+
+/** Like eachDialect, for specs that only make sense with several processes on one server. */
+export function postgresOnly(title: string, fn: (t: ExecutionContext) => Promise<void> | void): void {
+  if (dialectsUnderTest().includes('postgres')) test(`${title} [postgres]`, (t) => fn(t));
+}

@@ -1,0 +1,94 @@
+import test from 'ava';
+import { assertMigrated, bookkeepingTable, migrate } from '../src/db/migrate.js';
+import { migrations } from '../src/db/migrations/index.js';
+import { SchemaError } from '../src/errors.js';
+import { eachDialect, isolatedDatabase, postgresOnly } from './helpers/databases.js';
+import { spawnCli } from './helpers/cli.js';
+
+const ownedTables = ['rescope_queue', 'rescoped_content'];
+const referenceTables = ['course', 'course_item', 'course_item_competency', 'class', 'class_collaborator', 'class_member', 'user_competency_status', 'school', 'pupil', 'check'];
+const allNames = migrations.map((m) => m.name);
+
+eachDialect('migrate creates every table once; a second run is a no-op', async (t, dialect) => {
+  const db = await (await isolatedDatabase(t, dialect)).open();
+  const first = await migrate(db);
+  t.deepEqual(first, { applied: allNames, alreadyApplied: [], skipped: [] });
+  for (const table of [...ownedTables, ...referenceTables]) t.true(await db.knex.schema.hasTable(table), table);
+  const second = await migrate(db);
+  t.deepEqual(second, { applied: [], alreadyApplied: allNames, skipped: [] });
+  t.is((await db.knex(bookkeepingTable).select('name')).length, allNames.length);
+});
+
+eachDialect('--owned-only creates only the owned tables; a later full run adds the rest', async (t, dialect) => {
+  const db = await (await isolatedDatabase(t, dialect)).open();
+  const owned = await migrate(db, { ownedOnly: true });
+  t.deepEqual(owned.applied, ['0001_rescope_queue']);
+  t.deepEqual(owned.skipped, ['0002_course_reference', '0003_mtc_reference']);
+  for (const table of ownedTables) t.true(await db.knex.schema.hasTable(table), table);
+  for (const table of referenceTables) t.false(await db.knex.schema.hasTable(table), table);
+  await t.notThrowsAsync(assertMigrated(db));
+  const rest = await migrate(db);
+  t.deepEqual(rest.applied, ['0002_course_reference', '0003_mtc_reference']);
+  for (const table of referenceTables) t.true(await db.knex.schema.hasTable(table), table);
+});
+
+// Separate processes, as in production: better-sqlite3 waits for a lock synchronously, so
+// two SQLite connections in one thread would block each other rather than take turns.
+eachDialect('four migrate processes at the same moment all succeed and apply each step once', async (t, dialect) => {
+  const tdb = await isolatedDatabase(t, dialect);
+  const runs = await Promise.all([1, 2, 3, 4].map(() => spawnCli(['migrate', '--json'], { env: tdb.env })));
+  for (const r of runs) t.is(r.code, 0, r.stderr);
+  const applied = runs.flatMap((r) => r.json<{ applied: string[] }>().applied);
+  t.deepEqual([...applied].sort(), [...allNames].sort());
+  const db = await tdb.open();
+  t.is((await db.knex(bookkeepingTable).select('name')).length, allNames.length);
+});
+
+postgresOnly('several pools migrating at once in one process also queue up', async (t) => {
+  const tdb = await isolatedDatabase(t, 'postgres');
+  const pools = await Promise.all([1, 2, 3, 4].map(() => tdb.open(2)));
+  const results = await Promise.all(pools.map((db) => migrate(db)));
+  t.deepEqual(results.flatMap((r) => r.applied).sort(), [...allNames].sort());
+});
+
+eachDialect('commands refuse an unmigrated database with the fix in the message', async (t, dialect) => {
+  const db = await (await isolatedDatabase(t, dialect)).open();
+  const err = await t.throwsAsync(assertMigrated(db), { instanceOf: SchemaError });
+  t.regex(err?.message ?? '', /has no mtc-batch tables yet: run "mtc-batch migrate" first/);
+  t.is(err?.exitCode, 2);
+});
+
+/** The message a promise rejects with (better-sqlite3's errors are not native errors, which ava's throwsAsync requires). */
+async function failure(promise: PromiseLike<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    return String((err as Error).message);
+  }
+  return 'did not fail';
+}
+
+eachDialect('one queue row and one content row per (user, course, class-or-none), NULL class included', async (t, dialect) => {
+  const db = await (await isolatedDatabase(t, dialect)).open();
+  await migrate(db, { ownedOnly: true });
+  const user = '11111111-1111-4111-8111-111111111111';
+  const course = '22222222-2222-4222-8222-222222222222';
+  const klass = '33333333-3333-4333-8333-333333333333';
+  const row = (classId: string | null) => ({ user_id: user, course_id: course, class_id: classId, source: 'oob', priority: 1 });
+  await db.knex('rescope_queue').insert(row(null));
+  t.regex(await failure(db.knex('rescope_queue').insert(row(null))), /unique/i);
+  await db.knex('rescope_queue').insert(row(klass));
+  t.regex(await failure(db.knex('rescope_queue').insert(row(klass))), /unique/i);
+  const content = (classId: string | null) => ({ user_id: user, course_id: course, class_id: classId, skipped_content: '{}' });
+  await db.knex('rescoped_content').insert(content(null));
+  t.regex(await failure(db.knex('rescoped_content').insert(content(null))), /unique/i);
+  await db.knex('rescoped_content').insert(content(klass));
+  t.is((await db.knex('rescope_queue').select('id')).length, 2);
+});
+
+test('the registry is append-only in spirit: names are unique, numbered and ordered', (t) => {
+  const numbers = allNames.map((n) => Number(n.slice(0, 4)));
+  t.deepEqual(numbers, numbers.map((_, i) => i + 1));
+  t.is(new Set(allNames).size, allNames.length);
+  t.true(allNames.every((n) => /^\d{4}_[a-z_]+$/.test(n)));
+});

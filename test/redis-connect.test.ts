@@ -1,0 +1,21 @@
+import test from 'ava';
+import { ConnectionError } from '../src/errors.js';
+import { openRedis } from '../src/redis/redis.js';
+import { closedPort } from './helpers/net.js';
+import { redisUrl } from './helpers/redis.js';
+
+test('an unreachable Redis is one clear error naming the target, password masked', async (t) => {
+  const port = await closedPort();
+  const started = Date.now();
+  const err = await t.throwsAsync(openRedis({ redisUrl: `redis://:hunter2@127.0.0.1:${port}` }), { instanceOf: ConnectionError });
+  t.is(err?.message, `cannot connect to Redis redis://:***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`);
+  t.true(Date.now() - started < 5_000);
+});
+
+test('a reachable Redis answers and closes cleanly', async (t) => {
+  const handle = await openRedis({ redisUrl });
+  t.is(await handle.client.ping(), 'PONG');
+  await handle.close();
+  await t.notThrowsAsync(handle.close());
+  await t.throwsAsync(handle.client.ping(), { message: /Connection is closed/ });
+});
