@@ -1,10 +1,17 @@
 /**
- * What differs between the three databases, in one table (pg-boss keeps its backend
+ * What differs between the three databases, in one interface (pg-boss keeps its backend
  * capabilities the same way). Job code asks for a capability and never branches on a
- * database's name.
+ * database's name. Each dialect's values live in dialects/<name>.ts.
  */
+export { errorCode, quoteBracket, quoteDouble } from './sql-text.js';
+import { mssql } from './dialects/mssql.js';
+import { postgres } from './dialects/postgres.js';
+import { sqlite } from './dialects/sqlite.js';
 
 export type DialectName = 'sqlite' | 'postgres' | 'mssql';
+
+/** Element types of list parameters. */
+export type SqlListType = 'bigint' | 'uuid' | 'text' | 'json' | 'smallint';
 
 export interface Dialect {
   readonly name: DialectName;
@@ -13,20 +20,74 @@ export interface Dialect {
   /** Most bind parameters one statement may carry (SQL Server: 2,100 per request). */
   readonly maxParameters: number;
   /**
+   * Most rows one multi-row INSERT may carry: SQL Server allows 1,000 row values; knex
+   * writes SQLite's as a compound SELECT, which SQLite caps at 500 terms.
+   */
+  readonly maxRowsPerInsert: number;
+  /**
    * The current time as the database stores timestamps, parenthesised so it can be a
    * column default too. SQLite has no timestamp type: it keeps Unix milliseconds, the
    * same value knex writes for a JavaScript Date.
    */
   readonly nowSql: string;
+  /** The current time plus a number of seconds given as the one `?` binding (negative: the past). */
+  readonly nowPlusSecondsSql: string;
+  /**
+   * "column is one of these values" bound as ONE array parameter (SQL with `??` for the
+   * column and `?` for the array), or undefined where lists are bound value by value.
+   * One parameter instead of a thousand: less to build, send and parse per statement.
+   */
+  listConditionSql?: (elementType: SqlListType) => string;
+  /**
+   * INSERT of many rows from ONE parameter holding them as a JSON array of objects keyed
+   * by column name, or undefined where rows are inserted as multi-row VALUES. One
+   * document is cheaper to build, send and parse than thousands of bound values.
+   */
+  jsonRowsInsertSql?: (table: string, columns: ReadonlyArray<readonly [string, SqlListType]>, ignoreDuplicates: boolean) => string;
+  /**
+   * Statements adding a primary key that also carries `include` columns, so lookups by
+   * the key are answered from the index alone.
+   */
+  coveringPrimaryKeySql(table: string, name: string, keys: readonly string[], include: readonly string[]): string[];
+  /**
+   * Whether the queue's claim index is partial (queued rows only). PostgreSQL's is not:
+   * any index that mentions `status` makes every state change write new index entries,
+   * while without one the changes are HOT updates that touch no index at all.
+   */
+  readonly partialClaimIndex: boolean;
+  /** Storage settings for a high-churn queue table, run after it is created. */
+  queueTableTuningSql(table: string): string[];
   /** Column type for JSON documents stored as text. */
   readonly jsonType: string;
+  /** `?` as a UUID value where the database cannot infer the type (e.g. in a SELECT list). */
+  readonly uuidParam: string;
+  /** `?` as a small integer value where the database cannot infer the type. */
+  readonly smallintParam: string;
+  /** `?` as a short string value where the database cannot infer the type. */
+  readonly stringParam: string;
   /**
    * Unique index treating NULL in `nullableUuid` as one value, so "one row per
    * (user, course, class-or-none)" holds for independent learning too.
    */
   uniqueWithNullIndexSql(table: string, index: string, columns: string[], nullableUuid: string): string;
-  /** How an insert skips rows that would break a unique index. */
-  readonly duplicateInsert: 'on-conflict-do-nothing' | 'ignore-dup-key-index';
+  /**
+   * How an insert skips rows that would break a unique index: a clause appended to the
+   * INSERT, or nothing when the index itself ignores duplicates.
+   */
+  readonly ignoreDuplicatesClause: string;
+  /**
+   * One statement that moves up to `?` due, queued rows of `table` to 'dispatched',
+   * highest priority (lowest number) and oldest first, and returns their id and priority.
+   * Safe with many dispatchers at once: rows locked by another claim are skipped.
+   */
+  claimQueuedSql(table: string): string;
+  /**
+   * Appended to a statement whose affected-row count is wanted, when the driver does not
+   * report it (tedious through knex returns rows only).
+   */
+  readonly affectedRowsSuffix: string;
+  /** Aggregate joining `expr` over a group into one string, separated by the unit separator (char 31). */
+  stringAggSql(expr: string): string;
   /** SQL run first inside the migration transaction so two `migrate` runs queue up. */
   migrationLockSql(bookkeepingTable: string): string[];
   /** Creates the bookkeeping table unless it exists. */
@@ -37,86 +98,6 @@ export interface Dialect {
   isRetryableConflict(err: unknown): boolean;
 }
 
-function errorCode(err: unknown): string | number | undefined {
-  if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; number?: unknown };
-    if (typeof e.code === 'string') return e.code;
-    if (typeof e.number === 'number') return e.number;
-  }
-  return undefined;
-}
-
-const nilUuid = '00000000-0000-0000-0000-000000000000';
-
-function sqliteBookkeeping(table: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${q(table)} (${q('name')} varchar(255) NOT NULL PRIMARY KEY, ${q('applied_at')} datetime NOT NULL)`;
-}
-
-const sqlite: Dialect = {
-  name: 'sqlite',
-  knexClient: 'better-sqlite3',
-  // SQLITE_MAX_VARIABLE_NUMBER is 32,766 since SQLite 3.32.
-  maxParameters: 32766,
-  nowSql: "(CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER))",
-  jsonType: 'text',
-  uniqueWithNullIndexSql: (table, index, columns, nullable) =>
-    `CREATE UNIQUE INDEX ${q(index)} ON ${q(table)} (${[...columns.map(q), `COALESCE(${q(nullable)}, '')`].join(', ')})`,
-  duplicateInsert: 'on-conflict-do-nothing',
-  // SQLite has no lock statement: a write as the first statement of the transaction
-  // takes the single write lock (waiting up to busy_timeout) before anything is read.
-  migrationLockSql: (table) => [sqliteBookkeeping(table), `UPDATE ${q(table)} SET ${q('name')} = ${q('name')} WHERE 1 = 0`],
-  createBookkeepingSql: sqliteBookkeeping,
-  schemas: false,
-  isRetryableConflict: (err) => /^SQLITE_BUSY/.test(String(errorCode(err) ?? '')),
-};
-
-const postgres: Dialect = {
-  name: 'postgres',
-  knexClient: 'pg',
-  maxParameters: 65535,
-  nowSql: '(CURRENT_TIMESTAMP)',
-  jsonType: 'json',
-  uniqueWithNullIndexSql: (table, index, columns, nullable) =>
-    `CREATE UNIQUE INDEX ${q(index)} ON ${q(table)} (${[...columns.map(q), `(COALESCE(${q(nullable)}, '${nilUuid}'::uuid))`].join(', ')})`,
-  duplicateInsert: 'on-conflict-do-nothing',
-  // A transaction-scoped advisory lock: released by COMMIT or by the session dying.
-  migrationLockSql: () => ["SELECT pg_advisory_xact_lock(hashtext('mtc-batch:migrate'))"],
-  createBookkeepingSql: (table) =>
-    `CREATE TABLE IF NOT EXISTS ${q(table)} (${q('name')} varchar(255) NOT NULL PRIMARY KEY, ${q('applied_at')} timestamptz NOT NULL)`,
-  schemas: true,
-  isRetryableConflict: (err) => ['40001', '40P01', '55P03'].includes(String(errorCode(err) ?? '')),
-};
-
-const mssql: Dialect = {
-  name: 'mssql',
-  knexClient: 'mssql',
-  maxParameters: 2100,
-  nowSql: '(SYSUTCDATETIME())',
-  jsonType: 'nvarchar(max)',
-  // SQL Server's unique indexes already treat NULLs as equal. IGNORE_DUP_KEY makes an
-  // insert skip duplicate rows with a warning instead of failing the whole statement:
-  // the same effect as ON CONFLICT DO NOTHING elsewhere.
-  uniqueWithNullIndexSql: (table, index, columns, nullable) =>
-    `CREATE UNIQUE INDEX ${b(index)} ON ${b(table)} (${[...columns, nullable].map(b).join(', ')}) WITH (IGNORE_DUP_KEY = ON)`,
-  duplicateInsert: 'ignore-dup-key-index',
-  migrationLockSql: () => [
-    "EXEC sp_getapplock @Resource = N'mtc-batch:migrate', @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 120000",
-  ],
-  createBookkeepingSql: (table) =>
-    `IF OBJECT_ID(N'${table}', N'U') IS NULL CREATE TABLE ${b(table)} (${b('name')} nvarchar(255) NOT NULL PRIMARY KEY, ${b('applied_at')} datetime2 NOT NULL)`,
-  schemas: false,
-  // 1205 deadlock victim, 1222 lock request time out.
-  isRetryableConflict: (err) => [1205, 1222].includes(Number(errorCode(err))),
-};
-
-function q(identifier: string): string {
-  return `"${identifier.replace(/"/g, '""')}"`;
-}
-
-function b(identifier: string): string {
-  return `[${identifier.replace(/]/g, ']]')}]`;
-}
-
 export const dialects: Readonly<Record<DialectName, Dialect>> = Object.freeze({ sqlite, postgres, mssql });
 
 /** The largest number of rows of `columns` bound values that fit one statement, keeping `reserved` for the rest. */
@@ -125,4 +106,17 @@ export function rowsPerStatement(dialect: Dialect, columns: number, reserved = 0
   const rows = Math.floor((dialect.maxParameters - reserved) / columns);
   if (rows < 1) throw new RangeError(`${columns} columns do not fit ${dialect.name}'s ${dialect.maxParameters} parameters`);
   return rows;
+}
+
+/** Rows of `columns` values that one multi-row INSERT may carry on this dialect. */
+export function insertRowsPerStatement(dialect: Dialect, columns: number): number {
+  return Math.min(rowsPerStatement(dialect, columns), dialect.maxRowsPerInsert);
+}
+
+/** `values` cut into pieces that each fit one statement with `perRow` parameters a value. */
+export function chunksFor<T>(dialect: Dialect, values: readonly T[], perRow = 1, reserved = 0): T[][] {
+  const size = rowsPerStatement(dialect, perRow, reserved);
+  const chunks: T[][] = [];
+  for (let i = 0; i < values.length; i += size) chunks.push(values.slice(i, i + size));
+  return chunks;
 }

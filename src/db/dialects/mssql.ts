@@ -1,0 +1,43 @@
+import type { Dialect } from '../dialect.js';
+import { errorCode, quoteBracket as b } from '../sql-text.js';
+
+export const mssql: Dialect = {
+  name: 'mssql',
+  knexClient: 'mssql',
+  maxParameters: 2100,
+  maxRowsPerInsert: 1000,
+  nowSql: '(SYSUTCDATETIME())',
+  nowPlusSecondsSql: '(DATEADD(second, CAST(? AS int), SYSUTCDATETIME()))',
+  partialClaimIndex: true,
+  queueTableTuningSql: () => [],
+  jsonType: 'nvarchar(max)',
+  uuidParam: 'CAST(? AS uniqueidentifier)',
+  smallintParam: 'CAST(? AS smallint)',
+  stringParam: 'CAST(? AS nvarchar(64))',
+  // SQL Server's unique indexes already treat NULLs as equal. IGNORE_DUP_KEY makes an
+  // insert skip duplicate rows with a warning instead of failing the whole statement:
+  // the same effect as ON CONFLICT DO NOTHING elsewhere.
+  uniqueWithNullIndexSql: (table, index, columns, nullable) =>
+    `CREATE UNIQUE INDEX ${b(index)} ON ${b(table)} (${[...columns, nullable].map(b).join(', ')}) WITH (IGNORE_DUP_KEY = ON)`,
+  ignoreDuplicatesClause: '',
+  // READPAST skips rows another claim holds; UPDLOCK keeps two claims from reading the
+  // same row before either updates it; ROWLOCK avoids escalating to page locks. Needs
+  // READ COMMITTED: SQL Server refuses READPAST under SNAPSHOT isolation.
+  claimQueuedSql: (table) =>
+    `WITH picked AS (SELECT TOP (?) ${b('id')}, ${b('priority')}, ${b('status')}, ${b('updated_at')} FROM ${b(table)} ` +
+    `WITH (ROWLOCK, READPAST, UPDLOCK) WHERE ${b('status')} IS NULL AND ${b('available_at')} <= SYSUTCDATETIME() ` +
+    `ORDER BY ${b('priority')}, ${b('id')}) ` +
+    `UPDATE picked SET ${b('status')} = N'dispatched', ${b('updated_at')} = SYSUTCDATETIME() OUTPUT inserted.${b('id')}, inserted.${b('priority')}`,
+  // A clustered key is the table itself: every column is at hand.
+  coveringPrimaryKeySql: (table, name, keys) => [`ALTER TABLE ${b(table)} ADD CONSTRAINT ${b(name)} PRIMARY KEY CLUSTERED (${keys.map(b).join(', ')})`],
+  affectedRowsSuffix: '; SELECT @@ROWCOUNT AS [affected_rows]',
+  stringAggSql: (expr) => `STRING_AGG(CAST(${expr} AS nvarchar(max)), CHAR(31))`,
+  migrationLockSql: () => [
+    "EXEC sp_getapplock @Resource = N'mtc-batch:migrate', @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 120000",
+  ],
+  createBookkeepingSql: (table) =>
+    `IF OBJECT_ID(N'${table}', N'U') IS NULL CREATE TABLE ${b(table)} (${b('name')} nvarchar(255) NOT NULL PRIMARY KEY, ${b('applied_at')} datetime2 NOT NULL)`,
+  schemas: false,
+  // 1205 deadlock victim, 1222 lock request time out.
+  isRetryableConflict: (err) => [1205, 1222].includes(Number(errorCode(err))),
+};

@@ -1,0 +1,52 @@
+import type { Dialect } from '../dialect.js';
+import { errorCode, quoteDouble as q } from '../sql-text.js';
+
+const nilUuid = '00000000-0000-0000-0000-000000000000';
+
+export const postgres: Dialect = {
+  name: 'postgres',
+  knexClient: 'pg',
+  maxParameters: 65535,
+  maxRowsPerInsert: Number.MAX_SAFE_INTEGER,
+  nowSql: '(CURRENT_TIMESTAMP)',
+  nowPlusSecondsSql: "(CURRENT_TIMESTAMP + CAST(? AS integer) * INTERVAL '1 second')",
+  listConditionSql: (type) => `?? = ANY(CAST(? AS ${type}[]))`,
+  jsonRowsInsertSql: (table, columns, ignoreDuplicates) =>
+    `INSERT INTO ${q(table)} (${columns.map(([name]) => q(name)).join(', ')}) ` +
+    `SELECT ${columns.map(([name]) => `r.${q(name)}`).join(', ')} FROM json_to_recordset(CAST(? AS json)) AS r(` +
+    `${columns.map(([name, type]) => `${q(name)} ${type}`).join(', ')})` +
+    (ignoreDuplicates ? ' ON CONFLICT DO NOTHING' : ''),
+  coveringPrimaryKeySql: (table, name, keys, include) => [
+    `ALTER TABLE ${q(table)} ADD CONSTRAINT ${q(name)} PRIMARY KEY (${keys.map(q).join(', ')}) INCLUDE (${include.map(q).join(', ')})`,
+  ],
+  partialClaimIndex: false,
+  queueTableTuningSql: (table) => [
+    // Half-empty pages leave room for the new row versions of dispatch and process on
+    // the same page (HOT updates); the vacuum settings keep up with a table whose rows
+    // are all deleted within minutes.
+    `ALTER TABLE ${q(table)} SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0)`,
+  ],
+  jsonType: 'json',
+  uuidParam: 'CAST(? AS uuid)',
+  smallintParam: 'CAST(? AS smallint)',
+  stringParam: 'CAST(? AS varchar)',
+  uniqueWithNullIndexSql: (table, index, columns, nullable) =>
+    `CREATE UNIQUE INDEX ${q(index)} ON ${q(table)} (${[...columns.map(q), `(COALESCE(${q(nullable)}, '${nilUuid}'::uuid))`].join(', ')})`,
+  ignoreDuplicatesClause: 'ON CONFLICT DO NOTHING',
+  // SKIP LOCKED: concurrent dispatchers each take different rows instead of waiting. The
+  // claim index supplies the order; the update is driven by an id array so it goes
+  // through the primary key instead of hashing the whole table against the picks.
+  claimQueuedSql: (table) =>
+    `UPDATE ${q(table)} SET ${q('status')} = 'dispatched', ${q('updated_at')} = CURRENT_TIMESTAMP ` +
+    `WHERE ${q('id')} = ANY(ARRAY(SELECT ${q('id')} FROM ${q(table)} WHERE ${q('status')} IS NULL AND ${q('available_at')} <= CURRENT_TIMESTAMP ` +
+    `ORDER BY ${q('priority')}, ${q('id')} LIMIT ? FOR UPDATE SKIP LOCKED)) RETURNING ${q('id')}, ${q('priority')}`,
+  // A transaction-scoped advisory lock: released by COMMIT or by the session dying.
+  affectedRowsSuffix: '',
+  stringAggSql: (expr) => `string_agg(CAST(${expr} AS text), chr(31))`,
+  migrationLockSql: () => ["SELECT pg_advisory_xact_lock(hashtext('mtc-batch:migrate'))"],
+  createBookkeepingSql: (table) =>
+    `CREATE TABLE IF NOT EXISTS ${q(table)} (${q('name')} varchar(255) NOT NULL PRIMARY KEY, ${q('applied_at')} timestamptz NOT NULL)`,
+  schemas: true,
+  // serialization_failure, deadlock_detected, lock_not_available
+  isRetryableConflict: (err) => ['40001', '40P01', '55P03'].includes(String(errorCode(err) ?? '')),
+};
