@@ -10,7 +10,7 @@ GO
 CREATE TABLE [rescope_queue] ([id] bigint identity(1,1) not null primary key, [user_id] uniqueidentifier not null, [course_id] uniqueidentifier not null, [class_id] uniqueidentifier null, [source] nvarchar(32) not null, [priority] smallint not null, [status] nvarchar(16) null, [attempts] int not null CONSTRAINT [rescope_queue_attempts_default] DEFAULT '0', [last_error] nvarchar(2000) null, [available_at] datetime2 not null CONSTRAINT [rescope_queue_available_at_default] DEFAULT (SYSUTCDATETIME()), [created_at] datetime2 not null CONSTRAINT [rescope_queue_created_at_default] DEFAULT (SYSUTCDATETIME()), [updated_at] datetime2 not null CONSTRAINT [rescope_queue_updated_at_default] DEFAULT (SYSUTCDATETIME()));
 GO
 
-CREATE INDEX [rescope_queue_claim_ix] ON [rescope_queue] ([status], [priority], [id]);
+CREATE INDEX [rescope_queue_claim_ix] ON [rescope_queue] ([priority], [id]) where [status] is null;
 GO
 
 CREATE UNIQUE INDEX [rescope_queue_learner_uq] ON [rescope_queue] ([user_id], [course_id], [class_id]) WITH (IGNORE_DUP_KEY = ON);
@@ -50,7 +50,10 @@ GO
 CREATE TABLE [class_member] ([class_id] uniqueidentifier not null, [user_id] uniqueidentifier not null, [is_active] bit not null CONSTRAINT [class_member_is_active_default] DEFAULT '1', CONSTRAINT [class_member_class_id_foreign] FOREIGN KEY ([class_id]) REFERENCES [class] ([id]), CONSTRAINT [class_member_pkey] PRIMARY KEY ([class_id], [user_id]));
 GO
 
-CREATE TABLE [user_competency_status] ([user_id] uniqueidentifier not null, [competency_code] nvarchar(128) not null, [status] nvarchar(16) not null, CONSTRAINT [user_competency_status_pkey] PRIMARY KEY ([user_id], [competency_code]));
+CREATE TABLE [user_competency_status] ([user_id] uniqueidentifier not null, [competency_code] nvarchar(128) not null, [status] nvarchar(16) not null);
+GO
+
+ALTER TABLE [user_competency_status] ADD CONSTRAINT [user_competency_status_pkey] PRIMARY KEY CLUSTERED ([user_id], [competency_code]);
 GO
 
 insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), '0002_course_reference');

@@ -8,7 +8,9 @@ CREATE TABLE IF NOT EXISTS "mtc_batch_migrations" ("name" varchar(255) NOT NULL 
 -- 0001_rescope_queue (owned): rescope_queue and rescoped_content
 create table "rescope_queue" ("id" bigserial primary key, "user_id" uuid not null, "course_id" uuid not null, "class_id" uuid null, "source" varchar(32) not null, "priority" smallint not null, "status" varchar(16) null, "attempts" integer not null default '0', "last_error" varchar(2000) null, "available_at" timestamptz not null default (CURRENT_TIMESTAMP), "created_at" timestamptz not null default (CURRENT_TIMESTAMP), "updated_at" timestamptz not null default (CURRENT_TIMESTAMP));
 
-create index "rescope_queue_claim_ix" on "rescope_queue" ("status", "priority", "id");
+create index "rescope_queue_claim_ix" on "rescope_queue" ("priority", "id");
+
+ALTER TABLE "rescope_queue" SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0);
 
 CREATE UNIQUE INDEX "rescope_queue_learner_uq" ON "rescope_queue" ("user_id", "course_id", (COALESCE("class_id", '00000000-0000-0000-0000-000000000000'::uuid)));
 
@@ -43,7 +45,9 @@ create table "class_member" ("class_id" uuid not null, "user_id" uuid not null, 
 
 alter table "class_member" add constraint "class_member_class_id_foreign" foreign key ("class_id") references "class" ("id");
 
-create table "user_competency_status" ("user_id" uuid not null, "competency_code" varchar(128) not null, "status" varchar(16) not null, constraint "user_competency_status_pkey" primary key ("user_id", "competency_code"));
+create table "user_competency_status" ("user_id" uuid not null, "competency_code" varchar(128) not null, "status" varchar(16) not null);
+
+ALTER TABLE "user_competency_status" ADD CONSTRAINT "user_competency_status_pkey" PRIMARY KEY ("user_id", "competency_code") INCLUDE ("status");
 
 insert into "mtc_batch_migrations" ("applied_at", "name") values ((CURRENT_TIMESTAMP), '0002_course_reference');
 

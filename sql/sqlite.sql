@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS "mtc_batch_migrations" ("name" varchar(255) NOT NULL 
 -- 0001_rescope_queue (owned): rescope_queue and rescoped_content
 create table `rescope_queue` (`id` integer not null primary key autoincrement, `user_id` char(36) not null, `course_id` char(36) not null, `class_id` char(36) null, `source` varchar(32) not null, `priority` integer not null, `status` varchar(16) null, `attempts` integer not null default '0', `last_error` varchar(2000) null, `available_at` datetime not null default (CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)), `created_at` datetime not null default (CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)), `updated_at` datetime not null default (CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)));
 
-create index `rescope_queue_claim_ix` on `rescope_queue` (`status`, `priority`, `id`);
+create index `rescope_queue_claim_ix` on `rescope_queue` (`priority`, `id`) where `status` is null;
 
 CREATE UNIQUE INDEX "rescope_queue_learner_uq" ON "rescope_queue" ("user_id", "course_id", COALESCE("class_id", ''));
 
@@ -35,7 +35,9 @@ create table `class_collaborator` (`class_id` char(36) not null, `user_id` char(
 
 create table `class_member` (`class_id` char(36) not null, `user_id` char(36) not null, `is_active` boolean not null default '1', foreign key(`class_id`) references `class`(`id`), primary key (`class_id`, `user_id`));
 
-create table `user_competency_status` (`user_id` char(36) not null, `competency_code` varchar(128) not null, `status` varchar(16) not null, primary key (`user_id`, `competency_code`));
+create table `user_competency_status` (`user_id` char(36) not null, `competency_code` varchar(128) not null, `status` varchar(16) not null);
+
+CREATE UNIQUE INDEX "user_competency_status_pkey" ON "user_competency_status" ("user_id", "competency_code");
 
 insert into `mtc_batch_migrations` (`applied_at`, `name`) values ((CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)), '0002_course_reference');
 

@@ -3,8 +3,16 @@ import { ddl, timestampColumn } from './migration.js';
 
 /**
  * The queue and its results. Few indexes on purpose: every index is paid on each insert
- * and delete of a high-churn table. The claim index serves "queued rows, highest
- * priority, oldest first" and the recovery scan of dispatched/processing rows.
+ * and delete of a high-churn table, and no index mentions `status`, so lookups of rows
+ * in flight by id can only go through the primary key (a planner with stale statistics
+ * would otherwise scan a status index), and the lease recovery scan reads the small
+ * in-flight part of the table without one.
+ *
+ * The claim index serves "queued rows, highest priority, oldest first". Where the
+ * database allows it cheaply it is partial (queued rows only). On PostgreSQL it covers
+ * every row instead, so that dispatch and process change a row with HOT updates that
+ * write no index entries (a third less database work per row, measured); the price is
+ * that a claim steps over the rows in flight and failed rows ahead of it.
  */
 export const rescopeQueue: Migration = {
   name: '0001_rescope_queue',
@@ -25,9 +33,10 @@ export const rescopeQueue: Migration = {
         timestampColumn(t, k, d, 'available_at');
         timestampColumn(t, k, d, 'created_at');
         timestampColumn(t, k, d, 'updated_at');
-        t.index(['status', 'priority', 'id'], 'rescope_queue_claim_ix');
+        t.index(['priority', 'id'], 'rescope_queue_claim_ix', d.partialClaimIndex ? { predicate: k.whereNull('status') } : {});
       }),
     ),
+    ...d.queueTableTuningSql('rescope_queue'),
     d.uniqueWithNullIndexSql('rescope_queue', 'rescope_queue_learner_uq', ['user_id', 'course_id'], 'class_id'),
     ...ddl(
       k.schema.createTable('rescoped_content', (t) => {
