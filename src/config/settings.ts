@@ -14,6 +14,12 @@ export interface Config {
   redisUrl: string;
   logFormat: LogFormat;
   logLevel: LogLevel;
+  batchSize: number;
+  leaseSeconds: number;
+  maxAttempts: number;
+  retryDelaySeconds: number;
+  concurrency: number;
+  busKey: string;
 }
 
 export type SettingKey = keyof Config;
@@ -51,6 +57,14 @@ export function integerIn(min: number, max: number) {
     if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
     throw new ConfigError(`${where} must be a whole number from ${min} to ${max}; got ${describe(raw)}`);
   };
+}
+
+function redisKey(raw: unknown, where: string): string {
+  const value = nonEmptyString(raw, where);
+  if (/\s/.test(value) || value.length > 200) {
+    throw new ConfigError(`${where} must be a Redis key without spaces, at most 200 characters; got ${describe(value)}`);
+  }
+  return value;
 }
 
 const databaseUrlPattern = /^(sqlite:|postgres:\/\/|postgresql:\/\/|mssql:\/\/)/;
@@ -111,6 +125,48 @@ const settingList: SettingSpec[] = [
     description: 'least severe log level shown: debug, info, warn or error (--verbose = debug, --quiet = warn)',
     default: 'info',
     parse: oneOf(['debug', 'info', 'warn', 'error'] as const),
+  },
+  {
+    key: 'batchSize',
+    env: 'MTC_BATCH_BATCH_SIZE',
+    description: 'queue rows per batch: claimed by one dispatch, computed together by process',
+    default: 1000,
+    parse: integerIn(1, 50_000),
+  },
+  {
+    key: 'leaseSeconds',
+    env: 'MTC_BATCH_LEASE_SECONDS',
+    description: 'a row dispatched or processing for longer than this is presumed lost and queued again',
+    default: 600,
+    parse: integerIn(1, 7 * 86_400),
+  },
+  {
+    key: 'maxAttempts',
+    env: 'MTC_BATCH_MAX_ATTEMPTS',
+    description: "attempts before a row is marked failed and left for an operator",
+    default: 5,
+    parse: integerIn(1, 100),
+  },
+  {
+    key: 'retryDelaySeconds',
+    env: 'MTC_BATCH_RETRY_DELAY_SECONDS',
+    description: 'wait before the first retry of a failed row; doubles each attempt, at most 1 hour',
+    default: 30,
+    parse: integerIn(0, 3600),
+  },
+  {
+    key: 'concurrency',
+    env: 'MTC_BATCH_CONCURRENCY',
+    description: 'batches process works on at once (each needs a database connection)',
+    default: 4,
+    parse: integerIn(1, 64),
+  },
+  {
+    key: 'busKey',
+    env: 'MTC_BATCH_BUS_KEY',
+    description: 'Redis list that carries dispatched queue ids to process',
+    default: 'mtc-batch:rescope:bus',
+    parse: redisKey,
   },
 ];
 

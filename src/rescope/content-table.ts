@@ -1,10 +1,65 @@
 /** The stored results: `rescoped_content`, one row per (user, course, class-or-none). */
+import type { Knex } from 'knex';
 import type { Database } from '../db/database.js';
-import { toNumber } from '../db/values.js';
+import type { Dialect } from '../db/dialect.js';
+import { insertRows, listChunks, whereInList } from '../db/lists.js';
+import { toNumber, toUuid } from '../db/values.js';
 
 export const contentTable = 'rescoped_content';
+
+export interface NewContent {
+  userId: string;
+  courseId: string;
+  classId: string | null;
+  /** The JSON document, already serialised. */
+  json: string;
+}
 
 export async function countRescopedContent(db: Database): Promise<number> {
   const [row] = await db.knex(contentTable).count({ n: '*' });
   return toNumber(row?.n ?? 0);
+}
+
+/**
+ * Stores content rows. With ignoreDuplicates, learners who already have content for that
+ * course and class (another worker got there first) are skipped; without, they fail the
+ * statement. Returns how many rows were inserted.
+ */
+export async function insertContent(k: Knex, dialect: Dialect, rows: readonly NewContent[], options: { ignoreDuplicates: boolean }): Promise<number> {
+  const columns = [
+    ['user_id', 'uuid'],
+    ['course_id', 'uuid'],
+    ['class_id', 'uuid'],
+    ['skipped_content', 'json'],
+  ] as const;
+  const values = rows.map((r) => [r.userId, r.courseId, r.classId, r.json]);
+  return insertRows(k, dialect, contentTable, columns, values, options);
+}
+
+export interface Learner {
+  userId: string;
+  courseId: string;
+  classId: string | null;
+}
+
+export function learnerKey(l: Learner): string {
+  return `${l.userId}|${l.courseId}|${l.classId ?? ''}`;
+}
+
+/**
+ * Which of `learners` already have content (keys from learnerKey). One lookup by user id
+ * for the whole set, not a check per row: a per-row check against this fast-growing
+ * table is what a planner with stale statistics turns into a scan per row.
+ */
+export async function learnersWithContent(db: Database, learners: readonly Learner[]): Promise<Set<string>> {
+  const { knex, dialect } = db;
+  const found = new Set<string>();
+  const users = [...new Set(learners.map((l) => l.userId))];
+  for (const chunk of listChunks(dialect, users)) {
+    const rows: Array<Record<string, unknown>> = await whereInList(knex(contentTable).select('user_id', 'course_id', 'class_id'), dialect, 'user_id', chunk, 'uuid');
+    for (const r of rows) {
+      found.add(learnerKey({ userId: toUuid(r.user_id), courseId: toUuid(r.course_id), classId: r.class_id === null ? null : toUuid(r.class_id) }));
+    }
+  }
+  return found;
 }

@@ -1,0 +1,72 @@
+/**
+ * One rescope request, as the original "Do Rescope API" took it
+ * (`{"source","classId","courseId","memberIds"}`), checked for shape alone. Whether the
+ * class, course and members exist is checked against the database by `enqueue`.
+ */
+import { isUuid, normalizeUuid, shown } from '../ids.js';
+import { type Source, isSource, memberListSources, sources } from './sources.js';
+
+export interface EnqueueRequest {
+  source: Source;
+  classId: string | null;
+  courseId: string | null;
+  /** Unique, lower-case; empty for class-wide sources. */
+  memberIds: string[];
+  /** How many member ids the request repeated (counted as duplicates). */
+  repeatedMembers: number;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const knownFields = new Set(['source', 'classId', 'courseId', 'memberIds']);
+
+export type FieldNames = Readonly<Record<'source' | 'classId' | 'courseId' | 'memberIds', string>>;
+
+const jsonFieldNames: FieldNames = { source: 'source', classId: 'classId', courseId: 'courseId', memberIds: 'memberIds' };
+
+/**
+ * Checks one request object; the error names the field (or, with `names`, the flag that
+ * set it) and what is allowed.
+ */
+export function parseEnqueueRequest(input: unknown, names: FieldNames = jsonFieldNames): Parsed<EnqueueRequest> {
+  const fail = (error: string): Parsed<EnqueueRequest> => ({ ok: false, error });
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return fail('a request must be a JSON object like {"source":"oob","courseId":"<uuid>","memberIds":["<uuid>"]}');
+  }
+  const o = input as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !knownFields.has(k));
+  if (unknown.length > 0) return fail(`unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: source, classId, courseId, memberIds`);
+  if (!isSource(o.source)) return fail(`${names.source} must be one of ${sources.join(', ')}; got ${shown(o.source)}`);
+  const source = o.source;
+
+  const optionalUuid = (field: 'classId' | 'courseId'): string | null | Error => {
+    const v = o[field];
+    if (v === undefined || v === null) return null;
+    return isUuid(v) ? normalizeUuid(v) : new Error(`${names[field]} must be a UUID; got ${shown(v)}`);
+  };
+  const classId = optionalUuid('classId');
+  if (classId instanceof Error) return fail(classId.message);
+  const courseId = optionalUuid('courseId');
+  if (courseId instanceof Error) return fail(courseId.message);
+
+  let memberIds: string[] = [];
+  let repeatedMembers = 0;
+  if (o.memberIds !== undefined && o.memberIds !== null) {
+    if (!Array.isArray(o.memberIds)) return fail(`${names.memberIds} must be an array of UUIDs; got ${shown(o.memberIds)}`);
+    const bad = o.memberIds.findIndex((m) => !isUuid(m));
+    if (bad >= 0) return fail(`${names.memberIds}[${bad}] must be a UUID; got ${shown(o.memberIds[bad])}`);
+    const unique = new Set((o.memberIds as string[]).map(normalizeUuid));
+    repeatedMembers = o.memberIds.length - unique.size;
+    memberIds = [...unique];
+  }
+
+  if (memberListSources.has(source)) {
+    if (memberIds.length === 0) return fail(`${source} needs ${names.memberIds}: the learners to rescope`);
+    if (classId === null && source === 'join.class') return fail(`join.class needs ${names.classId}`);
+    if (classId === null && courseId === null) return fail(`oob needs ${names.classId}, or ${names.courseId} for independent learning`);
+  } else {
+    if (classId === null) return fail(`${source} needs ${names.classId}`);
+    if (memberIds.length > 0) return fail(`${source} takes no ${names.memberIds}: it queues every active member of the class`);
+  }
+  return { ok: true, value: { source, classId, courseId, memberIds, repeatedMembers } };
+}

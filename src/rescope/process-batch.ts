@@ -1,0 +1,182 @@
+/**
+ * One batch of bus messages, start to finish: claim the rows still dispatched and not yet
+ * rescoped, compute their content with set-based queries, and store the content and
+ * delete the rows in one transaction. If that transaction fails, the rows are stored one
+ * at a time so a single bad row costs only its own attempt.
+ */
+import type { Database } from '../db/database.js';
+import { withRetry } from '../db/retry.js';
+import { errorMessage } from '../errors.js';
+import { shown } from '../ids.js';
+import type { Logger } from '../log/logger.js';
+import { parseBusMessage } from './bus.js';
+import { type NewContent, insertContent, learnerKey, learnersWithContent } from './content-table.js';
+import type { CourseStructureCache } from './course-structure.js';
+import { achievedCompetencies } from './achieved-competencies.js';
+import {
+  type ClaimedRow,
+  type RowFailure,
+  claimDispatched,
+  completeProcessing,
+  deleteDispatched,
+  dispatchedRows,
+  recordFailures,
+} from './queue-table.js';
+import { skippedContentFor } from './skip-rule.js';
+
+export interface ProcessCounts {
+  /** Rows whose content this run stored. */
+  processed: number;
+  /** Rows whose learner already had content: deleted without recomputing. */
+  alreadyDone: number;
+  /** Rows that failed and went back to the queue for a later attempt. */
+  retried: number;
+  /** Rows that failed their last attempt and are now 'failed'. */
+  failed: number;
+  /** Messages for rows not in 'dispatched' (duplicates, already done, claimed elsewhere). */
+  ignored: number;
+  /** Messages that were not queue ids at all. */
+  invalidMessages: number;
+}
+
+export function zeroCounts(): ProcessCounts {
+  return { processed: 0, alreadyDone: 0, retried: 0, failed: 0, ignored: 0, invalidMessages: 0 };
+}
+
+export function addCounts(into: ProcessCounts, more: ProcessCounts): void {
+  for (const key of Object.keys(into) as Array<keyof ProcessCounts>) into[key] += more[key];
+}
+
+export interface BatchContext {
+  db: Database;
+  cache: CourseStructureCache;
+  log: Logger;
+  maxAttempts: number;
+  retryDelaySeconds: number;
+}
+
+/**
+ * Processes one batch of messages. `claimed` receives the ids this batch moved to
+ * 'processing', so a stopping worker can give back what it will not finish.
+ */
+export async function processBatch(ctx: BatchContext, messages: readonly string[], claimed: Set<number>): Promise<ProcessCounts> {
+  const { db, log } = ctx;
+  const counts = zeroCounts();
+  const ids = new Set<number>();
+  for (const message of messages) {
+    const id = parseBusMessage(message);
+    if (id === null) {
+      counts.invalidMessages++;
+      log.warn(`ignored a bus message that is not a queue id: ${shown(message)}`);
+    } else if (ids.has(id)) {
+      counts.ignored++;
+    } else {
+      ids.add(id);
+    }
+  }
+  if (ids.size === 0) return counts;
+
+  // Claim only rows still dispatched whose learner has no content yet; rows whose learner
+  // already has content are deleted without recomputing. Both are compare-and-set on
+  // 'dispatched', so a row another worker took meanwhile is left to it.
+  const candidates = await dispatchedRows(db, [...ids]);
+  const withContent = await learnersWithContent(db, candidates);
+  const done = candidates.filter((r) => withContent.has(learnerKey(r)));
+  if (done.length > 0) counts.alreadyDone = await deleteDispatched(db, done.map((r) => r.id));
+  const todo = candidates.filter((r) => !withContent.has(learnerKey(r)));
+  const moved = todo.length > 0 ? await claimDispatched(db, todo.map((r) => r.id)) : new Set<number>();
+  const rows = todo.filter((r) => moved.has(r.id));
+  for (const row of rows) claimed.add(row.id);
+  counts.ignored += ids.size - counts.alreadyDone - rows.length;
+  if (rows.length === 0) return counts;
+
+  let failures: RowFailure[] = [];
+  let documents: Array<{ row: ClaimedRow; content: NewContent }> = [];
+  try {
+    documents = await computeContent(ctx, rows);
+  } catch (err) {
+    log.warn(`computing content for ${rows.length} rows failed`, { error: errorMessage(err) });
+    failures = rows.map((row) => ({ row, error: `computing content failed: ${errorMessage(err)}` }));
+  }
+
+  if (documents.length > 0) {
+    const stored = await storeAll(ctx, documents);
+    counts.processed += stored.processed;
+    counts.alreadyDone += stored.alreadyDone;
+    failures = failures.concat(stored.failures);
+  }
+  if (failures.length > 0) {
+    const recorded = await recordFailures(db, failures, ctx);
+    counts.retried += recorded.retried;
+    counts.failed += recorded.failed;
+  }
+  return counts;
+}
+
+async function computeContent(ctx: BatchContext, rows: readonly ClaimedRow[]): Promise<Array<{ row: ClaimedRow; content: NewContent }>> {
+  const courseIds = rows.map((r) => r.courseId);
+  const structures = await ctx.cache.get(courseIds);
+  const achieved = await achievedCompetencies(ctx.db, rows.map((r) => r.userId), courseIds);
+  return rows.map((row) => {
+    const structure = structures.get(row.courseId);
+    if (!structure) throw new Error(`no structure loaded for course ${row.courseId}`);
+    const content = skippedContentFor(structure, achieved.get(row.userId) ?? []);
+    return { row, content: { userId: row.userId, courseId: row.courseId, classId: row.classId, json: JSON.stringify(content) } };
+  });
+}
+
+interface Stored {
+  processed: number;
+  alreadyDone: number;
+  failures: RowFailure[];
+}
+
+/**
+ * Content and queue deletes for the batch in one transaction. The first attempt inserts
+ * plainly (a learner stored meanwhile by another worker is rare, and skipping duplicates
+ * costs every row a speculative insert); if it fails, the batch is split in halves,
+ * which skip duplicates, until the rows that cannot be stored stand alone.
+ */
+async function storeAll(ctx: BatchContext, documents: ReadonlyArray<{ row: ClaimedRow; content: NewContent }>): Promise<Stored> {
+  try {
+    return await storeTogether(ctx, documents, false);
+  } catch (err) {
+    ctx.log.warn(`storing a batch of ${documents.length} failed; splitting it to isolate the cause`, { error: errorMessage(err) });
+  }
+  return storeSplitting(ctx, documents);
+}
+
+async function storeSplitting(ctx: BatchContext, documents: ReadonlyArray<{ row: ClaimedRow; content: NewContent }>): Promise<Stored> {
+  try {
+    return await storeTogether(ctx, documents, true);
+  } catch (err) {
+    if (documents.length === 1) {
+      return { processed: 0, alreadyDone: 0, failures: [{ row: documents[0]!.row, error: `storing content failed: ${errorMessage(err)}` }] };
+    }
+  }
+  const half = Math.ceil(documents.length / 2);
+  const [first, second] = [await storeSplitting(ctx, documents.slice(0, half)), await storeSplitting(ctx, documents.slice(half))];
+  return {
+    processed: first.processed + second.processed,
+    alreadyDone: first.alreadyDone + second.alreadyDone,
+    failures: [...first.failures, ...second.failures],
+  };
+}
+
+async function storeTogether(
+  ctx: BatchContext,
+  documents: ReadonlyArray<{ row: ClaimedRow; content: NewContent }>,
+  ignoreDuplicates: boolean,
+): Promise<Stored> {
+  const { knex, dialect } = ctx.db;
+  const inserted = await withRetry(dialect, ctx.log, 'store content', () =>
+    knex.transaction(async (trx) => {
+      const n = await insertContent(trx, dialect, documents.map((d) => d.content), { ignoreDuplicates });
+      // Rows recovered by a dispatcher meanwhile are no longer 'processing' and stay: the
+      // next worker to get them finds the content stored and deletes them as done.
+      await completeProcessing(trx, dialect, documents.map((d) => d.row.id));
+      return n;
+    }),
+  );
+  return { processed: inserted, alreadyDone: documents.length - inserted, failures: [] };
+}

@@ -1,0 +1,113 @@
+/**
+ * The "worker threads" of the original design: pop ids from the bus in batches, with up
+ * to `concurrency` batches in flight, until the bus is empty, `max` rows were taken, or
+ * the process is asked to stop. On a stop signal no new batch starts; running batches
+ * get `stopGraceMs` to finish, and rows of any that do not are given back to the queue.
+ */
+import pLimit from 'p-limit';
+import type { Database } from '../db/database.js';
+import { errorMessage } from '../errors.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import type { RescopeBus } from './bus.js';
+import { CourseStructureCache } from './course-structure.js';
+import { type ProcessCounts, addCounts, processBatch, zeroCounts } from './process-batch.js';
+import { releaseProcessing } from './queue-table.js';
+
+export type { ProcessCounts } from './process-batch.js';
+
+export interface ProcessOptions {
+  batchSize: number;
+  concurrency: number;
+  /** Stop after taking this many messages from the bus. */
+  max?: number;
+  /** When the bus is empty, keep looking for this long before stopping (default 0: stop at once). */
+  waitMs?: number;
+  maxAttempts: number;
+  retryDelaySeconds: number;
+  signal?: AbortSignal;
+  log?: Logger;
+  /** Called after each batch with that batch's counts (progress bars, logs). */
+  onBatch?: (counts: ProcessCounts) => void;
+  /** After a stop signal, how long running batches may take before their rows are released. */
+  stopGraceMs?: number;
+}
+
+export interface ProcessResult extends ProcessCounts {
+  /** Why the run ended. */
+  stoppedBy: 'bus-empty' | 'max' | 'signal';
+  /** Rows given back to the queue because the run stopped before finishing them. */
+  released: number;
+}
+
+export async function processQueue(db: Database, bus: RescopeBus, options: ProcessOptions): Promise<ProcessResult> {
+  const log = options.log ?? silentLogger;
+  const limit = pLimit(options.concurrency);
+  const ctx = { db, cache: new CourseStructureCache(db), log, maxAttempts: options.maxAttempts, retryDelaySeconds: options.retryDelaySeconds };
+  const totals = zeroCounts();
+  const inFlight = new Map<Promise<void>, Set<number>>();
+  let fatal: unknown;
+  let taken = 0;
+  let stoppedBy: ProcessResult['stoppedBy'] = 'bus-empty';
+
+  const stopRequested = () => options.signal?.aborted === true || fatal !== undefined;
+  while (!stopRequested()) {
+    if (options.max !== undefined && taken >= options.max) {
+      stoppedBy = 'max';
+      break;
+    }
+    if (inFlight.size >= options.concurrency) {
+      await Promise.race(inFlight.keys());
+      continue;
+    }
+    const want = Math.min(options.batchSize, options.max === undefined ? Infinity : options.max - taken);
+    let messages: string[];
+    try {
+      messages = await bus.popWaiting(want, options.waitMs ?? 0, options.signal);
+    } catch (err) {
+      fatal = err;
+      break;
+    }
+    if (messages.length === 0) {
+      // An empty answer while waiting may come from the stop signal rather than the bus.
+      if (options.signal?.aborted) continue;
+      break;
+    }
+    taken += messages.length;
+
+    const claimed = new Set<number>();
+    const batch: Promise<void> = limit(() => processBatch(ctx, messages, claimed))
+      .then((counts) => {
+        addCounts(totals, counts);
+        options.onBatch?.(counts);
+      })
+      .catch((err: unknown) => {
+        fatal ??= err;
+        log.error(`a batch of ${messages.length} failed`, { error: errorMessage(err) });
+      })
+      .finally(() => inFlight.delete(batch));
+    inFlight.set(batch, claimed);
+  }
+  if (options.signal?.aborted) stoppedBy = 'signal';
+
+  const released = await drain(db, inFlight, options.signal?.aborted ? (options.stopGraceMs ?? 20_000) : Infinity, log);
+  if (fatal !== undefined) throw fatal;
+  return { ...totals, stoppedBy, released };
+}
+
+/** Waits for running batches; past `graceMs`, gives their claimed rows back to the queue. */
+async function drain(db: Database, inFlight: Map<Promise<void>, Set<number>>, graceMs: number, log: Logger): Promise<number> {
+  if (inFlight.size === 0) return 0;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = Number.isFinite(graceMs)
+    ? new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), graceMs);
+      })
+    : new Promise<never>(() => undefined);
+  const outcome = await Promise.race([Promise.all(inFlight.keys()).then(() => 'done' as const), timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'done') return 0;
+  const unfinished = [...inFlight.values()].flatMap((ids) => [...ids]);
+  const released = await releaseProcessing(db, unfinished);
+  log.warn(`stopped with ${inFlight.size} batches unfinished after ${graceMs} ms; ${released} rows returned to the queue`);
+  return released;
+}
