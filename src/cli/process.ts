@@ -1,0 +1,59 @@
+import { createProgress } from '../log/progress.js';
+import { RescopeBus } from '../rescope/bus.js';
+import { processQueue } from '../rescope/process-queue.js';
+import type { CommandSpec } from './command.js';
+import { integerOption, plural } from './options.js';
+
+interface ProcessCommandOptions {
+  max?: string;
+  waitSeconds?: string;
+}
+
+export const processCommand: CommandSpec<ProcessCommandOptions> = {
+  name: 'process',
+  summary: 'compute and store rescoped content for the ids on the bus, until it is empty',
+  description:
+    'Pops queue ids from the bus in batches (--batch-size), with up to --concurrency batches at once. ' +
+    'For each batch: claims the rows still dispatched and not yet rescoped, computes what each learner may ' +
+    'skip with set-based queries, and stores the content and deletes the rows in one transaction. A row that ' +
+    'fails is retried later with a back-off, and marked failed after --max-attempts. Stops when the bus is ' +
+    'empty (after --wait-seconds of polling) or after --max rows; on SIGTERM it finishes or releases its current batches and exits.',
+  settings: ['batchSize', 'concurrency', 'maxAttempts', 'retryDelaySeconds', 'busKey', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  configure(cmd) {
+    cmd
+      .option('--max <n>', 'stop after this many rows (default: until the bus is empty)')
+      .option('--wait-seconds <n>', 'when the bus is empty, keep polling it this long before exiting', '0');
+  },
+  async run({ runtime, config, log, io, json }, opts) {
+    const max = integerOption(opts.max, '--max', 1, Number.MAX_SAFE_INTEGER);
+    const waitSeconds = integerOption(opts.waitSeconds, '--wait-seconds', 0, 3600, 0);
+    // One connection per batch in flight, and one for everything else.
+    const db = await runtime.db({ poolSize: config.concurrency + 1 });
+    const redis = await runtime.redis();
+    const bus = new RescopeBus(redis.client, config.busKey);
+    const waiting = await bus.length();
+    const progress = createProgress({ label: 'process', unit: 'rows', total: max === undefined ? waiting : Math.min(max, waiting), stream: io.stderr, json });
+    let result;
+    try {
+      result = await processQueue(db, bus, {
+        ...config,
+        max,
+        waitMs: waitSeconds * 1000,
+        signal: runtime.signal,
+        log,
+        onBatch: (c) => progress.advance(c.processed + c.alreadyDone + c.retried + c.failed + c.ignored + c.invalidMessages),
+      });
+    } finally {
+      progress.stop();
+    }
+    const lines = [
+      `processed ${plural(result.processed, 'learner')}; ${result.alreadyDone} already done; ${result.retried} to retry; ${result.failed} failed`,
+    ];
+    if (result.ignored + result.invalidMessages > 0) {
+      lines.push(`ignored ${plural(result.ignored, 'message')} for rows not dispatched (duplicates or done) and ${result.invalidMessages} invalid messages`);
+    }
+    if (result.stoppedBy === 'signal') lines.push(`stopped on request; ${plural(result.released, 'row')} returned to the queue`);
+    log.info('process finished', { ...result });
+    return { result: { ...result }, human: lines.join('\n') };
+  },
+};
