@@ -1,6 +1,6 @@
 import test from 'ava';
 import { parseDatabaseUrl } from '../src/db/database-url.js';
-import { rowsPerStatement, dialects } from '../src/db/dialect.js';
+import { chunksFor, dialects, insertRowsPerStatement, rowsPerStatement } from '../src/db/dialect.js';
 import { ConfigError } from '../src/errors.js';
 
 test('sqlite: paths resolve against the working directory', (t) => {
@@ -35,4 +35,18 @@ test('rows per statement follow the parameter limit and the column count', (t) =
   t.is(rowsPerStatement(dialects.postgres, 7), 9362);
   t.throws(() => rowsPerStatement(dialects.mssql, 0), { instanceOf: RangeError });
   t.throws(() => rowsPerStatement(dialects.mssql, 2101), { instanceOf: RangeError });
+});
+
+test('multi-row inserts also respect the row limits: 1,000 row values on SQL Server, 500 compound terms on SQLite', (t) => {
+  t.is(insertRowsPerStatement(dialects.mssql, 5), 420);
+  t.is(insertRowsPerStatement(dialects.mssql, 1), 1000);
+  t.is(insertRowsPerStatement(dialects.sqlite, 5), 500);
+  t.is(insertRowsPerStatement(dialects.postgres, 5), 13107);
+});
+
+test('id lists are cut to fit the parameter limit, keeping room for the other parameters', (t) => {
+  const ids = Array.from({ length: 5000 }, (_, i) => i);
+  const chunks = chunksFor(dialects.mssql, ids, 1, 16);
+  t.deepEqual(chunks.map((c) => c.length), [2084, 2084, 832]);
+  t.deepEqual(chunks.flat(), ids);
 });

@@ -1,0 +1,98 @@
+/**
+ * Exactly-once under concurrency and crashes, with real processes on one PostgreSQL
+ * database (SQLite has one writer by design; its crash recovery is covered in queue.test).
+ */
+import knexFactory from 'knex';
+import { getStatus } from '../src/status/status.js';
+import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
+import { spawnCli } from './helpers/cli.js';
+import { postgresOnly, postgresUrl } from './helpers/databases.js';
+import { type RescopeFixture, contentRows, enqueueRequests, queueRows, rescopeFixture } from './helpers/rescope.js';
+
+async function world(f: RescopeFixture, classes: number, perClass: number) {
+  const course = await seedCourse(f.db, { units: [[[{ competencies: ['a'] }, { competencies: ['b'] }]], [[{ competencies: ['c'] }]]] });
+  const all: string[] = [];
+  for (let i = 0; i < classes; i++) {
+    const members = learners(perClass);
+    all.push(...members);
+    await seedCompetencies(f.db, Object.fromEntries(members.filter((_, j) => j % 3 === 0).map((m) => [m, { a: 'mastered', b: 'completed' }])));
+    const klass = await seedClass(f.db, { courseId: course.id, members });
+    await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  }
+  return { course, all };
+}
+
+function assertExactlyOnce(t: import('ava').ExecutionContext, rows: Awaited<ReturnType<typeof contentRows>>, expected: string[]) {
+  const keys = rows.map((r) => `${r.userId}|${r.courseId}|${r.classId}`);
+  t.is(new Set(keys).size, keys.length, 'no learner has two content rows');
+  t.deepEqual(rows.map((r) => r.userId).sort(), [...expected].sort(), 'every learner has content');
+}
+
+postgresOnly('several dispatch and process processes at once rescope every learner exactly once', async (t) => {
+  t.timeout(120_000);
+  const f = await rescopeFixture(t, 'postgres');
+  const { all } = await world(f, 3, 400);
+  const env = { ...f.env, MTC_BATCH_LOG_LEVEL: 'warn' };
+  const totals = { processed: 0, alreadyDone: 0 };
+  for (let round = 0; round < 20; round++) {
+    const runs = await Promise.all([
+      spawnCli(['dispatch', '--batch-size', '150', '--batches', '2', '--json'], { env }),
+      spawnCli(['dispatch', '--batch-size', '150', '--batches', '2', '--json'], { env }),
+      spawnCli(['process', '--batch-size', '40', '--concurrency', '3', '--json'], { env }),
+      spawnCli(['process', '--batch-size', '40', '--concurrency', '3', '--json'], { env }),
+      spawnCli(['process', '--batch-size', '25', '--concurrency', '2', '--json'], { env }),
+    ]);
+    for (const r of runs) t.is(r.code, 0, r.stderr);
+    for (const r of runs.slice(2)) {
+      const out = r.json<{ processed: number; alreadyDone: number; failed: number; retried: number }>();
+      totals.processed += out.processed;
+      totals.alreadyDone += out.alreadyDone;
+      t.is(out.failed + out.retried, 0);
+    }
+    // Duplicate messages on top: harmless by design.
+    const someIds = (await queueRows(f.db)).filter((r) => r.status === 'dispatched').slice(0, 20).map((r) => r.id);
+    await f.bus.push(someIds);
+    const { queue } = await getStatus(f.db);
+    t.log(`round ${round + 1}: processed ${runs.slice(2).map((r) => r.json<{ processed: number }>().processed).join(' + ')}`);
+    if (queue.queued + queue.dispatched + queue.processing === 0 && (await f.bus.length()) === 0) break;
+  }
+  t.deepEqual(await queueRows(f.db), [], 'nothing is left behind');
+  assertExactlyOnce(t, await contentRows(f.db), all);
+  t.is(totals.processed, all.length, 'each learner was computed and stored by exactly one process');
+});
+
+postgresOnly('a process killed with SIGKILL mid-batch: after the lease, dispatch and process finish every learner once', async (t) => {
+  t.timeout(120_000);
+  const f = await rescopeFixture(t, 'postgres');
+  const { all } = await world(f, 1, 60);
+  const env = { ...f.env, MTC_BATCH_LOG_LEVEL: 'warn' };
+  t.is((await spawnCli(['dispatch', '--json'], { env })).json<{ dispatched: number }>().dispatched, 60);
+
+  // Hold a lock that lets the worker claim and read but not store, so it is caught
+  // mid-batch with its rows in 'processing'.
+  const blocker = knexFactory({ client: 'pg', connection: postgresUrl, pool: { min: 1, max: 1 } });
+  t.teardown(() => blocker.destroy());
+  const trx = await blocker.transaction();
+  await trx.raw(`LOCK TABLE "${f.tdb.config.databaseSchema}"."rescoped_content" IN EXCLUSIVE MODE`);
+  const worker = spawnCli(['process', '--batch-size', '60'], { env });
+  const deadline = Date.now() + 30_000;
+  while ((await queueRows(f.db)).filter((r) => r.status === 'processing').length < 60) {
+    if (Date.now() > deadline) throw new Error('the worker never claimed its batch');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  worker.child.kill('SIGKILL');
+  const killed = await worker;
+  t.not(killed.code, 0);
+  await trx.rollback();
+
+  t.is((await contentRows(f.db)).length, 0, 'the killed batch stored nothing');
+  t.is((await queueRows(f.db)).filter((r) => r.status === 'processing').length, 60, 'its rows wait for their lease');
+
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const recovered = await spawnCli(['dispatch', '--lease-seconds', '1', '--json'], { env });
+  t.like(recovered.json(), { recovered: 60, failed: 0, dispatched: 60 });
+  const finished = await spawnCli(['process', '--json'], { env });
+  t.like(finished.json(), { processed: 60, alreadyDone: 0, failed: 0 });
+  t.deepEqual(await queueRows(f.db), []);
+  assertExactlyOnce(t, await contentRows(f.db), all);
+});

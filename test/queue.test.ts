@@ -1,0 +1,215 @@
+import type { Database } from '../src/db/database.js';
+import { dispatch } from '../src/rescope/dispatch.js';
+import { processQueue } from '../src/rescope/process-queue.js';
+import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
+import { eachDialect } from './helpers/databases.js';
+import { type RescopeFixture, contentRows, enqueueRequests, queueRows, rescopeFixture } from './helpers/rescope.js';
+import type { LiveDialect } from './helpers/databases.js';
+
+const settings = { batchSize: 100, leaseSeconds: 600, maxAttempts: 3, retryDelaySeconds: 30, concurrency: 2 };
+
+async function classOf(f: RescopeFixture, n: number) {
+  const course = await seedCourse(f.db, {
+    units: [
+      [[{ competencies: ['a'] }, { format: 'collection', competencies: ['b'] }], [{ format: 'assessment-external', competencies: ['c'] }]],
+      [[{ format: 'collection-external', competencies: ['d', 'e'] }]],
+    ],
+  });
+  const members = learners(n);
+  const klass = await seedClass(f.db, { courseId: course.id, members });
+  return { course, members, klass };
+}
+
+const runAll = (f: RescopeFixture, overrides: Partial<typeof settings & { max: number }> = {}) => processQueue(f.db, f.bus, { ...settings, ...overrides });
+
+eachDialect('dispatch then process stores each learner its skipped content and empties the queue', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { course, members, klass } = await classOf(f, 4);
+  const [full, partial, none, wrongStatus] = members as [string, string, string, string];
+  await seedCompetencies(f.db, {
+    [full]: { a: 'mastered', b: 'completed', c: 'completed', d: 'mastered', e: 'mastered' },
+    [partial]: { a: 'completed', b: 'mastered', d: 'completed' },
+    [wrongStatus]: { a: 'in-progress', b: 'started' },
+  });
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  t.like(await dispatch(f.db, f.bus, settings), { recovered: 0, dispatched: 4 });
+  t.is(await f.bus.length(), 4);
+  t.like(await runAll(f), { processed: 4, alreadyDone: 0, retried: 0, failed: 0, stoppedBy: 'bus-empty' });
+  t.deepEqual(await queueRows(f.db), []);
+  const byUser = new Map((await contentRows(f.db)).map((r) => [r.userId, r]));
+  const [u1, u2] = course.units as [(typeof course.units)[0], (typeof course.units)[0]];
+  t.deepEqual(byUser.get(full)?.content, {
+    units: [u1.id, u2.id],
+    lessons: [u1.lessons[0]!.id, u1.lessons[1]!.id, u2.lessons[0]!.id],
+    assessments: [u1.lessons[0]!.items[0]!],
+    collections: [u1.lessons[0]!.items[1]!],
+    assessmentsExternal: [u1.lessons[1]!.items[0]!],
+    collectionsExternal: [u2.lessons[0]!.items[0]!],
+  });
+  t.deepEqual(byUser.get(partial)?.content, {
+    units: [],
+    lessons: [u1.lessons[0]!.id],
+    assessments: [u1.lessons[0]!.items[0]!],
+    collections: [u1.lessons[0]!.items[1]!],
+    assessmentsExternal: [],
+    collectionsExternal: [],
+  });
+  for (const user of [none, wrongStatus]) t.true(Object.values(byUser.get(user)!.content).every((list) => list.length === 0));
+  t.true([...byUser.values()].every((r) => r.classId === klass.id && r.courseId === course.id));
+});
+
+eachDialect('dispatch --batch-size 1 after a class-wide request and then an oob request picks the oob one', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass, course } = await classOf(f, 20);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  const [independent] = learners(1) as [string];
+  await enqueueRequests(f.db, { source: 'oob', courseId: course.id, memberIds: [independent] });
+  t.like(await dispatch(f.db, f.bus, { ...settings, batchSize: 1 }), { dispatched: 1 });
+  const [picked] = await f.bus.pop(10);
+  const row = (await queueRows(f.db)).find((r) => r.id === Number(picked));
+  t.is(row?.source, 'oob');
+  t.is(row?.userId, independent);
+  t.is(row?.status, 'dispatched');
+});
+
+eachDialect('duplicate messages, messages for finished rows and junk on the bus are harmless', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass } = await classOf(f, 3);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  await dispatch(f.db, f.bus, settings);
+  const ids = (await queueRows(f.db)).map((r) => String(r.id));
+  await f.bus.push(ids.map(Number)); // every message twice
+  await f.redis.client.rpush(f.bus.key, 'not-an-id', '-4', '');
+  const first = await runAll(f, { batchSize: 4 });
+  t.like(first, { processed: 3, failed: 0, invalidMessages: 3 });
+  t.is(first.ignored, 3);
+  await f.bus.push(ids.map(Number)); // rows are gone now
+  t.like(await runAll(f), { processed: 0, alreadyDone: 0, ignored: 3 });
+  t.is((await contentRows(f.db)).length, 3);
+});
+
+eachDialect('a row whose learner already has content is deleted as already done', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass, members } = await classOf(f, 2);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  await dispatch(f.db, f.bus, settings);
+  await runAll(f);
+  await enqueueRequests(f.db, { source: 'oob', classId: klass.id, memberIds: members });
+  await dispatch(f.db, f.bus, settings);
+  t.like(await runAll(f), { processed: 0, alreadyDone: 2 });
+  t.deepEqual(await queueRows(f.db), []);
+  t.is((await contentRows(f.db)).length, 2);
+});
+
+async function failStorageFor(db: Database, dialect: LiveDialect, userId: string): Promise<void> {
+  if (dialect === 'postgres') {
+    await db.knex.raw(`CREATE FUNCTION refuse_learner() RETURNS trigger AS $$
+      BEGIN IF NEW.user_id = '${userId}' THEN RAISE EXCEPTION 'simulated storage failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+    await db.knex.raw('CREATE TRIGGER refuse_learner BEFORE INSERT ON rescoped_content FOR EACH ROW EXECUTE FUNCTION refuse_learner()');
+  } else {
+    await db.knex.raw(`CREATE TRIGGER refuse_learner BEFORE INSERT ON rescoped_content
+      WHEN NEW.user_id = '${userId}' BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END`);
+  }
+}
+
+eachDialect('a learner whose content cannot be stored gets an attempt and its error; the rest of the batch is stored', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass, members } = await classOf(f, 5);
+  const bad = members[2]!;
+  await failStorageFor(f.db, dialect, bad);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  await dispatch(f.db, f.bus, settings);
+  t.like(await runAll(f), { processed: 4, retried: 1, failed: 0 });
+  t.deepEqual((await contentRows(f.db)).map((r) => r.userId).sort(), members.filter((m) => m !== bad).sort());
+  const [row] = await queueRows(f.db);
+  t.like(row, { userId: bad, status: null, attempts: 1 });
+  t.regex(row?.lastError ?? '', /simulated storage failure/);
+  // Backed off: not due yet, so dispatch leaves it.
+  t.like(await dispatch(f.db, f.bus, settings), { dispatched: 0 });
+});
+
+eachDialect('after maxAttempts a failing row is marked failed and kept with its error', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass, members } = await classOf(f, 1);
+  await failStorageFor(f.db, dialect, members[0]!);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  const fast = { ...settings, retryDelaySeconds: 0, maxAttempts: 2 };
+  await dispatch(f.db, f.bus, fast);
+  t.like(await runAll(f, fast), { retried: 1, failed: 0 });
+  await dispatch(f.db, f.bus, fast);
+  t.like(await runAll(f, fast), { retried: 0, failed: 1 });
+  const [row] = await queueRows(f.db);
+  t.like(row, { status: 'failed', attempts: 2 });
+  t.like(await dispatch(f.db, f.bus, fast), { dispatched: 0 });
+});
+
+eachDialect('dispatch recovers rows whose lease expired; a row lost while processing uses an attempt', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass } = await classOf(f, 4);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  await dispatch(f.db, f.bus, settings);
+  await f.redis.client.del(f.bus.key); // the messages are lost
+  const [a, b, c] = (await queueRows(f.db)).map((r) => r.id);
+  const longAgo = new Date(Date.now() - 3600_000);
+  await f.db.knex('rescope_queue').whereIn('id', [a!, b!]).update({ updated_at: longAgo });
+  await f.db.knex('rescope_queue').where('id', b!).update({ status: 'processing', attempts: 2 });
+  await f.db.knex('rescope_queue').where('id', c!).update({ status: 'processing' }); // still within its lease
+  const result = await dispatch(f.db, f.bus, settings);
+  t.like(result, { recovered: 1, failed: 1, dispatched: 1 });
+  const rows = new Map((await queueRows(f.db)).map((r) => [r.id, r]));
+  t.like(rows.get(a!), { status: 'dispatched', attempts: 0 });
+  t.like(rows.get(b!), { status: 'failed', attempts: 3 });
+  t.regex(rows.get(b!)?.lastError ?? '', /lease of 600 s expired while processing/);
+  t.like(rows.get(c!), { status: 'processing' });
+});
+
+eachDialect('process stops at --max and leaves the rest on the bus', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass } = await classOf(f, 10);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  await dispatch(f.db, f.bus, settings);
+  t.like(await runAll(f, { batchSize: 3, max: 7 }), { processed: 7, stoppedBy: 'max' });
+  t.is(await f.bus.length(), 3);
+});
+
+eachDialect('a stop signal ends the run before the next batch; nothing is lost', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass } = await classOf(f, 12);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  await dispatch(f.db, f.bus, settings);
+  const controller = new AbortController();
+  const result = await processQueue(f.db, f.bus, {
+    ...settings,
+    batchSize: 2,
+    concurrency: 1,
+    signal: controller.signal,
+    onBatch: () => controller.abort(),
+  });
+  t.is(result.stoppedBy, 'signal');
+  t.is(result.processed, 2);
+  t.is(await f.bus.length(), 10);
+  t.like(await runAll(f), { processed: 10 });
+  t.is((await contentRows(f.db)).length, 12);
+});
+
+eachDialect('dispatch never fills the bus past --max-bus and says when it stopped for that', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass } = await classOf(f, 10);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  const first = await dispatch(f.db, f.bus, { ...settings, batchSize: 3, batches: 10, maxBusLength: 7 });
+  t.like(first, { dispatched: 7, busFull: true });
+  t.is(await f.bus.length(), 7);
+  await runAll(f, { max: 5 });
+  t.like(await dispatch(f.db, f.bus, { ...settings, batchSize: 3, batches: 10, maxBusLength: 7 }), { dispatched: 3, busFull: false });
+  t.is(await f.bus.length(), 5);
+});
+
+eachDialect('process --wait-seconds picks up work that arrives while it waits', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const { klass } = await classOf(f, 3);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  const running = processQueue(f.db, f.bus, { ...settings, waitMs: 1_500 });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await dispatch(f.db, f.bus, settings);
+  t.like(await running, { processed: 3, stoppedBy: 'bus-empty' });
+});
