@@ -20,6 +20,7 @@ export interface Config {
   retryDelaySeconds: number;
   concurrency: number;
   busKey: string;
+  sessionPrefix: string;
 }
 
 export type SettingKey = keyof Config;
@@ -166,6 +167,13 @@ const settingList: SettingSpec[] = [
     env: 'MTC_BATCH_BUS_KEY',
     description: 'Redis list that carries dispatched queue ids to process',
     default: 'mtc-batch:rescope:bus',
+    parse: redisKey,
+  },
+  {
+    key: 'sessionPrefix',
+    env: 'MTC_BATCH_SESSION_PREFIX',
+    description: 'Redis key prefix of platform sessions: <prefix><token> holds {"user_id":"<uuid>"}',
+    default: 'session:',
     parse: redisKey,
   },
 ];

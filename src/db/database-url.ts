@@ -4,6 +4,7 @@
  * even though no SQL Server runs on the test machines.
  */
 import { isAbsolute, resolve } from 'node:path';
+import pg from 'pg';
 import { ConfigError } from '../errors.js';
 import { maskUrl } from '../config/settings.js';
 import { type Dialect, dialects } from './dialect.js';
@@ -16,6 +17,14 @@ export interface DatabaseTarget {
   display: string;
   /** SQLite only: absolute path of the database file, or ':memory:'. */
   file?: string;
+}
+
+// JSON columns come back as the text stored (the content is served exactly as stored),
+// for this toolkit's connections only, not for every pg client in the process.
+const jsonOid = 114;
+const pgTypes = pg.types;
+function jsonAsText(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  return oid === jsonOid ? (value: string) => value : pgTypes.getTypeParser(oid, format ?? 'text');
 }
 
 export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarget {
@@ -38,7 +47,7 @@ export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarg
   if (parsed.protocol === 'postgres:' || parsed.protocol === 'postgresql:') {
     return {
       dialect: dialects.postgres,
-      connection: { connectionString: url, connectionTimeoutMillis: 10_000 },
+      connection: { connectionString: url, connectionTimeoutMillis: 10_000, types: { getTypeParser: jsonAsText } },
       display,
     };
   }

@@ -63,3 +63,14 @@ export async function learnersWithContent(db: Database, learners: readonly Learn
   }
   return found;
 }
+
+/** The stored document for one learner, course and class, exactly as stored, or null. */
+export async function readContent(db: Database, learner: Learner): Promise<string | null> {
+  const query = db.knex(contentTable).first('skipped_content').where({ user_id: learner.userId, course_id: learner.courseId });
+  if (learner.classId === null) query.whereNull('class_id');
+  else query.where('class_id', learner.classId);
+  const row = (await query) as { skipped_content: unknown } | undefined;
+  if (!row) return null;
+  if (typeof row.skipped_content !== 'string') throw new Error('stored content came back parsed; the driver must return JSON columns as text');
+  return row.skipped_content;
+}

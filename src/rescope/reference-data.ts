@@ -78,3 +78,14 @@ export async function countActiveMembers(db: Database, classId: string): Promise
   const [row] = await db.knex('class_member').where({ class_id: classId, is_active: true }).count({ n: '*' });
   return toNumber(row?.n ?? 0);
 }
+
+/** Whether `userId` is an active member (learner) of the class. */
+export async function isActiveMember(db: Database, classId: string, userId: string): Promise<boolean> {
+  return (await activeMembersAmong(db, classId, [userId])).has(userId);
+}
+
+/** Whether `userId` is a collaborator (co-teacher) of the class. */
+export async function isCollaborator(db: Database, classId: string, userId: string): Promise<boolean> {
+  const row = await db.knex('class_collaborator').first('user_id').where({ class_id: classId, user_id: userId });
+  return row !== undefined;
+}

@@ -1,0 +1,67 @@
+/**
+ * The "Fetch Rescope API": who is asking (session), may they read this learner's course
+ * (access rule), and the stored content, or not-found with an `oob` request queued so
+ * the content exists next time.
+ */
+import type { Redis } from 'ioredis';
+import type { Database } from '../db/database.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import { decideAccess } from './access-rule.js';
+import { type Learner, readContent } from './content-table.js';
+import { enqueue } from './enqueue.js';
+import { isActiveMember, isCollaborator, loadClasses, loadCourses } from './reference-data.js';
+import { sessionUser } from './sessions.js';
+
+export interface ShowRequest {
+  token: string;
+  courseId: string;
+  classId: string | null;
+  /** The learner to read; defaults to the session's user. */
+  userId?: string;
+}
+
+export type ShowOutcome =
+  | { status: 'found'; learner: Learner; content: string }
+  | { status: 'queued'; learner: Learner; alreadyQueued: boolean }
+  | { status: 'not-queued'; learner: Learner; reason: string }
+  | { status: 'unauthorised'; reason: string }
+  | { status: 'forbidden'; reason: string }
+  | { status: 'not-applicable'; reason: string };
+
+export interface ShowOptions {
+  sessionPrefix: string;
+  log?: Logger;
+}
+
+export async function rescopeShow(db: Database, redis: Redis, request: ShowRequest, options: ShowOptions): Promise<ShowOutcome> {
+  const log = options.log ?? silentLogger;
+  const session = await sessionUser(redis, options.sessionPrefix, request.token);
+  if (!session.ok) return { status: 'unauthorised', reason: session.reason };
+
+  const callerId = session.userId;
+  const targetId = request.userId ?? callerId;
+  const { courseId, classId } = request;
+  const [klass, course, targetIsActiveMember, callerIsCollaborator] = classId
+    ? await Promise.all([
+        loadClasses(db, [classId]).then((m) => m.get(classId) ?? null),
+        Promise.resolve(null),
+        isActiveMember(db, classId, targetId),
+        isCollaborator(db, classId, callerId),
+      ])
+    : [null, (await loadCourses(db, [courseId])).get(courseId) ?? null, false, false];
+
+  const decision = decideAccess({ callerId, targetId, courseId, classId, course, klass, targetIsActiveMember, callerIsCollaborator });
+  if (decision.kind !== 'allowed') return { status: decision.kind, reason: decision.reason };
+
+  const learner: Learner = { userId: targetId, courseId, classId };
+  const content = await readContent(db, learner);
+  if (content !== null) return { status: 'found', learner, content };
+
+  const request_ = { source: 'oob' as const, classId, courseId, memberIds: [targetId], repeatedMembers: 0 };
+  const queued = await enqueue(db, [{ line: null, request: request_ }], { log });
+  const [rejected] = queued.rejected;
+  if (rejected) return { status: 'not-queued', learner, reason: rejected.error };
+  if (queued.rescopeOff.length > 0) return { status: 'not-queued', learner, reason: `class ${classId} has rescope off` };
+  log.info(queued.queued > 0 ? 'not found: queued an oob request' : 'not found: an oob request was already queued', { ...learner });
+  return { status: 'queued', learner, alreadyQueued: queued.queued === 0 };
+}

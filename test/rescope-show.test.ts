@@ -1,0 +1,149 @@
+import type { ExecutionContext } from 'ava';
+import { randomUUID } from 'node:crypto';
+import { dispatch } from '../src/rescope/dispatch.js';
+import { processQueue } from '../src/rescope/process-queue.js';
+import { type ShowRequest, rescopeShow } from '../src/rescope/show.js';
+import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
+import { runCli } from './helpers/cli.js';
+import { type LiveDialect, eachDialect } from './helpers/databases.js';
+import { type RescopeFixture, queueRows, rescopeFixture } from './helpers/rescope.js';
+
+interface World {
+  f: RescopeFixture;
+  sessionPrefix: string;
+  token(userId: string): Promise<string>;
+  show(request: Omit<ShowRequest, 'token'> & { caller: string }): ReturnType<typeof rescopeShow>;
+  course: Awaited<ReturnType<typeof seedCourse>>;
+  noVersion: Awaited<ReturnType<typeof seedCourse>>;
+  otherCourse: Awaited<ReturnType<typeof seedCourse>>;
+  klass: { id: string; creatorId: string };
+  offClass: { id: string };
+  deletedClass: { id: string };
+  otherClass: { id: string; creatorId: string };
+  learner: string;
+  classmate: string;
+  inactive: string;
+  stranger: string;
+  coTeacher: string;
+}
+
+async function world(t: ExecutionContext, dialect: LiveDialect): Promise<World> {
+  const f = await rescopeFixture(t, dialect);
+  const sessionPrefix = `${f.redis.prefix}session:`;
+  const units = [[[{ competencies: ['a'] }, { format: 'collection', competencies: ['b'] }]], [[{ competencies: ['c'] }]]];
+  const course = await seedCourse(f.db, { units });
+  const noVersion = await seedCourse(f.db, { units, version: null });
+  const otherCourse = await seedCourse(f.db, { units });
+  const [learner, classmate, inactive, stranger, coTeacher] = learners(5) as [string, string, string, string, string];
+  const klass = await seedClass(f.db, { courseId: course.id, members: [learner, classmate], inactiveMembers: [inactive], collaborators: [coTeacher] });
+  const offClass = await seedClass(f.db, { courseId: course.id, members: [learner], rescope: false });
+  const deletedClass = await seedClass(f.db, { courseId: course.id, members: [learner], deleted: true });
+  const otherClass = await seedClass(f.db, { courseId: otherCourse.id, members: [learner] });
+  await seedCompetencies(f.db, { [learner]: { a: 'mastered', b: 'completed' } });
+  const token = async (userId: string) => {
+    const value = randomUUID();
+    await f.redis.client.set(`${sessionPrefix}${value}`, JSON.stringify({ user_id: userId }), 'EX', 600);
+    return value;
+  };
+  const show = async ({ caller, ...rest }: Omit<ShowRequest, 'token'> & { caller: string }) =>
+    rescopeShow(f.db, f.redis.client, { ...rest, token: await token(caller) }, { sessionPrefix });
+  return { f, sessionPrefix, token, show, course, noVersion, otherCourse, klass, offClass, deletedClass, otherClass, learner, classmate, inactive, stranger, coTeacher };
+}
+
+eachDialect('the access matrix, each rule and its failure', async (t, dialect) => {
+  const w = await world(t, dialect);
+  const c = w.course.id;
+  const cases: Array<[string, Parameters<World['show']>[0], string]> = [
+    ['learner in independent learning', { caller: w.learner, courseId: c, classId: null }, 'queued'],
+    ['another user in independent learning', { caller: w.classmate, courseId: c, classId: null, userId: w.learner }, 'forbidden'],
+    ['course without version', { caller: w.learner, courseId: w.noVersion.id, classId: null }, 'not-applicable'],
+    ['teacher', { caller: w.klass.creatorId, courseId: c, classId: w.klass.id, userId: w.learner }, 'queued'],
+    ['co-teacher', { caller: w.coTeacher, courseId: c, classId: w.klass.id, userId: w.learner }, 'queued'],
+    ['teacher of another class', { caller: w.otherClass.creatorId, courseId: c, classId: w.klass.id, userId: w.learner }, 'forbidden'],
+    ['learner reading themself in class', { caller: w.classmate, courseId: c, classId: w.klass.id }, 'queued'],
+    ['learner reading a classmate', { caller: w.classmate, courseId: c, classId: w.klass.id, userId: w.learner }, 'forbidden'],
+    ['target not a member', { caller: w.klass.creatorId, courseId: c, classId: w.klass.id, userId: w.stranger }, 'forbidden'],
+    ['target no longer active', { caller: w.klass.creatorId, courseId: c, classId: w.klass.id, userId: w.inactive }, 'forbidden'],
+    ['class of another course', { caller: w.learner, courseId: c, classId: w.otherClass.id }, 'forbidden'],
+    ['deleted class', { caller: w.learner, courseId: c, classId: w.deletedClass.id }, 'forbidden'],
+    ['rescope off', { caller: w.learner, courseId: c, classId: w.offClass.id }, 'not-applicable'],
+  ];
+  for (const [name, request, expected] of cases) {
+    const outcome = await w.show(request);
+    t.is(outcome.status as string, expected, name);
+  }
+  const unknown = await rescopeShow(w.f.db, w.f.redis.client, { token: 'no-such-token', courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix });
+  t.like(unknown, { status: 'unauthorised' });
+  const expiring = randomUUID();
+  await w.f.redis.client.set(`${w.sessionPrefix}${expiring}`, JSON.stringify({ user_id: w.learner }), 'PX', 30);
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: expiring, courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'unauthorised' });
+  await w.f.redis.client.set(`${w.sessionPrefix}garbled`, 'not json');
+  t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: 'garbled', courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'unauthorised' });
+  // Only the allowed requests queued anything, once per learner, course and class: the
+  // learner in independent learning and in class (teacher and co-teacher asked for the
+  // same row), and the classmate in class.
+  t.is((await queueRows(w.f.db)).length, 3);
+});
+
+eachDialect('round trip: not found → queued once → dispatch and process → found with the right content', async (t, dialect) => {
+  const w = await world(t, dialect);
+  const request = { caller: w.klass.creatorId, courseId: w.course.id, classId: w.klass.id, userId: w.learner };
+  t.like(await w.show(request), { status: 'queued', alreadyQueued: false });
+  t.like(await w.show(request), { status: 'queued', alreadyQueued: true });
+  const rows = await queueRows(w.f.db);
+  t.is(rows.length, 1);
+  t.like(rows[0], { userId: w.learner, courseId: w.course.id, classId: w.klass.id, source: 'oob', priority: 1 });
+  const settings = { batchSize: 10, leaseSeconds: 600, maxAttempts: 3, retryDelaySeconds: 30, concurrency: 1 };
+  await dispatch(w.f.db, w.f.bus, settings);
+  t.like(await processQueue(w.f.db, w.f.bus, settings), { processed: 1 });
+  const found = await w.show(request);
+  if (found.status !== 'found') return t.fail(`expected found, got ${found.status}`);
+  const [u1] = w.course.units;
+  t.is(
+    found.content,
+    JSON.stringify({ units: [u1!.id], lessons: [u1!.lessons[0]!.id], assessments: [u1!.lessons[0]!.items[0]], collections: [u1!.lessons[0]!.items[1]], assessmentsExternal: [], collectionsExternal: [] }),
+  );
+});
+
+eachDialect('rescope-show on the command line: exit codes and one JSON object for each outcome', async (t, dialect) => {
+  const w = await world(t, dialect);
+  const env = { ...w.f.env, MTC_BATCH_SESSION_PREFIX: w.sessionPrefix };
+  const run = async (caller: string | null, ...args: string[]) =>
+    runCli(['rescope-show', ...(caller === null ? [] : ['--token', await w.token(caller)]), ...args], { env });
+
+  const queued = await run(w.learner, '--course', w.course.id, '--json');
+  t.is(queued.code, 3);
+  t.deepEqual(queued.json(), { status: 'queued', alreadyQueued: false });
+  const queuedHuman = await run(w.learner, '--course', w.course.id);
+  t.regex(queuedHuman.stdout, /^not found: no rescoped content yet .* an oob request was already queued/);
+
+  const stored = '{"units":[],"lessons":[],"assessments":["x"],"collections":[],"assessmentsExternal":[],"collectionsExternal":[]}';
+  await w.f.db.knex('rescoped_content').insert({ user_id: w.learner, course_id: w.course.id, class_id: null, skipped_content: stored });
+  const found = await run(w.learner, '--course', w.course.id);
+  t.is(found.code, 0);
+  t.is(found.stdout, `${stored}\n`, 'printed exactly as stored');
+  t.deepEqual((await run(w.learner, '--course', w.course.id, '--json')).json(), { status: 'found', content: JSON.parse(stored) });
+
+  const forbidden = await run(w.classmate, '--course', w.course.id, '--class', w.klass.id, '--user', w.learner, '--json');
+  t.is(forbidden.code, 4);
+  t.like(forbidden.json(), { status: 'forbidden' });
+  t.regex(forbidden.json<{ reason: string }>().reason, /neither the learner nor a teacher or co-teacher/);
+  const off = await run(w.learner, '--course', w.course.id, '--class', w.offClass.id, '--json');
+  t.is(off.code, 5);
+  t.like(off.json(), { status: 'not-applicable', reason: `class ${w.offClass.id} has rescope off` });
+  const unknown = await runCli(['rescope-show', '--token', 'nope', '--course', w.course.id, '--json'], { env });
+  t.is(unknown.code, 4);
+  t.like(unknown.json(), { status: 'unauthorised' });
+  const badId = await run(w.learner, '--course', 'not-a-uuid');
+  t.is(badId.code, 2);
+  t.regex(badId.stderr, /--course must be a UUID; got \\"not-a-uuid\\"/);
+  const badUser = await run(w.learner, '--course', w.course.id, '--user', '42');
+  t.is(badUser.code, 2);
+  t.regex(badUser.stderr, /--user must be a UUID/);
+  const noToken = await run(null, '--course', w.course.id);
+  t.is(noToken.code, 2);
+  t.regex(noToken.stderr, /required option '--token <token>' not specified/);
+  const spacedToken = await runCli(['rescope-show', '--token', 'a b', '--course', w.course.id], { env });
+  t.is(spacedToken.code, 2);
+});
