@@ -3,9 +3,9 @@
  * Redis connections, opened on first use and always closed at the end.
  */
 import type { Config } from './config/settings.js';
-import { type Database, openDatabase } from './db/database.js';
+import type { Database } from './db/database.js';
 import type { Logger } from './log/logger.js';
-import { type RedisHandle, openRedis } from './redis/redis.js';
+import type { RedisHandle } from './redis/redis.js';
 
 export class Runtime {
   private dbPromise: Promise<Database> | undefined;
@@ -20,13 +20,14 @@ export class Runtime {
 
   /** The database, opened (and checked) on first call. */
   db(options: { poolSize?: number } = {}): Promise<Database> {
-    this.dbPromise ??= openDatabase(this.config, { ...options, log: this.log });
+    // Loaded on first use: knex and ioredis are most of a command's start-up time.
+    this.dbPromise ??= import('./db/database.js').then(({ openDatabase }) => openDatabase(this.config, { ...options, log: this.log }));
     return this.dbPromise;
   }
 
   /** Redis, opened (and checked) on first call. */
   redis(): Promise<RedisHandle> {
-    this.redisPromise ??= openRedis(this.config);
+    this.redisPromise ??= import('./redis/redis.js').then(({ openRedis }) => openRedis(this.config));
     return this.redisPromise;
   }
 

@@ -1,5 +1,3 @@
-import { RescopeBus } from '../rescope/bus.js';
-import { dispatch } from '../rescope/dispatch.js';
 import type { CommandSpec } from './command.js';
 import { integerOption, plural } from './options.js';
 
@@ -25,6 +23,7 @@ export const dispatchCommand: CommandSpec<DispatchOptions> = {
   async run({ runtime, config, log }, opts) {
     const batches = integerOption(opts.batches, '--batches', 1, 100_000, 1);
     const maxBusLength = integerOption(opts.maxBus, '--max-bus', 1, 10_000_000, config.batchSize * 10);
+    const [{ RescopeBus }, { dispatch }] = await Promise.all([import('../rescope/bus.js'), import('../rescope/dispatch.js')]);
     const db = await runtime.db();
     const redis = await runtime.redis();
     const bus = new RescopeBus(redis.client, config.busKey);

@@ -1,8 +1,5 @@
 import { ExitCode, NotApplicableError, NotFoundError, UsageError } from '../errors.js';
-import { inGroups, openJsonLines, readJsonLines } from '../input/json-lines.js';
-import { createProgress } from '../log/progress.js';
-import { type EnqueueInput, type EnqueueResult, emptyEnqueueResult, enqueue, mergeEnqueueResults } from '../rescope/enqueue.js';
-import { parseEnqueueRequest } from '../rescope/enqueue-request.js';
+import type { EnqueueInput, EnqueueResult } from '../rescope/enqueue.js';
 import { sources } from '../rescope/sources.js';
 import type { CommandSpec, RunContext } from './command.js';
 import { plural } from './options.js';
@@ -47,6 +44,7 @@ export const enqueueCommand: CommandSpec<EnqueueOptions> = {
 };
 
 async function fromFlagRequest(ctx: RunContext, opts: EnqueueOptions) {
+  const [{ parseEnqueueRequest }, { enqueue }] = await Promise.all([import('../rescope/enqueue-request.js'), import('../rescope/enqueue.js')]);
   const parsed = parseEnqueueRequest(
     { source: opts.source ?? null, classId: opts.class, courseId: opts.course, memberIds: opts.member },
     flagNames,
@@ -63,6 +61,8 @@ async function fromFlagRequest(ctx: RunContext, opts: EnqueueOptions) {
 }
 
 async function fromJsonLines(ctx: RunContext, source: string) {
+  const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { parseEnqueueRequest }, { emptyEnqueueResult, enqueue, mergeEnqueueResults }] =
+    await Promise.all([import('../input/json-lines.js'), import('../log/progress.js'), import('../rescope/enqueue-request.js'), import('../rescope/enqueue.js')]);
   const db = await ctx.runtime.db();
   const { input } = await openJsonLines(source, ctx.io.stdin, '--jsonl');
   const total = emptyEnqueueResult();

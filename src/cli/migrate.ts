@@ -1,4 +1,3 @@
-import { migrate } from '../db/migrate.js';
 import type { CommandSpec } from './command.js';
 
 interface MigrateOptions {
@@ -16,6 +15,7 @@ export const migrateCommand: CommandSpec<MigrateOptions> = {
     cmd.option('--owned-only', "create only mtc-batch's own tables (rescope_queue, rescoped_content), not the reference tables other systems own");
   },
   async run({ runtime, log }, opts) {
+    const { migrate } = await import('../db/migrate.js');
     const db = await runtime.db();
     const result = await migrate(db, { ownedOnly: opts.ownedOnly === true, log });
     const lines = [

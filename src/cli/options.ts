@@ -2,6 +2,7 @@
 import { integerIn } from '../config/settings.js';
 import { UsageError } from '../errors.js';
 import { isUuid, normalizeUuid, shown } from '../ids.js';
+import { formatCount } from './format.js';
 
 /** A whole-number flag, or `fallback` when it was not given. */
 export function integerOption(value: unknown, flag: string, min: number, max: number, fallback: number): number;
@@ -23,5 +24,5 @@ export function uuidOption(value: unknown, flag: string): string | undefined {
 }
 
 export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-GB')} ${n === 1 ? one : many}`;
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
 }

@@ -1,6 +1,3 @@
-import { createProgress } from '../log/progress.js';
-import { RescopeBus } from '../rescope/bus.js';
-import { processQueue } from '../rescope/process-queue.js';
 import type { CommandSpec } from './command.js';
 import { integerOption, plural } from './options.js';
 
@@ -27,6 +24,11 @@ export const processCommand: CommandSpec<ProcessCommandOptions> = {
   async run({ runtime, config, log, io, json }, opts) {
     const max = integerOption(opts.max, '--max', 1, Number.MAX_SAFE_INTEGER);
     const waitSeconds = integerOption(opts.waitSeconds, '--wait-seconds', 0, 3600, 0);
+    const [{ createProgress }, { RescopeBus }, { processQueue }] = await Promise.all([
+      import('../log/progress.js'),
+      import('../rescope/bus.js'),
+      import('../rescope/process-queue.js'),
+    ]);
     // One connection per batch in flight, and one for everything else.
     const db = await runtime.db({ poolSize: config.concurrency + 1 });
     const redis = await runtime.redis();

@@ -1,6 +1,4 @@
 import { ExitCode } from '../errors.js';
-import { rescopeShow } from '../rescope/show.js';
-import { assertTokenShape } from '../rescope/sessions.js';
 import type { CommandSpec, Outcome } from './command.js';
 import { uuidOption } from './options.js';
 
@@ -30,6 +28,7 @@ export const rescopeShowCommand: CommandSpec<ShowOptions> = {
       .option('--user <uuid>', "the learner to read (default: the session's user)");
   },
   async run({ runtime, config, log }, opts): Promise<Outcome> {
+    const [{ rescopeShow }, { assertTokenShape }] = await Promise.all([import('../rescope/show.js'), import('../rescope/sessions.js')]);
     const token = opts.token ?? '';
     assertTokenShape(token);
     const courseId = uuidOption(opts.course, '--course')!;

@@ -1,4 +1,3 @@
-import { getStatus } from '../status/status.js';
 import type { CommandSpec } from './command.js';
 import { formatCount, formatDuration, table } from './format.js';
 
@@ -7,6 +6,7 @@ export const statusCommand: CommandSpec = {
   summary: 'queue rows by state, age of the oldest queued row, rescoped content count',
   settings: ['databaseUrl', 'databaseSchema', 'logFormat', 'logLevel'],
   async run({ runtime }) {
+    const { getStatus } = await import('../status/status.js');
     const status = await getStatus(await runtime.db());
     const { queue } = status;
     const age = status.oldestQueuedAgeSeconds;
