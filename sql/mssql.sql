@@ -84,7 +84,10 @@ GO
 CREATE UNIQUE INDEX [check_checkcode_uq] ON [check] ([checkCode]) WHERE [checkCode] IS NOT NULL;
 GO
 
-CREATE INDEX [check_login_date_ix] ON [check] ([pupilLoginDate]);
+CREATE INDEX [check_login_date_ix] ON [check] ([pupilLoginDate]) where [received] = 0 AND [isLiveCheck] = 1;
+GO
+
+CREATE INDEX [check_processing_failed_ix] ON [check] ([id]) where [processingFailed] = 1;
 GO
 
 CREATE INDEX [check_pupil_ix] ON [check] ([pupil_id]);

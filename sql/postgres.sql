@@ -72,7 +72,9 @@ alter table "check" add constraint "check_pupil_id_foreign" foreign key ("pupil_
 
 alter table "check" add constraint "check_checkcode_uq" unique ("checkCode");
 
-create index "check_login_date_ix" on "check" ("pupilLoginDate");
+create index "check_login_date_ix" on "check" ("pupilLoginDate") where "received" = false AND "isLiveCheck" = true;
+
+create index "check_processing_failed_ix" on "check" ("id") where "processingFailed" = true;
 
 create index "check_pupil_ix" on "check" ("pupil_id");
 

@@ -58,7 +58,9 @@ create table `check` (`id` integer not null primary key autoincrement, `pupil_id
 
 create unique index `check_checkcode_uq` on `check` (`checkCode`);
 
-create index `check_login_date_ix` on `check` (`pupilLoginDate`);
+create index `check_login_date_ix` on `check` (`pupilLoginDate`) where `received` = 0 AND `isLiveCheck` = 1;
+
+create index `check_processing_failed_ix` on `check` (`id`) where `processingFailed` = 1;
 
 create index `check_pupil_ix` on `check` (`pupil_id`);
 

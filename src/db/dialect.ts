@@ -3,6 +3,7 @@
  * capabilities the same way). Job code asks for a capability and never branches on a
  * database's name. Each dialect's values live in dialects/<name>.ts.
  */
+import type { Knex } from 'knex';
 export { errorCode, quoteBracket, quoteDouble } from './sql-text.js';
 import { mssql } from './dialects/mssql.js';
 import { postgres } from './dialects/postgres.js';
@@ -57,6 +58,13 @@ export interface Dialect {
   readonly partialClaimIndex: boolean;
   /** Storage settings for a high-churn queue table, run after it is created. */
   queueTableTuningSql(table: string): string[];
+  /**
+   * Streams a read-only query's rows without a cursor, where the driver allows it;
+   * undefined where knex's stream is used instead.
+   */
+  streamRows?: (knex: Knex, sql: string, bindings: readonly unknown[]) => AsyncIterable<Record<string, unknown>>;
+  /** A boolean constant as DDL writes it (index predicates cannot take bindings). */
+  booleanLiteral(value: boolean): string;
   /** Column type for JSON documents stored as text. */
   readonly jsonType: string;
   /** `?` as a UUID value where the database cannot infer the type (e.g. in a SELECT list). */
@@ -86,6 +94,12 @@ export interface Dialect {
    * report it (tedious through knex returns rows only).
    */
   readonly affectedRowsSuffix: string;
+  /**
+   * Aggregate of the UUIDs `expr` yields over a group (NULLs skipped) as JSON array text,
+   * lower-cased and sorted, e.g. `["0b…","5f…"]`; NULL when there is none. UUID text
+   * needs no JSON escaping, so the database can write it.
+   */
+  uuidJsonArraySql(expr: string): string;
   /** Aggregate joining `expr` over a group into one string, separated by the unit separator (char 31). */
   stringAggSql(expr: string): string;
   /** SQL run first inside the migration transaction so two `migrate` runs queue up. */

@@ -10,6 +10,7 @@ export const mssql: Dialect = {
   nowPlusSecondsSql: '(DATEADD(second, CAST(? AS int), SYSUTCDATETIME()))',
   partialClaimIndex: true,
   queueTableTuningSql: () => [],
+  booleanLiteral: (value) => (value ? '1' : '0'),
   jsonType: 'nvarchar(max)',
   uuidParam: 'CAST(? AS uniqueidentifier)',
   smallintParam: 'CAST(? AS smallint)',
@@ -31,6 +32,9 @@ export const mssql: Dialect = {
   // A clustered key is the table itself: every column is at hand.
   coveringPrimaryKeySql: (table, name, keys) => [`ALTER TABLE ${b(table)} ADD CONSTRAINT ${b(name)} PRIMARY KEY CLUSTERED (${keys.map(b).join(', ')})`],
   affectedRowsSuffix: '; SELECT @@ROWCOUNT AS [affected_rows]',
+  // STRING_AGG … WITHIN GROUP needs SQL Server 2017; NULL + text stays NULL (CONCAT_NULL_YIELDS_NULL).
+  uuidJsonArraySql: (expr) =>
+    `'["' + STRING_AGG(LOWER(CAST(${expr} AS nvarchar(36))), '","') WITHIN GROUP (ORDER BY LOWER(CAST(${expr} AS nvarchar(36)))) + '"]'`,
   stringAggSql: (expr) => `STRING_AGG(CAST(${expr} AS nvarchar(max)), CHAR(31))`,
   migrationLockSql: () => [
     "EXEC sp_getapplock @Resource = N'mtc-batch:migrate', @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 120000",

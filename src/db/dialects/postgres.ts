@@ -1,5 +1,6 @@
 import type { Dialect } from '../dialect.js';
 import { errorCode, quoteDouble as q } from '../sql-text.js';
+import { pgRowStream } from './pg-row-stream.js';
 
 const nilUuid = '00000000-0000-0000-0000-000000000000';
 
@@ -26,6 +27,8 @@ export const postgres: Dialect = {
     // are all deleted within minutes.
     `ALTER TABLE ${q(table)} SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0)`,
   ],
+  streamRows: pgRowStream,
+  booleanLiteral: (value) => (value ? 'true' : 'false'),
   jsonType: 'json',
   uuidParam: 'CAST(? AS uuid)',
   smallintParam: 'CAST(? AS smallint)',
@@ -42,6 +45,7 @@ export const postgres: Dialect = {
     `ORDER BY ${q('priority')}, ${q('id')} LIMIT ? FOR UPDATE SKIP LOCKED)) RETURNING ${q('id')}, ${q('priority')}`,
   // A transaction-scoped advisory lock: released by COMMIT or by the session dying.
   affectedRowsSuffix: '',
+  uuidJsonArraySql: (expr) => `'["' || string_agg(CAST(${expr} AS text), '","' ORDER BY ${expr}) || '"]'`,
   stringAggSql: (expr) => `string_agg(CAST(${expr} AS text), chr(31))`,
   migrationLockSql: () => ["SELECT pg_advisory_xact_lock(hashtext('mtc-batch:migrate'))"],
   createBookkeepingSql: (table) =>

@@ -17,6 +17,7 @@ export const sqlite: Dialect = {
   nowPlusSecondsSql: `(${now} + CAST(? AS INTEGER) * 1000)`,
   partialClaimIndex: true,
   queueTableTuningSql: () => [],
+  booleanLiteral: (value) => (value ? '1' : '0'),
   jsonType: 'text',
   uuidParam: '?',
   smallintParam: '?',
@@ -35,6 +36,8 @@ export const sqlite: Dialect = {
   // the rule (it does not carry the other columns; the embedded database is small).
   coveringPrimaryKeySql: (table, name, keys) => [`CREATE UNIQUE INDEX ${q(name)} ON ${q(table)} (${keys.map(q).join(', ')})`],
   affectedRowsSuffix: '',
+  // ORDER BY inside an aggregate needs SQLite 3.44 (better-sqlite3 bundles a newer one).
+  uuidJsonArraySql: (expr) => `'["' || group_concat(lower(${expr}), '","' ORDER BY lower(${expr})) || '"]'`,
   stringAggSql: (expr) => `group_concat(${expr}, char(31))`,
   migrationLockSql: (table) => [bookkeeping(table), `UPDATE ${q(table)} SET ${q('name')} = ${q('name')} WHERE 1 = 0`],
   createBookkeepingSql: bookkeeping,

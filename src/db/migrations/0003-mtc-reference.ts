@@ -6,12 +6,16 @@ import { ddl } from './migration.js';
  * reserved word: knex quotes every identifier, and hand-written SQL must too.
  * `currentCheckId` and `attendanceId` have no foreign keys: the pupil/check pair is
  * circular, and the attendance codes live outside this model.
+ *
+ * The check indexes are partial: only checks not yet received (by login date) and checks
+ * that failed processing can concern a school, and they are few among all checks. Two
+ * simple predicates rather than one with OR, which SQL Server's filtered indexes refuse.
  */
 export const mtcReference: Migration = {
   name: '0003_mtc_reference',
   group: 'reference',
   description: 'school, pupil, check',
-  statements: (k) => [
+  statements: (k, d) => [
     ...ddl(
       k.schema
         .createTable('school', (t) => {
@@ -37,7 +41,10 @@ export const mtcReference: Migration = {
           t.boolean('received').notNullable().defaultTo(false);
           t.boolean('complete').notNullable().defaultTo(false);
           t.boolean('processingFailed').notNullable().defaultTo(false);
-          t.index(['pupilLoginDate'], 'check_login_date_ix');
+          t.index(['pupilLoginDate'], 'check_login_date_ix', {
+            predicate: k.whereRaw(`?? = ${d.booleanLiteral(false)} AND ?? = ${d.booleanLiteral(true)}`, ['received', 'isLiveCheck']),
+          });
+          t.index(['id'], 'check_processing_failed_ix', { predicate: k.whereRaw(`?? = ${d.booleanLiteral(true)}`, ['processingFailed']) });
           t.index(['pupil_id'], 'check_pupil_ix');
         }),
     ),
