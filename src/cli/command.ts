@@ -4,10 +4,11 @@
  * an Outcome. Printing, configuration, logging, exit codes and closing connections
  * happen here, once, for all of them.
  */
+import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { type Config, type SettingKey, flagName, settingSpec } from '../config/settings.js';
+import { type Config, type SettingKey, flagName, flagProperty, settingSpec } from '../config/settings.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 import { Runtime } from '../runtime.js';
@@ -83,7 +84,7 @@ export function addCommand<O extends object>(
     const opts = self.opts() as O & CommonOptions;
     const json = opts.json === true;
     const flags: Partial<Record<SettingKey, unknown>> = {};
-    for (const key of spec.settings) flags[key] = (opts as Record<string, unknown>)[key];
+    for (const key of spec.settings) flags[key] = (opts as Record<string, unknown>)[flagProperty(key)];
     if (opts.verbose) flags.logLevel = 'debug';
     else if (opts.quiet) flags.logLevel = 'warn';
 
@@ -100,7 +101,11 @@ export function addCommand<O extends object>(
     } catch (err) {
       setExit(reportError(err, { json, log, io }));
     } finally {
-      await runtime?.close();
+      if (runtime) {
+        const closing = performance.now();
+        await runtime.close();
+        log.debug('closed connections', { ms: Math.round(performance.now() - closing) });
+      }
     }
   });
   return cmd;

@@ -6,13 +6,15 @@ import { environmentHelp } from './help.js';
 import { dispatchCommand } from './dispatch.js';
 import { enqueueCommand } from './enqueue.js';
 import { migrateCommand } from './migrate.js';
+import { notifyInvalidCommand } from './notify-invalid.js';
+import { overdueSyncCommand } from './overdue-sync.js';
 import { processCommand } from './process.js';
 import { rescopeShowCommand } from './rescope-show.js';
 import { statusCommand } from './status.js';
 import { version } from './version.js';
 
 // Each spec has its own options type; the list only needs what addCommand reads.
-export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqueueCommand, dispatchCommand, processCommand, rescopeShowCommand, statusCommand] as ReadonlyArray<CommandSpec<never>>;
+export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqueueCommand, dispatchCommand, processCommand, rescopeShowCommand, overdueSyncCommand, notifyInvalidCommand, statusCommand] as ReadonlyArray<CommandSpec<never>>;
 
 export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void): Command {
   const program = new Command('mtc-batch')

@@ -21,6 +21,10 @@ export interface Config {
   concurrency: number;
   busKey: string;
   sessionPrefix: string;
+  overdueAfterMinutes: number;
+  notificationTtlSeconds: number;
+  notificationPrefix: string;
+  notificationIndexKey: string;
 }
 
 export type SettingKey = keyof Config;
@@ -29,6 +33,8 @@ export interface SettingSpec<K extends SettingKey = SettingKey> {
   key: K;
   /** Environment variable that sets it. */
   env: string;
+  /** Command-line flag, when it is not the setting's name in kebab case. */
+  flag?: string;
   description: string;
   default: Config[K];
   /** Parses a raw value (string from env/flags, any JSON value from the file). `where` names the source. */
@@ -176,6 +182,36 @@ const settingList: SettingSpec[] = [
     default: 'session:',
     parse: redisKey,
   },
+  {
+    key: 'overdueAfterMinutes',
+    env: 'MTC_BATCH_OVERDUE_AFTER_MINUTES',
+    flag: '--overdue-minutes',
+    description: 'a live check logged into this long ago and not received is overdue (2024: 24-48 h; before: 30 min)',
+    default: 1440,
+    parse: integerIn(1, 30 * 1440),
+  },
+  {
+    key: 'notificationTtlSeconds',
+    env: 'MTC_BATCH_NOTIFICATION_TTL_SECONDS',
+    flag: '--ttl-seconds',
+    description: 'lifetime of a school notification: a little longer than the overdue-sync interval',
+    default: 3900,
+    parse: integerIn(60, 30 * 86_400),
+  },
+  {
+    key: 'notificationPrefix',
+    env: 'MTC_BATCH_NOTIFICATION_PREFIX',
+    description: 'Redis key prefix of school notifications: <prefix><school UUID>',
+    default: 'school.home.overdue:',
+    parse: redisKey,
+  },
+  {
+    key: 'notificationIndexKey',
+    env: 'MTC_BATCH_NOTIFICATION_INDEX_KEY',
+    description: 'Redis set of the schools notified by the last overdue-sync (its {hash tag} keeps its helpers on one cluster slot)',
+    default: '{mtc-batch:overdue}:notified',
+    parse: redisKey,
+  },
 ];
 
 export const settings: ReadonlyArray<SettingSpec> = Object.freeze(settingList);
@@ -190,9 +226,16 @@ export function settingSpec(key: SettingKey): SettingSpec {
   return spec;
 }
 
-/** The flag that sets a setting on the command line: `batchSize` → `--batch-size`. */
+/** The flag that sets a setting on the command line: `batchSize` → `--batch-size`, unless the setting names its own. */
 export function flagName(key: SettingKey): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return settingList.find((s) => s.key === key)?.flag ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** The property commander gives a flag's value: `--overdue-minutes` → `overdueMinutes`. */
+export function flagProperty(key: SettingKey): string {
+  return flagName(key)
+    .slice(2)
+    .replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
 /** A URL with its password replaced by `***`, for messages and logs. */

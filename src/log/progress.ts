@@ -7,12 +7,14 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** Adds `n` to the count. */
   advance(n: number): void;
+  /** Sets the count. */
+  setValue(n: number): void;
   /** Sets or changes the expected total (null: unknown). */
   setTotal(total: number | null): void;
   stop(): void;
 }
 
-const noProgress: Progress = { advance: () => undefined, setTotal: () => undefined, stop: () => undefined };
+const noProgress: Progress = { advance: () => undefined, setValue: () => undefined, setTotal: () => undefined, stop: () => undefined };
 
 export interface ProgressOptions {
   label: string;
@@ -38,7 +40,10 @@ export function createProgress(options: ProgressOptions): Progress {
   let value = 0;
   return {
     advance(n) {
-      value += n;
+      this.setValue(value + n);
+    },
+    setValue(n) {
+      value = n;
       if (total !== null && value > total) bar.setTotal((total = value));
       bar.update(value);
     },

@@ -1,0 +1,60 @@
+import type { CommandSpec } from './command.js';
+import { plural } from './options.js';
+
+interface OverdueSyncOptions {
+  dryRun?: boolean;
+}
+
+export const overdueSyncCommand: CommandSpec<OverdueSyncOptions> = {
+  name: 'overdue-sync',
+  summary: "rewrite every school's home-page notification (overdue checks, processing errors) in Redis",
+  description:
+    'Reads, in one query grouped by school, the pupils whose current live check was logged into more than ' +
+    '--overdue-minutes ago and not received, and those whose current check failed processing (pupils with an ' +
+    'attendance code excluded). Writes one entry per school under <notification prefix><school UUID> with a TTL, ' +
+    'and removes the entries of schools the last run notified that no longer qualify, using its own index set ' +
+    '(no KEYS, no reads of notifications, nothing outside its keys). A run that finds another one running does nothing.',
+  settings: ['overdueAfterMinutes', 'notificationTtlSeconds', 'notificationPrefix', 'notificationIndexKey', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  configure(cmd) {
+    cmd.option('--dry-run', 'print what would be written and removed, and write nothing');
+  },
+  async run({ runtime, config, log, io, json }, opts) {
+    const [{ createProgress }, { overdueSync }] = await Promise.all([import('../log/progress.js'), import('../notifications/overdue-sync.js')]);
+    // The query needs only the database: Redis finishes connecting while it runs.
+    const connectingRedis = runtime.redis();
+    connectingRedis.catch(() => undefined);
+    const db = await runtime.db();
+    const progress = createProgress({ label: 'overdue-sync', unit: 'schools', total: null, stream: io.stderr, json });
+    let result;
+    try {
+      result = await overdueSync(db, connectingRedis.then((r) => r.client), {
+        ...config,
+        dryRun: opts.dryRun === true,
+        log,
+        onSchools: (n) => progress.setValue(n),
+      });
+    } finally {
+      progress.stop();
+    }
+    const { wouldWrite, wouldRemove, ...summary } = result;
+    log.info('overdue-sync finished', { ...summary });
+    if (wouldWrite && wouldRemove) {
+      return {
+        result: { dryRun: true, ...summary, write: wouldWrite, remove: wouldRemove },
+        human: [
+          ...wouldWrite.map((w) => `SET ${w.key} ${w.value} EX ${config.notificationTtlSeconds}`),
+          ...wouldRemove.map((key) => `UNLINK ${key}`),
+          `dry run: would write ${plural(summary.schools, 'school notification')} and remove ${plural(summary.removed, 'entry', 'entries')}; nothing written`,
+        ].join('\n'),
+      };
+    }
+    if (summary.skipped) return { result: { ...summary }, human: `skipped: ${summary.skipped}` };
+    return {
+      result: { ...summary },
+      human:
+        `notified ${plural(summary.schools, 'school')} (${plural(summary.overdueChecks, 'overdue check')}, ` +
+        `${plural(summary.processingErrors, 'pupil')} with a processing error); removed ${plural(summary.removed, 'entry', 'entries')} ` +
+        `of schools that no longer qualify (sql ${summary.timings.sqlMs} ms, redis ${summary.timings.redisMs} ms)`,
+    };
+  },
+};

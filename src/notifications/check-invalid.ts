@@ -1,0 +1,141 @@
+/**
+ * The check notifier's `checkInvalid` handler: mark the checks failed (only where not
+ * already marked, so a replay changes nothing), find each check's pupil and school, and
+ * add the pupil to the school's notification atomically on the Redis side.
+ *
+ * A pupil is added only while the failed check is their current one and they have no
+ * attendance code: the same definition overdue-sync applies, so the two never disagree
+ * about a pupil (a restart or an attendance code has already ended the concern).
+ */
+import type { Redis } from 'ioredis';
+import type { Database } from '../db/database.js';
+import { listChunks, whereInList } from '../db/lists.js';
+import { toNumber, toUuid } from '../db/values.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import { addToSet } from '../redis/redis-writer.js';
+import { LuaScript } from '../redis/script.js';
+import { notificationKey } from './notification.js';
+
+export interface CheckInvalidInput {
+  /** Line of the JSON lines input, or null for --check-code. */
+  line: number | null;
+  checkCode: string;
+}
+
+export interface NotifyInvalidOptions {
+  notificationTtlSeconds: number;
+  notificationPrefix: string;
+  notificationIndexKey: string;
+  now?: Date;
+  log?: Logger;
+}
+
+export interface NotifyInvalidResult {
+  /** Messages whose check exists (marked failed, or already marked). */
+  handled: number;
+  /** Schools whose notification got pupils. */
+  schools: number;
+  /** Pupils added to (or already in) a notification. */
+  pupils: number;
+  /** Handled messages whose check is no longer the pupil's current one, or whose pupil has an attendance code. */
+  notCurrent: number;
+  rejected: Array<{ line: number | null; error: string }>;
+}
+
+/**
+ * KEYS[1] the school's notification; ARGV: school UUID, creation time, TTL, pupil UUIDs.
+ * Read-modify-write on the server, so two handlers at once never lose each other's
+ * pupils. The JSON is assembled by hand: Redis's cjson encodes an empty array as {}.
+ */
+const addPupilsScript = new LuaScript(
+  'add-processing-error-pupils',
+  `local key = KEYS[1]
+local errors, overdue, created = {}, {}, ARGV[2]
+local raw = redis.call('GET', key)
+if raw then
+  local ok, doc = pcall(cjson.decode, raw)
+  if ok and type(doc) == 'table' then
+    if type(doc.processingErrorPupilUUIDs) == 'table' then errors = doc.processingErrorPupilUUIDs end
+    if type(doc.overdueChecksUUIDs) == 'table' then overdue = doc.overdueChecksUUIDs end
+    if type(doc.dateTimeCreated) == 'string' then created = doc.dateTimeCreated end
+  end
+end
+local seen = {}
+for _, v in ipairs(errors) do seen[v] = true end
+for i = 4, #ARGV do
+  if not seen[ARGV[i]] then
+    errors[#errors + 1] = ARGV[i]
+    seen[ARGV[i]] = true
+  end
+end
+table.sort(errors)
+local function list(t)
+  local parts = {}
+  for i, v in ipairs(t) do parts[i] = cjson.encode(v) end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+local json = '{"schoolUUID":' .. cjson.encode(ARGV[1]) .. ',"dateTimeCreated":' .. cjson.encode(created) ..
+  ',"processingErrorPupilUUIDs":' .. list(errors) .. ',"overdueChecksUUIDs":' .. list(overdue) .. '}'
+redis.call('SET', key, json, 'EX', ARGV[3])
+return #errors`,
+);
+
+export async function notifyInvalid(db: Database, redis: Redis, inputs: readonly CheckInvalidInput[], options: NotifyInvalidOptions): Promise<NotifyInvalidResult> {
+  const log = options.log ?? silentLogger;
+  const { knex, dialect } = db;
+  const codes = [...new Set(inputs.map((i) => i.checkCode))];
+  const found = new Map<string, { pupil: string; school: string; current: boolean }>();
+
+  for (const chunk of listChunks(dialect, codes)) {
+    // Mark first: where it is already marked nothing changes, so a replay is harmless.
+    await whereInList(knex('check'), dialect, 'checkCode', chunk, 'uuid').where('processingFailed', false).update({ processingFailed: true });
+    const rows: Array<Record<string, unknown>> = await whereInList(
+      knex('check as c')
+        .join('pupil as p', 'p.id', 'c.pupil_id')
+        .join('school as s', 's.id', 'p.school_id')
+        .select('c.checkCode', 'c.id as check_id', 'p.currentCheckId', 'p.attendanceId', 'p.urlSlug as pupil_uuid', 's.urlSlug as school_uuid'),
+      dialect,
+      'c.checkCode',
+      chunk,
+      'uuid',
+    );
+    for (const r of rows) {
+      const current = r.currentCheckId !== null && toNumber(r.currentCheckId) === toNumber(r.check_id) && r.attendanceId === null;
+      found.set(toUuid(r.checkCode), { pupil: toUuid(r.pupil_uuid), school: toUuid(r.school_uuid), current });
+    }
+  }
+
+  const result: NotifyInvalidResult = { handled: 0, schools: 0, pupils: 0, notCurrent: 0, rejected: [] };
+  const pupilsBySchool = new Map<string, Set<string>>();
+  for (const input of inputs) {
+    const check = found.get(input.checkCode);
+    if (!check) {
+      result.rejected.push({ line: input.line, error: `unknown check code ${input.checkCode}` });
+      continue;
+    }
+    result.handled++;
+    if (!check.current) {
+      result.notCurrent++;
+      continue;
+    }
+    const pupils = pupilsBySchool.get(check.school) ?? new Set<string>();
+    pupils.add(check.pupil);
+    pupilsBySchool.set(check.school, pupils);
+  }
+  if (pupilsBySchool.size === 0) return result;
+
+  const now = (options.now ?? new Date()).toISOString();
+  const schools = [...pupilsBySchool.keys()];
+  await Promise.all([
+    ...schools.map((school) => {
+      const key = notificationKey(options.notificationPrefix, school);
+      return addPupilsScript.run(redis, 1, [key, school, now, options.notificationTtlSeconds, ...pupilsBySchool.get(school)!]);
+    }),
+    // Listed in the index so the next overdue-sync removes the entry if the school stops qualifying.
+    addToSet(redis, options.notificationIndexKey, schools),
+  ]);
+  result.schools = schools.length;
+  result.pupils = [...pupilsBySchool.values()].reduce((n, set) => n + set.size, 0);
+  log.debug(`added ${result.pupils} pupils to ${result.schools} school notifications`);
+  return result;
+}
