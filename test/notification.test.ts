@@ -1,0 +1,58 @@
+import test from 'ava';
+import { parseCheckInvalidMessage } from '../src/notifications/check-invalid-message.js';
+import { notificationJson, notificationKey } from '../src/notifications/notification.js';
+
+const school = 'aaaaaaaa-0000-4000-8000-000000000001';
+const a = 'a0000000-0000-4000-8000-000000000001';
+const b = 'b0000000-0000-4000-8000-000000000002';
+const created = new Date('2026-03-01T09:30:00.000Z');
+
+test('a notification has its keys in order and both lists as arrays, even empty', (t) => {
+  t.is(
+    notificationJson(school, created, `["${a}","${b}"]`, null),
+    `{"schoolUUID":"${school}","dateTimeCreated":"2026-03-01T09:30:00.000Z","processingErrorPupilUUIDs":["${a}","${b}"],"overdueChecksUUIDs":[]}`,
+  );
+  const parsed = JSON.parse(notificationJson(school, created, null, `["${a}"]`)!);
+  t.deepEqual(parsed, { schoolUUID: school, dateTimeCreated: created.toISOString(), processingErrorPupilUUIDs: [], overdueChecksUUIDs: [a] });
+});
+
+test('a school with nothing to report gets no notification', (t) => {
+  t.is(notificationJson(school, created, null, null), null);
+  t.is(notificationJson(school, created, '[]', '[]'), null);
+});
+
+test('lists that are not exactly JSON arrays of lower-case UUIDs are refused, never written', (t) => {
+  t.is(notificationJson(school, created, `["${a}","x\"}"]`, null), null);
+  t.is(notificationJson(school, created, `["${a.toUpperCase()}"]`, null), null);
+  t.is(notificationJson(school, created, `["${a}",]`, null), null);
+  t.is(notificationJson('not-a-uuid', created, `["${a}"]`, null), null);
+});
+
+test('keys are the prefix and the school UUID', (t) => {
+  t.is(notificationKey('school.home.overdue:', 'abc'), 'school.home.overdue:abc');
+});
+
+test('checkInvalid messages: the real shape is accepted, anything else named', (t) => {
+  const code = 'CCCCCCCC-0000-4000-8000-000000000001';
+  t.deepEqual(parseCheckInvalidMessage({ version: 1, checkCode: code, notificationType: 'checkInvalid' }), { ok: true, checkCode: code.toLowerCase() });
+  t.deepEqual(parseCheckInvalidMessage({ version: 1, checkCode: code, notificationType: 'checkInvalid', extra: true }), { ok: true, checkCode: code.toLowerCase() });
+  const error = (v: unknown) => {
+    const r = parseCheckInvalidMessage(v);
+    return r.ok ? 'accepted' : r.error;
+  };
+  t.regex(error('checkInvalid'), /must be a JSON object/);
+  t.is(error({ version: 1, checkCode: code, notificationType: 'checkComplete' }), 'notificationType must be "checkInvalid"; got "checkComplete"');
+  t.is(error({ version: 2, checkCode: code, notificationType: 'checkInvalid' }), 'version must be 1; got 2');
+  t.is(error({ version: '1', checkCode: code, notificationType: 'checkInvalid' }), 'version must be 1; got "1"');
+  t.is(error({ version: 1, checkCode: 'x', notificationType: 'checkInvalid' }), 'checkCode must be a UUID; got "x"');
+  t.regex(error({ version: 1, notificationType: 'checkInvalid' }), /checkCode must be a UUID; got undefined/);
+});
+
+test('counts are grouped by thousands without locale data', async (t) => {
+  const { formatCount } = await import('../src/cli/format.js');
+  t.is(formatCount(0), '0');
+  t.is(formatCount(999), '999');
+  t.is(formatCount(1000), '1,000');
+  t.is(formatCount(1234567), '1,234,567');
+  t.is(formatCount(-12345.5), '-12,345.5');
+});

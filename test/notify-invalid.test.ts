@@ -1,0 +1,134 @@
+import { Redis } from 'ioredis';
+import { notifyInvalid } from '../src/notifications/check-invalid.js';
+import { overdueSync } from '../src/notifications/overdue-sync.js';
+import { seedPupil, seedSchool } from '../src/seed/mtc-world.js';
+import { toBool } from '../src/db/values.js';
+import { runCli, spawnCli } from './helpers/cli.js';
+import { eachDialect } from './helpers/databases.js';
+import { notificationFixture } from './helpers/notifications.js';
+
+const now = new Date('2026-03-02T10:00:00.000Z');
+const message = (checkCode: string) => JSON.stringify({ version: 1, checkCode, notificationType: 'checkInvalid' });
+
+eachDialect('a checkInvalid message marks the check failed and adds the pupil, creating the entry', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  const pupil = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 20 } }, now);
+  const result = await notifyInvalid(f.db, f.redis.client, [{ line: 1, checkCode: pupil.checkCode }], { ...f.options, now });
+  t.like(result, { handled: 1, schools: 1, pupils: 1, notCurrent: 0, rejected: [] });
+  t.deepEqual(await f.read(school.urlSlug), {
+    schoolUUID: school.urlSlug,
+    dateTimeCreated: now.toISOString(),
+    processingErrorPupilUUIDs: [pupil.urlSlug],
+    overdueChecksUUIDs: [],
+  });
+  const ttl = await f.redis.client.ttl(`${f.options.notificationPrefix}${school.urlSlug}`);
+  t.true(ttl > 3890 && ttl <= 3900);
+  const check = await f.db.knex('check').first('processingFailed').where({ checkCode: pupil.checkCode });
+  t.true(toBool(check?.processingFailed));
+  // overdue-sync agrees: same entry, and it knows to remove it later.
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 1, processingErrors: 1, removed: 0 });
+  t.deepEqual((await f.read(school.urlSlug))?.processingErrorPupilUUIDs, [pupil.urlSlug]);
+});
+
+eachDialect('adding to an existing entry keeps its overdue checks and creation time; a replay changes nothing', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  const overdue = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
+  const a = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5 } }, now);
+  const b = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5 } }, now);
+  await overdueSync(f.db, f.redis.client, { ...f.options, now });
+  const later = new Date(now.getTime() + 60_000);
+  await notifyInvalid(f.db, f.redis.client, [{ line: 1, checkCode: a.checkCode }, { line: 2, checkCode: b.checkCode }, { line: 3, checkCode: a.checkCode }], { ...f.options, now: later });
+  const entry = await f.read(school.urlSlug);
+  t.deepEqual(entry, { schoolUUID: school.urlSlug, dateTimeCreated: now.toISOString(), processingErrorPupilUUIDs: [a.urlSlug, b.urlSlug].sort(), overdueChecksUUIDs: [overdue.checkCode] });
+  const before = await f.redis.client.get(`${f.options.notificationPrefix}${school.urlSlug}`);
+  await notifyInvalid(f.db, f.redis.client, [{ line: 1, checkCode: b.checkCode }], { ...f.options, now: new Date(now.getTime() + 120_000) });
+  t.is(await f.redis.client.get(`${f.options.notificationPrefix}${school.urlSlug}`), before);
+});
+
+eachDialect('unknown codes are rejected with their line; a restarted or excused pupil is marked but not notified', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  const restarted = await seedPupil(f.db, school.id, { restartedFrom: { loggedInMinutesAgo: 5 }, check: {} }, now);
+  const excused = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5 }, attendance: true }, now);
+  const result = await notifyInvalid(
+    f.db,
+    f.redis.client,
+    [
+      { line: 1, checkCode: restarted.previousCheckCode! },
+      { line: 2, checkCode: '99999999-9999-4999-8999-999999999999' },
+      { line: 3, checkCode: excused.checkCode },
+    ],
+    { ...f.options, now },
+  );
+  t.deepEqual(result, { handled: 2, schools: 0, pupils: 0, notCurrent: 2, rejected: [{ line: 2, error: 'unknown check code 99999999-9999-4999-8999-999999999999' }] });
+  t.is(await f.read(school.urlSlug), null);
+  const marked = await f.db.knex('check').select('processingFailed').whereIn('checkCode', [restarted.previousCheckCode!, excused.checkCode]);
+  t.true(marked.every((r) => toBool(r.processingFailed)));
+});
+
+eachDialect('concurrent runs never lose each other\'s pupils', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  const pupils: Array<Awaited<ReturnType<typeof seedPupil>>> = [];
+  for (let i = 0; i < 40; i++) pupils.push(await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5 } }, now));
+  // Eight handlers on their own connections, each with five pupils of the same school.
+  const clients = Array.from({ length: 8 }, () => new Redis(f.redis.url));
+  t.teardown(() => Promise.all(clients.map((c) => c.quit())).then(() => undefined));
+  await Promise.all(
+    clients.map((client, i) =>
+      notifyInvalid(f.db, client, pupils.slice(i * 5, i * 5 + 5).map((p, j) => ({ line: j + 1, checkCode: p.checkCode })), { ...f.options, now }),
+    ),
+  );
+  t.deepEqual((await f.read(school.urlSlug))?.processingErrorPupilUUIDs, pupils.map((p) => p.urlSlug).sort());
+});
+
+eachDialect('notify-invalid on the command line: bad lines by number, exit 6; two processes at once', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  const [a, b, c] = [await seedPupil(f.db, school.id, {}, now), await seedPupil(f.db, school.id, {}, now), await seedPupil(f.db, school.id, {}, now)];
+  const lines = [message(a.checkCode), 'not json', JSON.stringify({ version: 2, checkCode: b.checkCode, notificationType: 'checkInvalid' }), '', message('11111111-1111-4111-8111-111111111111'), message(b.checkCode)];
+  const r = await runCli(['notify-invalid', '--jsonl', '-', '--json'], { env: f.env, stdin: lines.join('\n') });
+  t.is(r.code, 6, r.stderr);
+  const out = r.json<{ handled: number; schools: number; rejected: Array<{ line: number; error: string }> }>();
+  t.like(out, { handled: 2, schools: 1 });
+  t.deepEqual(out.rejected.map((x) => x.line), [2, 3, 5]);
+  t.regex(out.rejected[1]!.error, /version must be 1; got 2/);
+  t.deepEqual((await f.read(school.urlSlug))?.processingErrorPupilUUIDs, [a.urlSlug, b.urlSlug].sort());
+
+  const ops = await runCli(['notify-invalid', '--check-code', c.checkCode, 'nope', '--json'], { env: f.env });
+  t.is(ops.code, 6);
+  t.like(ops.json(), { handled: 1, rejected: [{ line: null, error: '--check-code must be a UUID; got "nope"' }] });
+  t.is((await runCli(['notify-invalid'], { env: f.env })).code, 2);
+
+  const others: Array<Awaited<ReturnType<typeof seedPupil>>> = [];
+  for (let i = 0; i < 30; i++) others.push(await seedPupil(f.db, school.id, {}, now));
+  const runs = await Promise.all([
+    spawnCli(['notify-invalid', '--jsonl', '-', '--json'], { env: f.env, stdin: others.slice(0, 15).map((p) => message(p.checkCode)).join('\n') }),
+    spawnCli(['notify-invalid', '--jsonl', '-', '--json'], { env: f.env, stdin: others.slice(15).map((p) => message(p.checkCode)).join('\n') }),
+  ]);
+  for (const run of runs) t.is(run.code, 0, run.stderr);
+  t.deepEqual((await f.read(school.urlSlug))?.processingErrorPupilUUIDs, [a, b, c, ...others].map((p) => p.urlSlug).sort());
+});
+
+eachDialect('overdue-sync on the command line prints the documented JSON', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 30 } });
+  const lenient = await runCli(['overdue-sync', '--overdue-minutes', '10', '--ttl-seconds', '600', '--json'], { env: f.env });
+  t.is(lenient.code, 0, lenient.stderr);
+  const out = lenient.json<{ timings: { sqlMs: number; redisMs: number } }>();
+  t.like(out, { schools: 1, overdueChecks: 1, processingErrors: 0, removed: 0 });
+  t.true(Number.isInteger(out.timings.sqlMs) && Number.isInteger(out.timings.redisMs));
+  t.true((await f.redis.client.ttl(`${f.options.notificationPrefix}${school.urlSlug}`)) <= 600);
+  const strict = await runCli(['overdue-sync', '--json'], { env: f.env });
+  t.like(strict.json(), { schools: 0, removed: 1 });
+  const dry = await runCli(['overdue-sync', '--overdue-minutes', '10', '--dry-run'], { env: f.env });
+  t.regex(dry.stdout, new RegExp(`^SET ${f.options.notificationPrefix}${school.urlSlug} .* EX 3900$`, 'm'));
+  t.regex(dry.stdout, /dry run: would write 1 school notification and remove 0 entries; nothing written/);
+  t.is(await f.read(school.urlSlug), null);
+  const bad = await runCli(['overdue-sync', '--overdue-minutes', '0'], { env: f.env });
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--overdue-minutes must be a whole number from 1/);
+});

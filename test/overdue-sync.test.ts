@@ -1,0 +1,141 @@
+import { overdueSync } from '../src/notifications/overdue-sync.js';
+import { seedOverdueSchools, seedPupil, seedSchool } from '../src/seed/mtc-world.js';
+import { eachDialect } from './helpers/databases.js';
+import { notificationFixture } from './helpers/notifications.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { Redis } from 'ioredis';
+
+const now = new Date('2026-03-02T10:00:00.000Z');
+const second = 1 / 60;
+
+eachDialect('overdue: logged in before the cutoff, live, not received, current, no attendance code', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  const p = (check: Parameters<typeof seedPupil>[2]) => seedPupil(f.db, school.id, check, now);
+  const justBefore = await p({ check: { loggedInMinutesAgo: 1440 + second } });
+  const atCutoff = await p({ check: { loggedInMinutesAgo: 1440 } });
+  const justAfter = await p({ check: { loggedInMinutesAgo: 1440 - second } });
+  const received = await p({ check: { loggedInMinutesAgo: 3000, received: true } });
+  const notLive = await p({ check: { loggedInMinutesAgo: 3000, isLiveCheck: false } });
+  const neverLoggedIn = await p({ check: {} });
+  const restarted = await p({ restartedFrom: { loggedInMinutesAgo: 3000 }, check: {} });
+  const excused = await p({ check: { loggedInMinutesAgo: 3000 }, attendance: true });
+  const result = await overdueSync(f.db, f.redis.client, { ...f.options, now });
+  t.like(result, { schools: 1, overdueChecks: 1, processingErrors: 0, removed: 0 });
+  const n = await f.read(school.urlSlug);
+  t.deepEqual(n, { schoolUUID: school.urlSlug, dateTimeCreated: now.toISOString(), processingErrorPupilUUIDs: [], overdueChecksUUIDs: [justBefore.checkCode] });
+  const listed = JSON.stringify(n);
+  for (const other of [atCutoff, justAfter, received, notLive, neverLoggedIn, restarted, excused]) t.false(listed.includes(other.checkCode));
+  t.false(listed.includes(restarted.previousCheckCode!));
+});
+
+eachDialect('processing errors: the current check failed, no attendance code; a restart or an attendance code ends it', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  const failed = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5, processingFailed: true, received: true } }, now);
+  const failedThenRestarted = await seedPupil(f.db, school.id, { restartedFrom: { loggedInMinutesAgo: 5, processingFailed: true }, check: {} }, now);
+  const failedExcused = await seedPupil(f.db, school.id, { check: { processingFailed: true }, attendance: true }, now);
+  const both = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000, processingFailed: true } }, now);
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 1, overdueChecks: 1, processingErrors: 2 });
+  const n = await f.read(school.urlSlug);
+  t.deepEqual(n?.processingErrorPupilUUIDs, [failed.urlSlug, both.urlSlug].sort());
+  t.deepEqual(n?.overdueChecksUUIDs, [both.checkCode]);
+  for (const pupil of [failedThenRestarted, failedExcused]) t.false(JSON.stringify(n).includes(pupil.urlSlug));
+});
+
+eachDialect('entries have the TTL; schools that drop out are removed; other keys are never touched', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const stays = await seedSchool(f.db);
+  const dropsOut = await seedSchool(f.db);
+  const quiet = await seedSchool(f.db);
+  await seedPupil(f.db, stays.id, { check: { loggedInMinutesAgo: 3000 } }, now);
+  const leaving = await seedPupil(f.db, dropsOut.id, { check: { loggedInMinutesAgo: 3000 } }, now);
+  await seedPupil(f.db, quiet.id, { check: { loggedInMinutesAgo: 3000, received: true } }, now);
+  const bystanders: Array<[string, string]> = [
+    [`${f.redis.prefix}unrelated`, 'keep me'],
+    // Under the prefix but never written by overdue-sync: not in its index, so not its to remove.
+    [`${f.options.notificationPrefix}written-by-someone-else`, '{}'],
+  ];
+  for (const [key, value] of bystanders) await f.redis.client.set(key, value);
+
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 2, removed: 0 });
+  const ttl = await f.redis.client.ttl(`${f.options.notificationPrefix}${stays.urlSlug}`);
+  t.true(ttl > 3890 && ttl <= 3900, String(ttl));
+  t.is(await f.read(quiet.urlSlug), null, 'a school with nothing to report has no entry');
+
+  await f.db.knex('check').where({ checkCode: leaving.checkCode }).update({ received: true });
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 1, removed: 1 });
+  t.is(await f.read(dropsOut.urlSlug), null);
+  t.truthy(await f.read(stays.urlSlug));
+  for (const [key, value] of bystanders) t.is(await f.redis.client.get(key), value, key);
+  t.deepEqual(await f.redis.client.smembers(f.options.notificationIndexKey), [stays.urlSlug]);
+
+  await f.db.knex('pupil').update({ attendanceId: 3 });
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 0, removed: 1 });
+  t.is(await f.read(stays.urlSlug), null);
+  t.is(await f.redis.client.exists(f.options.notificationIndexKey), 0);
+  // Only the bystanders remain under the test prefix: no temporary sets or locks left behind.
+  const left: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await f.redis.client.scan(cursor, 'MATCH', `${f.redis.prefix}*`, 'COUNT', 1000);
+    left.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  t.deepEqual(left.sort(), bystanders.map(([key]) => key).sort());
+});
+
+eachDialect('--dry-run reports what it would write and remove, and writes nothing', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  const pupil = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
+  await f.redis.client.sadd(f.options.notificationIndexKey, 'gone-school');
+  const result = await overdueSync(f.db, f.redis.client, { ...f.options, now, dryRun: true });
+  t.like(result, { schools: 1, removed: 1, wouldRemove: [`${f.options.notificationPrefix}gone-school`] });
+  t.is(result.wouldWrite?.[0]?.key, `${f.options.notificationPrefix}${school.urlSlug}`);
+  t.true(result.wouldWrite?.[0]?.value.includes(pupil.checkCode));
+  t.is(await f.read(school.urlSlug), null);
+  t.deepEqual(await f.redis.client.smembers(f.options.notificationIndexKey), ['gone-school']);
+});
+
+eachDialect('a run that finds another one holding the lock does nothing', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const school = await seedSchool(f.db);
+  await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
+  await f.redis.client.set(`${f.options.notificationIndexKey}:lock`, 'someone-else', 'PX', 60_000);
+  const result = await overdueSync(f.db, f.redis.client, { ...f.options, now });
+  t.regex(result.skipped ?? '', /another overdue-sync holds/);
+  t.is(await f.read(school.urlSlug), null);
+});
+
+eachDialect('Redis failing midway: the run fails, and the next run repairs everything', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  const first = await seedOverdueSchools(f.db, 5_000, 1, now);
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 5_000 });
+  // The next day 3,000 of those schools are done, and 3,000 new ones qualify.
+  await f.db.knex('check').whereIn('pupil_id', f.db.knex('pupil').select('id').whereIn('school_id', f.db.knex('school').select('id').whereIn('urlSlug', first.slice(0, 3_000)))).update({ received: true });
+  const second = await seedOverdueSchools(f.db, 3_000, 1, now);
+
+  const proxy = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: Number(new URL(f.redis.url).port || 6379), cutAfterBytes: 300_000 });
+  t.teardown(() => proxy.close());
+  const flaky = new Redis(proxy.url(), { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+  flaky.on('error', () => undefined);
+  await flaky.connect();
+  await t.throwsAsync(overdueSync(f.db, flaky, { ...f.options, now }));
+  flaky.disconnect();
+  t.true(proxy.forwardedBytes > 300_000, 'the connection was cut in the middle of the pass');
+  t.true((await f.redis.client.scard(f.options.notificationIndexKey)) > 0);
+  // The failed run left the lock: the next run waits it out (expired here) and repairs.
+  await f.redis.client.del(`${f.options.notificationIndexKey}:lock`);
+
+  const repaired = await overdueSync(f.db, f.redis.client, { ...f.options, now });
+  const expected = new Set([...first.slice(3_000), ...second]);
+  t.like(repaired, { schools: 5_000, removed: 3_000 });
+  t.deepEqual((await f.redis.client.smembers(f.options.notificationIndexKey)).sort(), [...expected].sort());
+  for (const school of first.slice(0, 3_000)) {
+    if ((await f.read(school)) !== null) return t.fail(`stale entry left for ${school}`);
+  }
+  for (const school of expected) {
+    if ((await f.read(school)) === null) return t.fail(`no entry for ${school}`);
+  }
+});
