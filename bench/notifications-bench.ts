@@ -1,0 +1,222 @@
+/**
+ * overdue-sync at national scale, on local PostgreSQL and Redis: 20,000 schools, 600,000
+ * pupils with checks, about 16,500 schools to notify. Between runs 3,000 schools stop
+ * qualifying and 3,000 start, so every measured run also removes entries.
+ *
+ *   1. the whole command (spawned, process start to exit) and its own timings;
+ *   2. over a link with 10 ms round trips (a loopback proxy delaying every chunk 5 ms each
+ *      way): the whole command, against the seed's proof of concept doing its Redis work
+ *      alone over the same link (SCAN for existing keys with the default COUNT, diff in
+ *      memory, one pipeline of SET and DEL).
+ *
+ * Run: npm run bench:notifications
+ * Env: MTC_BATCH_BENCH_POSTGRES_URL, MTC_BATCH_BENCH_REDIS (host:port, default
+ *      127.0.0.1:6379; logical database 9 is used and emptied of the bench's keys).
+ */
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { type Database, openDatabase } from '../src/db/database.js';
+import { migrate } from '../src/db/migrate.js';
+import { notificationJson, notificationKey } from '../src/notifications/notification.js';
+import { schoolConcerns } from '../src/notifications/school-concerns.js';
+import { startTcpProxy } from '../test/helpers/tcp-proxy.js';
+
+const pgUrl = process.env.MTC_BATCH_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const [redisHost, redisPort] = (process.env.MTC_BATCH_BENCH_REDIS ?? '127.0.0.1:6379').split(':') as [string, string];
+const redisDb = 9;
+const schema = 'mtc_bench_notifications';
+const prefix = 'school.home.overdue:';
+const indexKey = '{mtc-batch:overdue}:notified';
+const schoolCount = 20_000;
+const pupilsPerSchool = 30;
+const windowSize = 16_500;
+const shift = 3_000;
+const ttl = 3900;
+const bin = fileURLToPath(new URL('../../bin/mtc-batch', import.meta.url));
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-GB');
+const line = (label: string, text: string) => console.log(`${label.padEnd(38)} ${text}`);
+
+interface CommandRun {
+  wallMs: number;
+  result: { schools: number; overdueChecks: number; processingErrors: number; removed: number; timings: { sqlMs: number; redisMs: number } };
+}
+
+/** Spawns `mtc-batch overdue-sync --json` and times it from spawn to exit. */
+function runCommand(redisUrl: string): Promise<CommandRun> {
+  const env = {
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: pgUrl,
+    MTC_BATCH_DATABASE_SCHEMA: schema,
+    REDIS_URL: redisUrl,
+    MTC_BATCH_LOG_LEVEL: 'warn',
+  };
+  const started = performance.now();
+  const child = spawn(process.execPath, [bin, 'overdue-sync', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('close', (code) => {
+      const wallMs = performance.now() - started;
+      if (code !== 0) reject(new Error(`overdue-sync exited ${code}: ${err}`));
+      else resolve({ wallMs, result: JSON.parse(out) as CommandRun['result'] });
+    });
+  });
+}
+
+async function seed(db: Database): Promise<void> {
+  const { knex } = db;
+  await knex.raw(`INSERT INTO school ("urlSlug", name) SELECT gen_random_uuid(), 'School ' || k FROM generate_series(1, ?) k`, [schoolCount]);
+  await knex.raw(
+    `INSERT INTO pupil (school_id, "urlSlug", "attendanceId")
+     SELECT s.id, gen_random_uuid(), CASE WHEN j = 28 THEN 1 END FROM school s CROSS JOIN generate_series(0, ?) j ORDER BY s.id, j`,
+    [pupilsPerSchool - 1],
+  );
+  // Every pupil has a current check, logged in two days ago and received (fine). Pupil 29
+  // of each school restarted: an earlier, overdue-looking check is no longer current.
+  await knex.raw(
+    `INSERT INTO "check" (pupil_id, "checkCode", "isLiveCheck", "pupilLoginDate", received, complete, "processingFailed")
+     SELECT p.id, gen_random_uuid(), true, now() - interval '3 days', false, false, false FROM pupil p WHERE (p.id - 1) % ? = 29`,
+    [pupilsPerSchool],
+  );
+  await knex.raw(
+    `INSERT INTO "check" (pupil_id, "checkCode", "isLiveCheck", "pupilLoginDate", received, complete, "processingFailed")
+     SELECT p.id, gen_random_uuid(), true, now() - interval '2 days', true, true, false FROM pupil p ORDER BY p.id`,
+  );
+  await knex.raw(`UPDATE pupil p SET "currentCheckId" = c.id FROM (SELECT pupil_id, max(id) AS id FROM "check" GROUP BY pupil_id) c WHERE c.pupil_id = p.id`);
+  await knex.raw('VACUUM ANALYZE');
+}
+
+/**
+ * Run r's concerns: schools whose number falls in a window shifted r × 3,000 along. In a
+ * qualifying school pupil 0 is overdue, pupils 1 and 2 too in every third school, and
+ * pupil 3 failed processing in every fifth; pupil 28 (attendance code) is overdue but
+ * excused everywhere. Only the checks whose state changes are updated.
+ */
+async function setRound(db: Database, round: number, previous: number | null): Promise<void> {
+  const inWindow = (r: number) => `((s.id + ${r * shift}) % ${schoolCount}) < ${windowSize}`;
+  const state = `CASE WHEN ${inWindow(round)} THEN true ELSE false END`;
+  const changed = previous === null ? 'true' : `(${inWindow(round)}) <> (${inWindow(previous)})`;
+  await db.knex.raw(
+    `UPDATE "check" c SET
+       received = NOT (${state} AND (j.j = 0 OR (j.j IN (1, 2) AND s.id % 3 = 0))),
+       "processingFailed" = (${state} AND j.j = 3 AND s.id % 5 = 0)
+     FROM pupil p JOIN school s ON s.id = p.school_id, LATERAL (SELECT (p.id - 1) % ${pupilsPerSchool} AS j) j
+     WHERE c.id = p."currentCheckId" AND j.j <= 3 AND ${changed}`,
+  );
+  await db.knex.raw(`UPDATE "check" c SET received = false FROM pupil p WHERE c.id = p."currentCheckId" AND p."attendanceId" IS NOT NULL`);
+}
+
+/** The seed's proof of concept, its Redis work alone: SCAN (default COUNT), diff in memory, one pipeline. */
+async function seedApproach(redis: Redis, entries: Array<[string, string]>): Promise<{ ms: number; scans: number; stale: number }> {
+  const started = performance.now();
+  const existing: string[] = [];
+  let cursor = '0';
+  let scans = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`);
+    scans++;
+    existing.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  const wanted = new Set(entries.map(([key]) => key));
+  const stale = existing.filter((key) => !wanted.has(key));
+  const pipeline = redis.pipeline();
+  for (const key of stale) pipeline.del(key);
+  for (const [key, value] of entries) pipeline.set(key, value, 'EX', ttl);
+  await pipeline.exec();
+  return { ms: performance.now() - started, scans, stale: stale.length };
+}
+
+async function cleanRedis(redis: Redis): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.unlink(indexKey);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const admin = await openDatabase({ databaseUrl: pgUrl, databaseSchema: null });
+  await admin.knex.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.close();
+  const db = await openDatabase({ databaseUrl: pgUrl, databaseSchema: schema });
+  const redis = new Redis({ host: redisHost, port: Number(redisPort), db: redisDb });
+  const direct = `redis://${redisHost}:${redisPort}/${redisDb}`;
+  const proxy = await startTcpProxy({ targetHost: redisHost, targetPort: Number(redisPort), delayMs: 5 });
+  try {
+    await cleanRedis(redis);
+    await migrate(db);
+    const t0 = performance.now();
+    await seed(db);
+    const checks = Number((await db.knex('check').count({ n: '*' }))[0]!.n);
+    console.log(`${fmt(schoolCount)} schools, ${fmt(schoolCount * pupilsPerSchool)} pupils, ${fmt(checks)} checks (seeded in ${fmt(performance.now() - t0)} ms)`);
+
+    // 1. Direct: a first run from empty, then three measured runs, each after a shift.
+    await setRound(db, 0, null);
+    const first = await runCommand(direct);
+    line('first run (writes every entry)', `${fmt(first.result.schools)} schools in ${fmt(first.wallMs)} ms`);
+    const runs: CommandRun[] = [];
+    for (let round = 1; round <= 3; round++) {
+      await setRound(db, round, round - 1);
+      await db.knex.raw('ANALYZE "check"');
+      const run = await runCommand(direct);
+      runs.push(run);
+      const r = run.result;
+      line(
+        `  run ${round}`,
+        `${fmt(run.wallMs)} ms start to exit; ${fmt(r.schools)} schools, ${fmt(r.overdueChecks)} overdue checks, ` +
+          `${fmt(r.processingErrors)} processing errors, ${fmt(r.removed)} removed; sql ${r.timings.sqlMs} ms, redis ${r.timings.redisMs} ms`,
+      );
+    }
+    line('whole command (median)', `${fmt(median(runs.map((r) => r.wallMs)))} ms (target < 1,000 ms)`);
+    line('timings.redisMs (median)', `${fmt(median(runs.map((r) => r.result.timings.redisMs)))} ms (target ≤ 150 ms)`);
+
+    // 2. Over a 10 ms round trip: three runs, each after a shift.
+    const slowRuns: CommandRun[] = [];
+    for (let round = 4; round <= 6; round++) {
+      await setRound(db, round, round - 1);
+      await db.knex.raw('ANALYZE "check"');
+      const run = await runCommand(`${proxy.url()}/${redisDb}`);
+      slowRuns.push(run);
+      line(`  over a 10 ms link, run ${round - 3}`, `${fmt(run.wallMs)} ms start to exit (redis ${run.result.timings.redisMs} ms, ${fmt(run.result.removed)} removed)`);
+    }
+    const slowMs = median(slowRuns.map((r) => r.wallMs));
+    line('over a 10 ms link: whole command', `${fmt(slowMs)} ms (median)`);
+    // The seed's approach on the same data: the next shift's notifications, built in advance.
+    await setRound(db, 7, 6);
+    const entries: Array<[string, string]> = [];
+    const now = new Date();
+    for await (const c of schoolConcerns(db, new Date(now.getTime() - 1440 * 60_000))) {
+      const value = notificationJson(c.schoolUuid, now, c.processingErrorPupils, c.overdueChecks);
+      if (value) entries.push([notificationKey(prefix, c.schoolUuid), value]);
+    }
+    const slowRedis = new Redis(proxy.url(), { db: redisDb });
+    const seedRun = await seedApproach(slowRedis, entries);
+    await slowRedis.quit();
+    line("  seed's approach, Redis work alone", `${fmt(seedRun.ms)} ms (${fmt(seedRun.scans)} SCAN calls, ${fmt(seedRun.stale)} deleted, ${fmt(entries.length)} set)`);
+    line('  ratio', `${(seedRun.ms / slowMs).toFixed(1)}× faster (target ≥ 30×)`);
+  } finally {
+    await proxy.close();
+    await cleanRedis(redis).catch(() => undefined);
+    await redis.quit();
+    if (!process.env.BENCH_KEEP) await db.knex.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await db.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
