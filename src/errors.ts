@@ -18,7 +18,7 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 /** Human descriptions, in the order `--help` and the README list them. */
 export const exitCodeDescriptions: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [ExitCode.ok, 'ok'],
-  [ExitCode.failure, 'unexpected failure (database or Redis unreachable, a bug)'],
+  [ExitCode.failure, 'failure: database or Redis unreachable, input interrupted by a signal before its end, or a bug'],
   [ExitCode.usage, 'usage or configuration error (bad flag, setting or id; schema not migrated)'],
   [ExitCode.notFound, 'not found'],
   [ExitCode.forbidden, 'unauthorised or forbidden'],

@@ -7,7 +7,7 @@ test('--help lists the environment variables, the config file and every exit cod
   const r = await spawnCli(['--help']);
   t.is(r.code, 0);
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'MTC_BATCH_CONFIG', 'MTC_BATCH_LOG_FORMAT', 'DEBUG', '--config']) t.true(r.stdout.includes(name), name);
-  for (const line of ['0 ok', '1 unexpected failure', '2 usage or configuration error', '3 not found', '4 unauthorised or forbidden', '5 not applicable', '6 partial']) {
+  for (const line of ['0 ok', '1 failure', '2 usage or configuration error', '3 not found', '4 unauthorised or forbidden', '5 not applicable', '6 partial']) {
     t.true(r.stdout.includes(line), line);
   }
   for (const command of ['migrate', 'status']) t.regex(r.stdout, new RegExp(`^  ${command} `, 'm'));

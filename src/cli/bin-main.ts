@@ -9,6 +9,12 @@ import { processIO, run } from './main.js';
 /** How long a finished command may take to let go of its handles before the watchdog exits. */
 const exitGraceMs = 3_000;
 
+/**
+ * After a stop signal, the process ends within this long whatever a command is doing: a
+ * Kubernetes pod gets 30 s before SIGKILL, and work not finished is recovered by its lease.
+ */
+const stopDeadlineMs = 24_000;
+
 export async function main(): Promise<void> {
   const controller = new AbortController();
   let signals = 0;
@@ -17,6 +23,10 @@ export async function main(): Promise<void> {
     if (signals === 1) {
       process.stderr.write(`mtc-batch: received ${name}: stopping after the current work (send again to exit now)\n`);
       controller.abort(new Error(`received ${name}`));
+      setTimeout(() => {
+        process.stderr.write(`mtc-batch: still busy ${stopDeadlineMs / 1000} s after ${name}: exiting now; unfinished rows return to the queue when their lease expires\n`);
+        process.exit(name === 'SIGINT' ? 130 : 143);
+      }, stopDeadlineMs).unref();
     } else {
       process.stderr.write(`mtc-batch: received ${name} again: exiting now\n`);
       process.exit(name === 'SIGINT' ? 130 : 143);

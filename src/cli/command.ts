@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { type Config, type SettingKey, flagName, flagProperty, settingSpec } from '../config/settings.js';
-import { ExitCode, type ExitCodeValue } from '../errors.js';
+import { ExitCode, type ExitCodeValue, errorMessage } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 import { Runtime } from '../runtime.js';
 import { reportError } from './report-error.js';
@@ -29,6 +29,8 @@ export interface RunContext {
   runtime: Runtime;
   io: CommandIO;
   json: boolean;
+  /** Progress bars only where a person watches: human logs on a terminal, no --json. */
+  showProgress: boolean;
 }
 
 export interface Outcome {
@@ -57,6 +59,20 @@ interface CommonOptions {
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+}
+
+/**
+ * The counts of a result, for the final log record: scalars as they are, small objects of
+ * scalars (timings) kept, lists as their length.
+ */
+export function summaryFields(result: Record<string, unknown>): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(result)) {
+    if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) fields[key] = value;
+    else if (Array.isArray(value)) fields[key] = value.length;
+    else if (typeof value === 'object' && Object.values(value).every((v) => v === null || typeof v !== 'object')) fields[key] = value;
+  }
+  return fields;
 }
 
 /** Adds `spec` to `program`; `setExit` receives the command's exit code. */
@@ -94,10 +110,16 @@ export function addCommand<O extends object>(
       const config = loadConfig({ flags, configFile: opts.config, env: io.env });
       log = createLogger({ format: config.logFormat, level: config.logLevel, stream: io.stderr, base: { command: spec.name } });
       runtime = new Runtime(config, log, io.signal);
-      const outcome = await spec.run({ config, log, runtime, io, json }, opts, self.args);
+      const showProgress = !json && log.format === 'human' && io.stderr.isTTY === true;
+      const started = performance.now();
+      const outcome = await spec.run({ config, log, runtime, io, json, showProgress }, opts, self.args);
       if (json) io.stdout.write(`${JSON.stringify(outcome.result)}\n`);
       else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
-      setExit(outcome.exitCode ?? ExitCode.ok);
+      const exitCode = outcome.exitCode ?? ExitCode.ok;
+      const summary = { ...summaryFields(outcome.result), exitCode, durationMs: Math.round(performance.now() - started) };
+      if (io.signal?.aborted) log.warn(`stopped early: ${errorMessage(io.signal.reason)}`, summary);
+      else log.info('finished', summary);
+      setExit(exitCode);
     } catch (err) {
       setExit(reportError(err, { json, log, io }));
     } finally {

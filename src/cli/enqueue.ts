@@ -2,6 +2,7 @@ import { ExitCode, NotApplicableError, NotFoundError, UsageError } from '../erro
 import type { EnqueueInput, EnqueueResult } from '../rescope/enqueue.js';
 import { sources } from '../rescope/sources.js';
 import type { CommandSpec, RunContext } from './command.js';
+import { interruption } from './interrupted.js';
 import { plural } from './options.js';
 
 interface EnqueueOptions {
@@ -66,9 +67,10 @@ async function fromJsonLines(ctx: RunContext, source: string) {
   const db = await ctx.runtime.db();
   const { input } = await openJsonLines(source, ctx.io.stdin, '--jsonl');
   const total = emptyEnqueueResult();
-  const progress = createProgress({ label: 'enqueue', unit: 'lines', total: null, stream: ctx.io.stderr, json: ctx.json });
+  const progress = createProgress({ label: 'enqueue', unit: 'lines', total: null, stream: ctx.io.stderr, enabled: ctx.showProgress });
+  let lastLine = 0;
   try {
-    for await (const group of inGroups(readJsonLines(input), linesPerGroup)) {
+    for await (const group of inGroups(readJsonLines(input, ctx.io.signal), linesPerGroup)) {
       const inputs: EnqueueInput[] = [];
       for (const entry of group) {
         if (!entry.ok) {
@@ -80,6 +82,7 @@ async function fromJsonLines(ctx: RunContext, source: string) {
         else total.rejected.push({ line: entry.line, error: parsed.error, reason: 'invalid' });
       }
       if (inputs.length > 0) mergeEnqueueResults(total, await enqueue(db, inputs, { log: ctx.log }));
+      lastLine = group[group.length - 1]!.line;
       progress.advance(group.length);
     }
   } finally {
@@ -87,7 +90,14 @@ async function fromJsonLines(ctx: RunContext, source: string) {
   }
   total.rejected.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   for (const r of total.rejected) ctx.log.warn(`line ${r.line}: ${r.error}`);
-  return outcome(total);
+  const stopped = interruption(ctx.io.signal, lastLine);
+  const result = outcome(total);
+  if (!stopped) return result;
+  return {
+    exitCode: ExitCode.failure,
+    result: { ...result.result, interruptedAfterLine: stopped.afterLine },
+    human: `${result.human}\n${stopped.message}`,
+  };
 }
 
 function outcome(result: EnqueueResult) {

@@ -2,6 +2,7 @@ import { ExitCode, UsageError } from '../errors.js';
 import type { CheckInvalidInput, NotifyInvalidResult } from '../notifications/check-invalid.js';
 import type { CommandSpec } from './command.js';
 import { isUuid, normalizeUuid, shown } from '../ids.js';
+import { interruption } from './interrupted.js';
 import { plural } from './options.js';
 
 interface NotifyInvalidCommandOptions {
@@ -27,7 +28,7 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
       .option('--jsonl <file|->', 'read messages as JSON lines from a file, or - for stdin')
       .option('--check-code <uuid...>', 'check codes to mark as failed processing (for an operator)');
   },
-  async run({ runtime, config, log, io, json }, opts) {
+  async run({ runtime, config, log, io, showProgress }, opts) {
     if ((opts.jsonl === undefined) === (opts.checkCode === undefined)) {
       throw new UsageError('give either --jsonl <file|-> or --check-code <uuid> ..., not both and not neither');
     }
@@ -38,6 +39,7 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
       import('../notifications/check-invalid.js'),
     ]);
     const options = { ...config, log };
+    let stopped: ReturnType<typeof interruption> = null;
     const total: NotifyInvalidResult = { handled: 0, schools: 0, pupils: 0, notCurrent: 0, rejected: [] };
     const add = (r: NotifyInvalidResult) => {
       total.handled += r.handled;
@@ -58,9 +60,10 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
       const { input } = await openJsonLines(opts.jsonl!, io.stdin, '--jsonl');
       const db = await runtime.db();
       const redis = await runtime.redis();
-      const progress = createProgress({ label: 'notify-invalid', unit: 'messages', total: null, stream: io.stderr, json });
+      let lastLine = 0;
+      const progress = createProgress({ label: 'notify-invalid', unit: 'messages', total: null, stream: io.stderr, enabled: showProgress });
       try {
-        for await (const group of inGroups(readJsonLines(input), messagesPerGroup)) {
+        for await (const group of inGroups(readJsonLines(input, io.signal), messagesPerGroup)) {
           const inputs: CheckInvalidInput[] = [];
           for (const entry of group) {
             const parsed = entry.ok ? parseCheckInvalidMessage(entry.value) : entry;
@@ -68,11 +71,13 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
             else total.rejected.push({ line: entry.line, error: parsed.error });
           }
           if (inputs.length > 0) add(await notifyInvalid(db, redis.client, inputs, options));
+          lastLine = group[group.length - 1]!.line;
           progress.advance(group.length);
         }
       } finally {
         progress.stop();
       }
+      stopped = interruption(io.signal, lastLine);
     }
     total.rejected.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     for (const r of total.rejected) log.warn(r.line === null ? r.error : `line ${r.line}: ${r.error}`);
@@ -84,9 +89,17 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
       lines.push(`rejected ${plural(total.rejected.length, 'message')}:`);
       for (const r of total.rejected) lines.push(`  ${r.line === null ? '' : `line ${r.line}: `}${r.error}`);
     }
+    if (stopped) lines.push(stopped.message);
     return {
-      exitCode: total.rejected.length > 0 ? ExitCode.partial : ExitCode.ok,
-      result: { handled: total.handled, schools: total.schools, pupils: total.pupils, notCurrent: total.notCurrent, rejected: total.rejected },
+      exitCode: stopped ? ExitCode.failure : total.rejected.length > 0 ? ExitCode.partial : ExitCode.ok,
+      result: {
+        handled: total.handled,
+        schools: total.schools,
+        pupils: total.pupils,
+        notCurrent: total.notCurrent,
+        rejected: total.rejected,
+        ...(stopped ? { interruptedAfterLine: stopped.afterLine } : {}),
+      },
       human: lines.join('\n'),
     };
   },

@@ -18,13 +18,13 @@ export const overdueSyncCommand: CommandSpec<OverdueSyncOptions> = {
   configure(cmd) {
     cmd.option('--dry-run', 'print what would be written and removed, and write nothing');
   },
-  async run({ runtime, config, log, io, json }, opts) {
+  async run({ runtime, config, log, io, showProgress }, opts) {
     const [{ createProgress }, { overdueSync }] = await Promise.all([import('../log/progress.js'), import('../notifications/overdue-sync.js')]);
     // The query needs only the database: Redis finishes connecting while it runs.
     const connectingRedis = runtime.redis();
     connectingRedis.catch(() => undefined);
     const db = await runtime.db();
-    const progress = createProgress({ label: 'overdue-sync', unit: 'schools', total: null, stream: io.stderr, json });
+    const progress = createProgress({ label: 'overdue-sync', unit: 'schools', total: null, stream: io.stderr, enabled: showProgress });
     let result;
     try {
       result = await overdueSync(db, connectingRedis.then((r) => r.client), {
@@ -37,7 +37,6 @@ export const overdueSyncCommand: CommandSpec<OverdueSyncOptions> = {
       progress.stop();
     }
     const { wouldWrite, wouldRemove, ...summary } = result;
-    log.info('overdue-sync finished', { ...summary });
     if (wouldWrite && wouldRemove) {
       return {
         result: { dryRun: true, ...summary, write: wouldWrite, remove: wouldRemove },

@@ -21,7 +21,7 @@ export const processCommand: CommandSpec<ProcessCommandOptions> = {
       .option('--max <n>', 'stop after this many rows (default: until the bus is empty)')
       .option('--wait-seconds <n>', 'when the bus is empty, keep polling it this long before exiting', '0');
   },
-  async run({ runtime, config, log, io, json }, opts) {
+  async run({ runtime, config, log, io, showProgress }, opts) {
     const max = integerOption(opts.max, '--max', 1, Number.MAX_SAFE_INTEGER);
     const waitSeconds = integerOption(opts.waitSeconds, '--wait-seconds', 0, 3600, 0);
     const [{ createProgress }, { RescopeBus }, { processQueue }] = await Promise.all([
@@ -34,7 +34,7 @@ export const processCommand: CommandSpec<ProcessCommandOptions> = {
     const redis = await runtime.redis();
     const bus = new RescopeBus(redis.client, config.busKey);
     const waiting = await bus.length();
-    const progress = createProgress({ label: 'process', unit: 'rows', total: max === undefined ? waiting : Math.min(max, waiting), stream: io.stderr, json });
+    const progress = createProgress({ label: 'process', unit: 'rows', total: max === undefined ? waiting : Math.min(max, waiting), stream: io.stderr, enabled: showProgress });
     let result;
     try {
       result = await processQueue(db, bus, {
@@ -55,7 +55,6 @@ export const processCommand: CommandSpec<ProcessCommandOptions> = {
       lines.push(`ignored ${plural(result.ignored, 'message')} for rows not dispatched (duplicates or done) and ${result.invalidMessages} invalid messages`);
     }
     if (result.stoppedBy === 'signal') lines.push(`stopped on request; ${plural(result.released, 'row')} returned to the queue`);
-    log.info('process finished', { ...result });
     return { result: { ...result }, human: lines.join('\n') };
   },
 };

@@ -26,8 +26,10 @@ export async function openJsonLines(source: string, stdin: Readable, flag: strin
   }
 }
 
-export async function* readJsonLines(input: Readable): AsyncGenerator<JsonLine> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
+/** Lines until the input ends, or until `signal` is aborted (then the lines read so far). */
+export async function* readJsonLines(input: Readable, signal?: AbortSignal): AsyncGenerator<JsonLine> {
+  if (signal?.aborted) return;
+  const lines = createInterface({ input, crlfDelay: Infinity, ...(signal ? { signal } : {}) });
   let line = 0;
   for await (const text of lines) {
     line++;

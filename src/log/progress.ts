@@ -22,11 +22,12 @@ export interface ProgressOptions {
   unit: string;
   total: number | null;
   stream: NodeJS.WritableStream & { isTTY?: boolean };
-  json: boolean;
+  /** RunContext.showProgress: false gives a progress that draws nothing. */
+  enabled: boolean;
 }
 
 export function createProgress(options: ProgressOptions): Progress {
-  if (options.json || !options.stream.isTTY) return noProgress;
+  if (!options.enabled || !options.stream.isTTY) return noProgress;
   let total = options.total;
   const format = () =>
     total === null

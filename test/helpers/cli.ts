@@ -52,7 +52,7 @@ export async function runCli(args: string[], options: { env?: Record<string, str
 /** Spawns bin/mtc-batch as a real process. */
 export function spawnCli(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; keepStdinOpen?: boolean } = {},
 ): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
   const child = spawn(process.execPath, [binPath, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
@@ -62,7 +62,8 @@ export function spawnCli(
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  child.stdin.end(options.stdin ?? '');
+  if (options.keepStdinOpen) child.stdin.write(options.stdin ?? '');
+  else child.stdin.end(options.stdin ?? '');
   const promise = new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
