@@ -3,7 +3,7 @@
  * database (SQLite has one writer by design; its crash recovery is covered in queue.test).
  */
 import knexFactory from 'knex';
-import { getStatus } from '../src/status/status.js';
+import { queueCounts } from '../src/rescope/queue-table.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { spawnCli } from './helpers/cli.js';
 import { postgresOnly, postgresUrl } from './helpers/databases.js';
@@ -52,7 +52,7 @@ postgresOnly('several dispatch and process processes at once rescope every learn
     // Duplicate messages on top: harmless by design.
     const someIds = (await queueRows(f.db)).filter((r) => r.status === 'dispatched').slice(0, 20).map((r) => r.id);
     await f.bus.push(someIds);
-    const { queue } = await getStatus(f.db);
+    const queue = await queueCounts(f.db);
     t.log(`round ${round + 1}: processed ${runs.slice(2).map((r) => r.json<{ processed: number }>().processed).join(' + ')}`);
     if (queue.queued + queue.dispatched + queue.processing === 0 && (await f.bus.length()) === 0) break;
   }

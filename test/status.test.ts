@@ -1,33 +1,69 @@
 import { getStatus } from '../src/status/status.js';
+import { runCli } from './helpers/cli.js';
 import { eachDialect, migratedDatabase } from './helpers/databases.js';
+import { closedPort } from './helpers/net.js';
+import { isolatedRedis } from './helpers/redis.js';
 
-eachDialect('status counts queue rows by state and ages the oldest queued row', async (t, dialect) => {
-  const { db } = await migratedDatabase(t, dialect);
-  const course = '22222222-2222-4222-8222-222222222222';
-  const user = (i: number) => `11111111-1111-4111-8111-${String(i).padStart(12, '0')}`;
-  const now = new Date();
-  const rows: Array<[number, string | null, Date]> = [
-    [1, null, new Date(now.getTime() - 3600_000)],
-    [2, null, now],
-    [3, 'dispatched', now],
-    [4, 'processing', now],
-    [5, 'failed', new Date(0)],
-    [6, 'failed', now],
+const course = '22222222-2222-4222-8222-222222222222';
+const user = (i: number) => `11111111-1111-4111-8111-${String(i).padStart(12, '0')}`;
+
+eachDialect('status counts the queue, lists failures, spots rows past their lease, and reads Redis without scanning', async (t, dialect) => {
+  const { db, tdb } = await migratedDatabase(t, dialect);
+  const redis = await isolatedRedis(t);
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified`, notificationTtlSeconds: 3900 };
+  const now = Date.now();
+  const rows: Array<[number, string | null, number, string | null]> = [
+    [1, null, now - 3600_000, null],
+    [2, null, now, null],
+    [3, 'dispatched', now - 3600_000, null],
+    [4, 'processing', now, null],
+    [5, 'failed', now - 7200_000, 'storing content failed: disk full'],
+    [6, 'failed', now, 'computing content failed: timeout'],
   ];
   await db.knex('rescope_queue').insert(
-    rows.map(([i, status, created]) => ({ user_id: user(i), course_id: course, source: 'oob', priority: 1, status, created_at: created })),
+    rows.map(([i, status, at, error]) => ({
+      user_id: user(i), course_id: course, source: 'oob', priority: 1, status, attempts: status === 'failed' ? 5 : 0,
+      last_error: error, created_at: new Date(at), updated_at: new Date(at),
+    })),
   );
   await db.knex('rescoped_content').insert({ user_id: user(7), course_id: course, skipped_content: '{}' });
-  const status = await getStatus(db);
+  await redis.client.rpush(options.busKey, '3', '4');
+  await redis.client.sadd(options.notificationIndexKey, 'a', 'b', 'c');
+  await redis.client.expire(options.notificationIndexKey, 3900 - 120);
+
+  const status = await getStatus(db, Promise.resolve(redis.client), options);
   t.deepEqual(status.queue, { queued: 2, dispatched: 1, processing: 1, failed: 2 });
+  t.true(Math.abs((status.oldestQueuedAgeSeconds ?? 0) - 3600) < 60);
+  t.is(status.pastLease, 1);
   t.is(status.rescopedContent, 1);
-  t.true(status.oldestQueuedAgeSeconds !== null && Math.abs(status.oldestQueuedAgeSeconds - 3600) < 60, String(status.oldestQueuedAgeSeconds));
+  t.deepEqual(status.failedRows.map((f) => [f.userId, f.lastError]), [[user(5), 'storing content failed: disk full'], [user(6), 'computing content failed: timeout']]);
+  t.like(status.redis, { bus: 2, notifications: 3 });
+  t.true(Math.abs(((status.redis as { lastOverdueSyncSecondsAgo: number }).lastOverdueSyncSecondsAgo) - 120) <= 2);
+  t.false(status.healthy);
+  t.is(status.problems.length, 3);
+  t.regex(status.problems.join('\n'), /2 queue rows failed[^]*1 rows dispatched or processing past their 600 s lease[^]*oldest queued row has waited/);
+
+  const human = await runCli(['status'], { env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey } });
+  t.is(human.code, 0, human.stderr);
+  t.regex(human.stdout, /^  failed +2$/m);
+  t.regex(human.stdout, /#\d+ learner .* 5 attempts: storing content failed: disk full/);
+  t.regex(human.stdout, /notifications +3 schools {2}\(overdue-sync 2m \d+s ago\)/);
+  t.regex(human.stdout, /NOT healthy:\n {2}- 2 queue rows failed/);
 });
 
-eachDialect('status on an empty queue has no oldest age', async (t, dialect) => {
-  const { db } = await migratedDatabase(t, dialect);
-  const status = await getStatus(db);
-  t.deepEqual(status.queue, { queued: 0, dispatched: 0, processing: 0, failed: 0 });
-  t.is(status.oldestQueuedAgeSeconds, null);
-  t.is(status.rescopedContent, 0);
+eachDialect('a quiet system is healthy; an unreachable Redis is reported with the database part, exit 1', async (t, dialect) => {
+  const { db, tdb } = await migratedDatabase(t, dialect);
+  const redis = await isolatedRedis(t);
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}notified`, notificationTtlSeconds: 3900 };
+  const healthy = await getStatus(db, Promise.resolve(redis.client), options);
+  t.true(healthy.healthy, healthy.problems.join('; '));
+  t.like(healthy.redis, { bus: 0, notifications: 0, lastOverdueSyncSecondsAgo: null });
+
+  const port = await closedPort();
+  const r = await runCli(['status', '--json'], { env: { ...tdb.env, REDIS_URL: `redis://127.0.0.1:${port}` } });
+  t.is(r.code, 1);
+  const out = r.json<{ queue: object; healthy: boolean; problems: string[] }>();
+  t.deepEqual(out.queue, { queued: 0, dispatched: 0, processing: 0, failed: 0 });
+  t.false(out.healthy);
+  t.regex(out.problems[0] ?? '', new RegExp(`cannot connect to Redis redis://127.0.0.1:${port}`));
 });

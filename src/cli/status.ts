@@ -1,25 +1,44 @@
+import { ExitCode } from '../errors.js';
 import type { CommandSpec } from './command.js';
 import { formatCount, formatDuration, table } from './format.js';
 
 export const statusCommand: CommandSpec = {
   name: 'status',
-  summary: 'queue rows by state, age of the oldest queued row, rescoped content count',
-  settings: ['databaseUrl', 'databaseSchema', 'logFormat', 'logLevel'],
-  async run({ runtime }) {
+  summary: 'whether the system is healthy: queue by state, failures, bus, notifications',
+  description:
+    'Queue rows by state (queued, dispatched, processing, failed), the age of the oldest queued row, rows past ' +
+    'their lease, the oldest failed rows with their errors, rescoped content, ids on the bus, the number of school ' +
+    'notifications and when overdue-sync last ran. "healthy" is false, with the problems listed, when rows failed, ' +
+    'rows sit past their lease, the oldest queued row waited longer than the lease, or Redis cannot be reached ' +
+    '(then the database part is still shown and the exit code is 1).',
+  settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'notificationTtlSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  async run({ runtime, config }) {
     const { getStatus } = await import('../status/status.js');
-    const status = await getStatus(await runtime.db());
+    const redis = runtime.redis().then((r) => r.client);
+    const status = await getStatus(await runtime.db(), redis, config);
     const { queue } = status;
     const age = status.oldestQueuedAgeSeconds;
-    const human = [
-      `rescope queue in ${status.database}`,
-      table([
-        ['queued', `${formatCount(queue.queued)}${age === null ? '' : `  (oldest ${formatDuration(age)})`}`],
-        ['dispatched', formatCount(queue.dispatched)],
-        ['processing', formatCount(queue.processing)],
-        ['failed', formatCount(queue.failed)],
-      ]),
-      `rescoped content: ${formatCount(status.rescopedContent)}`,
-    ].join('\n');
-    return { result: { ...status }, human };
+    const rows: Array<[string, string]> = [
+      ['queued', `${formatCount(queue.queued)}${age === null ? '' : `  (oldest ${formatDuration(age)})`}`],
+      ['dispatched', formatCount(queue.dispatched)],
+      ['processing', `${formatCount(queue.processing)}${status.pastLease > 0 ? `  (${formatCount(status.pastLease)} past their lease)` : ''}`],
+      ['failed', formatCount(queue.failed)],
+      ['rescoped content', formatCount(status.rescopedContent)],
+    ];
+    if ('error' in status.redis) rows.push(['redis', 'unreachable']);
+    else {
+      rows.push(['bus', `${formatCount(status.redis.bus)} ids`]);
+      const last = status.redis.lastOverdueSyncSecondsAgo;
+      rows.push(['notifications', `${formatCount(status.redis.notifications)} schools${last === null ? '' : `  (overdue-sync ${formatDuration(last)} ago)`}`]);
+    }
+    const lines = [`status of ${status.database}`, table(rows)];
+    if (status.failedRows.length > 0) {
+      lines.push('oldest failed rows:');
+      for (const f of status.failedRows) {
+        lines.push(`  #${f.id} learner ${f.userId} course ${f.courseId}${f.classId ? ` class ${f.classId}` : ''}, ${f.attempts} attempts: ${f.lastError ?? 'no error recorded'}`);
+      }
+    }
+    lines.push(status.healthy ? 'healthy' : `NOT healthy:\n${status.problems.map((p) => `  - ${p}`).join('\n')}`);
+    return { exitCode: 'error' in status.redis ? ExitCode.failure : ExitCode.ok, result: { ...status }, human: lines.join('\n') };
   },
 };

@@ -52,6 +52,44 @@ export async function queueCounts(db: Database): Promise<QueueCounts> {
   return counts;
 }
 
+export interface FailedRow {
+  id: number;
+  userId: string;
+  courseId: string;
+  classId: string | null;
+  attempts: number;
+  lastError: string | null;
+  failedAt: Date | null;
+}
+
+/** The failed rows that have waited longest for an operator, with their errors. */
+export async function oldestFailed(db: Database, limit: number): Promise<FailedRow[]> {
+  const rows: Array<Record<string, unknown>> = await db.knex(queueTable)
+    .select('id', 'user_id', 'course_id', 'class_id', 'attempts', 'last_error', 'updated_at')
+    .where('status', 'failed')
+    .orderBy('updated_at')
+    .limit(limit);
+  return rows.map((r) => ({
+    id: toNumber(r.id),
+    userId: toUuid(r.user_id),
+    courseId: toUuid(r.course_id),
+    classId: r.class_id === null ? null : toUuid(r.class_id),
+    attempts: toNumber(r.attempts),
+    lastError: r.last_error === null ? null : String(r.last_error),
+    failedAt: toDate(r.updated_at),
+  }));
+}
+
+/** Rows dispatched or processing for longer than the lease: what the next dispatch will recover. */
+export async function countPastLease(db: Database, leaseSeconds: number): Promise<number> {
+  const { knex, dialect } = db;
+  const [row] = await knex(queueTable)
+    .whereIn('status', ['dispatched', 'processing'])
+    .where('updated_at', '<', knex.raw(dialect.nowPlusSecondsSql, [-leaseSeconds]))
+    .count({ n: '*' });
+  return toNumber(row?.n ?? 0);
+}
+
 // ---------------------------------------------------------------- enqueue
 
 export interface NewQueueRow {

@@ -1,18 +1,78 @@
-/** `status`: how the queue and its results stand, for an operator or an alert. */
+/**
+ * `status`: how the queue, its results and the notifications stand, and whether anything
+ * needs an operator. Everything is read without scanning: counts by state, the bus's
+ * length, the size and remaining lifetime of the notification index.
+ */
+import type { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
 import { assertMigrated } from '../db/migrate.js';
+import { errorMessage } from '../errors.js';
 import { countRescopedContent } from '../rescope/content-table.js';
-import { type QueueCounts, queueCounts } from '../rescope/queue-table.js';
+import { type FailedRow, type QueueCounts, countPastLease, oldestFailed, queueCounts } from '../rescope/queue-table.js';
+
+export interface StatusOptions {
+  leaseSeconds: number;
+  busKey: string;
+  notificationIndexKey: string;
+  notificationTtlSeconds: number;
+  /** How many failed rows to list. */
+  failedToShow?: number;
+}
+
+export interface RedisStatus {
+  /** Ids waiting on the bus for a process run. */
+  bus: number;
+  /** Schools with a notification (as far as overdue-sync's index knows). */
+  notifications: number;
+  /** Seconds since overdue-sync last rewrote the index, if it exists. */
+  lastOverdueSyncSecondsAgo: number | null;
+}
 
 export interface SystemStatus {
   database: string;
   queue: Omit<QueueCounts, 'oldestQueuedAgeSeconds'>;
   oldestQueuedAgeSeconds: number | null;
+  pastLease: number;
   rescopedContent: number;
+  failedRows: FailedRow[];
+  redis: RedisStatus | { error: string };
+  healthy: boolean;
+  problems: string[];
 }
 
-export async function getStatus(db: Database): Promise<SystemStatus> {
+async function redisStatus(redis: Redis, options: StatusOptions): Promise<RedisStatus> {
+  const [bus, notifications, ttlMs] = await Promise.all([
+    redis.llen(options.busKey),
+    redis.scard(options.notificationIndexKey),
+    redis.pttl(options.notificationIndexKey),
+  ]);
+  // overdue-sync sets the index's lifetime to the TTL on every run: what is left tells when.
+  const lastOverdueSyncSecondsAgo = ttlMs > 0 ? Math.max(0, Math.round(options.notificationTtlSeconds - ttlMs / 1000)) : null;
+  return { bus, notifications, lastOverdueSyncSecondsAgo };
+}
+
+/**
+ * `redis` may be a promise that fails: the database side is still reported, with the
+ * Redis error as a problem.
+ */
+export async function getStatus(db: Database, redis: Promise<Redis>, options: StatusOptions): Promise<SystemStatus> {
   await assertMigrated(db);
-  const [{ oldestQueuedAgeSeconds, ...queue }, rescopedContent] = await Promise.all([queueCounts(db), countRescopedContent(db)]);
-  return { database: db.display, queue, oldestQueuedAgeSeconds, rescopedContent };
+  const [{ oldestQueuedAgeSeconds, ...queue }, pastLease, rescopedContent, failedRows, redisPart] = await Promise.all([
+    queueCounts(db),
+    countPastLease(db, options.leaseSeconds),
+    countRescopedContent(db),
+    oldestFailed(db, options.failedToShow ?? 5),
+    redis.then((r) => redisStatus(r, options)).catch((err: unknown) => ({ error: errorMessage(err) })),
+  ]);
+  const problems: string[] = [];
+  if ('error' in redisPart) problems.push(redisPart.error);
+  if (queue.failed > 0) problems.push(`${queue.failed} queue rows failed after their last attempt and wait for an operator`);
+  if (pastLease > 0) problems.push(`${pastLease} rows dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
+  if (oldestQueuedAgeSeconds !== null && oldestQueuedAgeSeconds > options.leaseSeconds) {
+    problems.push(`the oldest queued row has waited ${oldestQueuedAgeSeconds} s: are dispatch and process running, and keeping up?`);
+  }
+  if (!('error' in redisPart) && redisPart.bus > 0 && queue.dispatched === 0) {
+    problems.push(`${redisPart.bus} ids on the bus but no row is dispatched: stale messages (process ignores them)`);
+  }
+  return { database: db.display, queue, oldestQueuedAgeSeconds, pastLease, rescopedContent, failedRows, redis: redisPart, healthy: problems.length === 0, problems };
 }
