@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { type CommandIO, type CommandSpec, addCommand } from './command.js';
 import type { ExitCodeValue } from '../errors.js';
 import { environmentHelp } from './help.js';
+import { demoCommand } from './demo.js';
 import { dispatchCommand } from './dispatch.js';
 import { enqueueCommand } from './enqueue.js';
 import { migrateCommand } from './migrate.js';
@@ -14,7 +15,7 @@ import { statusCommand } from './status.js';
 import { version } from './version.js';
 
 // Each spec has its own options type; the list only needs what addCommand reads.
-export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqueueCommand, dispatchCommand, processCommand, rescopeShowCommand, overdueSyncCommand, notifyInvalidCommand, statusCommand] as ReadonlyArray<CommandSpec<never>>;
+export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqueueCommand, dispatchCommand, processCommand, rescopeShowCommand, overdueSyncCommand, notifyInvalidCommand, statusCommand, demoCommand] as ReadonlyArray<CommandSpec<never>>;
 
 export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void): Command {
   const program = new Command('mtc-batch')

@@ -1,0 +1,184 @@
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UsageError, errorMessage } from '../errors.js';
+import type { DemoReport } from '../demo/demo.js';
+import type { ShowOutcome } from '../rescope/show.js';
+import type { SkippedContent } from '../rescope/skip-rule.js';
+import { createLogger } from '../log/logger.js';
+import { Runtime } from '../runtime.js';
+import type { CommandSpec } from './command.js';
+import { plural } from './options.js';
+
+interface DemoOptions {
+  file?: string;
+}
+
+/** Marks a database the demo made ('mtcd'), so a rerun only ever deletes its own file. */
+const demoApplicationId = 0x6d746364;
+
+export const demoCommand: CommandSpec<DemoOptions> = {
+  name: 'demo',
+  summary: 'try it in a minute: a fresh SQLite file, the local Redis, a small world, every job once',
+  description:
+    'Recreates an SQLite file (--file; only one an earlier demo made), removes the Redis keys under demo: from an ' +
+    'earlier run, migrates, builds a small world (a course, classes, teachers and learners with competencies; ' +
+    'schools with overdue, failed, fine, restarted and excused checks), then runs enqueue, dispatch, process, ' +
+    'rescope-show, overdue-sync and notify-invalid once each, through the same code as the subcommands, and prints ' +
+    'what happened and the commands to repeat each step by hand. Needs a Redis (REDIS_URL, default local).',
+  settings: ['redisUrl', 'logFormat', 'logLevel'],
+  configure(cmd) {
+    cmd.option('--file <path>', 'the SQLite file to create (an earlier demo file is replaced)', './mtc-batch-demo.sqlite');
+  },
+  async run({ config, io }, opts) {
+    const { clearDemoKeys, demoSettings, runDemo } = await import('../demo/demo.js');
+    const file = opts.file ?? './mtc-batch-demo.sqlite';
+    await removeEarlierDemo(file);
+    const settings = demoSettings(file);
+    const demoConfig = Object.freeze({ ...config, ...settings });
+    const configName = `${basename(file).replace(/\.[^.]*$/, '')}.json`;
+    const configFile = dirname(file) === '.' ? `./${configName}` : join(dirname(file), configName);
+
+    // The jobs' own info lines would drown the story; warnings still show, --verbose all.
+    const jobLog = createLogger({ format: config.logFormat, level: config.logLevel === 'debug' ? 'debug' : 'warn', stream: io.stderr, base: { command: 'demo' } });
+    const runtime = new Runtime(demoConfig, jobLog, io.signal);
+    let report: DemoReport;
+    try {
+      // Redis first: without it there is no demo, and no file should be left behind.
+      const redis = await runtime.redis();
+      const db = await runtime.db();
+      // Marked at once, so even a run that fails later leaves a file the next one may replace.
+      await db.knex.raw(`PRAGMA application_id = ${demoApplicationId}`);
+      await clearDemoKeys(redis.client);
+      report = await runDemo(db, redis.client, demoConfig, { log: jobLog });
+    } finally {
+      await runtime.close();
+    }
+    writeFileSync(configFile, `${JSON.stringify({ ...settings, redisUrl: config.redisUrl }, null, 2)}\n`);
+    return { result: summarise(report, file, configFile), human: narrate(report, file, configFile, config.redisUrl) };
+  },
+};
+
+async function removeEarlierDemo(file: string): Promise<void> {
+  if (!existsSync(file)) return;
+  let applicationId: unknown;
+  try {
+    const { default: Sqlite } = await import('better-sqlite3');
+    const existing = new Sqlite(file, { readonly: true, fileMustExist: true });
+    applicationId = existing.pragma('application_id', { simple: true });
+    existing.close();
+  } catch (err) {
+    throw new UsageError(`${file} exists and is not an SQLite database (${errorMessage(err)}): give another --file`);
+  }
+  if (applicationId !== demoApplicationId) {
+    throw new UsageError(`${file} exists and was not made by mtc-batch demo: give another --file, or remove it yourself`);
+  }
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+}
+
+function nameOf(report: DemoReport, id: string): string {
+  return report.world.names.get(id) ?? id;
+}
+
+/** "unit 1, lesson 2.1, item 2.2.1": whole units, then lessons outside them, then single items. */
+function describeSkips(report: DemoReport, content: SkippedContent | null): string {
+  if (!content) return 'not computed';
+  const items = new Set([...content.assessments, ...content.collections, ...content.assessmentsExternal, ...content.collectionsExternal]);
+  if (items.size === 0) return 'nothing yet';
+  const units = new Set(content.units);
+  const lessons = new Set(content.lessons);
+  const parts: string[] = [];
+  for (const unit of report.world.course.units) {
+    if (units.has(unit.id)) {
+      parts.push(nameOf(report, unit.id));
+      continue;
+    }
+    for (const lesson of unit.lessons) {
+      if (lessons.has(lesson.id)) parts.push(nameOf(report, lesson.id));
+      else parts.push(...lesson.items.filter((item) => items.has(item)).map((item) => nameOf(report, item)));
+    }
+  }
+  return `${parts.join(', ')} (${plural(items.size, 'item')} in all)`;
+}
+
+/** The outcome with the ids it mentions replaced by the world's names. */
+function refusal(report: DemoReport, outcome: ShowOutcome): string {
+  const text = 'reason' in outcome ? `${outcome.status}: ${outcome.reason}` : outcome.status;
+  return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (id) => nameOf(report, id));
+}
+
+function entryLists(value: string | null): { errors: string[]; overdue: string[] } | null {
+  if (value === null) return null;
+  const parsed = JSON.parse(value) as { processingErrorPupilUUIDs: string[]; overdueChecksUUIDs: string[] };
+  return { errors: parsed.processingErrorPupilUUIDs, overdue: parsed.overdueChecksUUIDs };
+}
+
+function narrate(report: DemoReport, file: string, configFile: string, redisUrl: string): string {
+  const w = report.world;
+  const { ada, ben, cat } = w.year5.learners;
+  const n = (id: string) => nameOf(report, id);
+  const lessons = w.course.units.reduce((sum, u) => sum + u.lessons.length, 0);
+  const items = w.course.units.reduce((sum, u) => sum + u.lessons.reduce((s, l) => s + l.items.length, 0), 0);
+  const e = report.enqueued;
+  const lines = [
+    `mtc-batch demo: a fresh ${file}, Redis keys under demo: on ${redisUrl}`,
+    '',
+    `Rescope: course "Fractions" (${w.course.units.length} units, ${lessons} lessons, ${items} items), class "${n(w.year5.id)}"`,
+    `  enqueue   Ada and Ben join the class; its rescope setting changes; so does Year 6's (rescope off there)`,
+    `            → queued ${plural(e.queued, 'learner')}, ${e.duplicates} already queued; ${e.rescopeOff.map((o) => n(o.classId)).join(', ')}: nothing queued`,
+    `  dispatch  → ${plural(report.dispatched.dispatched, 'row')} published on the bus`,
+    `  process   → ${plural(report.processed.processed, 'learner')} rescoped`,
+    ...report.skips.map((s) => `  ${n(s.learner).padEnd(4)} may skip ${describeSkips(report, s.content)}`),
+    `  rescope-show as ${n(w.year5.teacher)} gave the lines above; as Ben asking for Ada's:`,
+    `            ${refusal(report, report.refused)}`,
+    '',
+    `Notifications: schools ${[w.schools.oak, w.schools.elm, w.schools.ash].map(n).join(', ')}`,
+    `  overdue-sync → ${plural(report.synced.schools, 'school')} notified`,
+  ];
+  for (const { school, value } of report.notifications) {
+    const lists = entryLists(value);
+    if (!lists) lines.push(`    ${n(school)}: no entry (nothing to report)`);
+    else {
+      const what = [
+        ...lists.overdue.map((code) => `overdue: ${n(code)}`),
+        ...lists.errors.map((pupil) => `processing error: ${n(pupil)}`),
+      ];
+      lines.push(`    ${n(school)}: ${what.join('; ')}`);
+    }
+  }
+  lines.push(`    (not listed at Oak: a received check, a pupil who restarted, a pupil with an attendance code)`);
+  const elm = entryLists(report.elmAfterInvalid);
+  lines.push(`  notify-invalid (a checkInvalid message for ${n(w.pupils.invalidLater.urlSlug)}'s check) → Elm Primary lists ${elm?.errors.map(n).sort().join(' and ') ?? 'nobody'}`);
+  const s = report.status;
+  lines.push(
+    '',
+    `status: ${s.healthy ? 'healthy' : `not healthy (${s.problems.join('; ')})`}; ${s.queue.queued} queued, ${s.rescopedContent} rescoped, ` +
+      `${'error' in s.redis ? '?' : s.redis.notifications} school notifications`,
+    '',
+    `Each step by hand, against the same file (settings in ${configFile}):`,
+    `  npx mtc-batch status --config ${configFile}`,
+    `  npx mtc-batch enqueue --config ${configFile} --source oob --class ${w.year5.id} --member ${cat}`,
+    `  npx mtc-batch dispatch --config ${configFile} && npx mtc-batch process --config ${configFile}`,
+    `  npx mtc-batch rescope-show --config ${configFile} --token demo-token-teacher --course ${w.course.id} --class ${w.year5.id} --user ${ada}`,
+    `  npx mtc-batch rescope-show --config ${configFile} --token demo-token-ben --course ${w.course.id} --class ${w.year5.id} --user ${ada}`,
+    `  npx mtc-batch overdue-sync --config ${configFile} --dry-run`,
+    `  echo '{"version":1,"checkCode":"${w.pupils.overdue.checkCode}","notificationType":"checkInvalid"}' | npx mtc-batch notify-invalid --config ${configFile} --jsonl -`,
+    `(learner ids: Ada ${ada}, Ben ${ben}, Cat ${cat}; the demo's session tokens last an hour)`,
+  );
+  return lines.join('\n');
+}
+
+function summarise(report: DemoReport, file: string, configFile: string): Record<string, unknown> {
+  const n = (id: string) => nameOf(report, id);
+  return {
+    file,
+    configFile,
+    enqueued: { queued: report.enqueued.queued, duplicates: report.enqueued.duplicates, rescopeOff: report.enqueued.rescopeOff.length },
+    dispatched: report.dispatched.dispatched,
+    processed: report.processed.processed,
+    skips: Object.fromEntries(report.skips.map((s) => [n(s.learner), s.content])),
+    refused: report.refused,
+    notifications: Object.fromEntries(report.notifications.map(({ school, value }) => [n(school), value === null ? null : (JSON.parse(value) as unknown)])),
+    notifyInvalid: { handled: report.invalid.handled, schools: report.invalid.schools },
+    healthy: report.status.healthy,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * `demo`: on a fresh database, build a small world and run every job once through the
+ * same library functions the subcommands call (no demo-only logic), collecting what
+ * happened for a person to read.
+ */
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/settings.js';
+import type { Database } from '../db/database.js';
+import { migrate } from '../db/migrate.js';
+import { type Logger, silentLogger } from '../log/logger.js';
+import { notifyInvalid } from '../notifications/check-invalid.js';
+import { overdueSync } from '../notifications/overdue-sync.js';
+import { RescopeBus } from '../rescope/bus.js';
+import { dispatch } from '../rescope/dispatch.js';
+import { enqueue } from '../rescope/enqueue.js';
+import { parseEnqueueRequest } from '../rescope/enqueue-request.js';
+import { processQueue } from '../rescope/process-queue.js';
+import { type ShowOutcome, rescopeShow } from '../rescope/show.js';
+import type { SkippedContent } from '../rescope/skip-rule.js';
+import { getStatus } from '../status/status.js';
+import { type DemoWorld, seedDemoWorld } from './demo-world.js';
+
+export const demoKeyPrefix = 'demo:';
+
+/** The settings the demo runs with: its own file and its own Redis keys. */
+export function demoSettings(file: string): Partial<Config> {
+  return {
+    databaseUrl: `sqlite:${file}`,
+    databaseSchema: null,
+    busKey: `${demoKeyPrefix}rescope:bus`,
+    sessionPrefix: `${demoKeyPrefix}session:`,
+    notificationPrefix: `${demoKeyPrefix}school.home.overdue:`,
+    notificationIndexKey: `${demoKeyPrefix}{overdue}:notified`,
+  };
+}
+
+/** Session tokens the demo creates, so its rescope-show can be repeated by hand. */
+export const demoTokens = { teacher: 'demo-token-teacher', ben: 'demo-token-ben' } as const;
+
+export interface DemoReport {
+  world: DemoWorld;
+  enqueued: Awaited<ReturnType<typeof enqueue>>;
+  dispatched: Awaited<ReturnType<typeof dispatch>>;
+  processed: Awaited<ReturnType<typeof processQueue>>;
+  /** What each learner may skip, as the teacher sees it through rescope-show. */
+  skips: Array<{ learner: string; outcome: ShowOutcome; content: SkippedContent | null }>;
+  /** Ben asking for Ada's course. */
+  refused: ShowOutcome;
+  synced: Awaited<ReturnType<typeof overdueSync>>;
+  notifications: Array<{ school: string; value: string | null }>;
+  invalid: Awaited<ReturnType<typeof notifyInvalid>>;
+  elmAfterInvalid: string | null;
+  status: Awaited<ReturnType<typeof getStatus>>;
+}
+
+/** Removes the demo's own keys (and only those) from an earlier run. */
+export async function clearDemoKeys(redis: Redis): Promise<number> {
+  let removed = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${demoKeyPrefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) removed += await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return removed;
+}
+
+export async function runDemo(db: Database, redis: Redis, config: Readonly<Config>, options: { log?: Logger; now?: Date } = {}): Promise<DemoReport> {
+  const log = options.log ?? silentLogger;
+  const now = options.now ?? new Date();
+  await migrate(db, { log });
+  const world = await seedDemoWorld(db, now);
+  const { ada, ben, cat } = world.year5.learners;
+
+  // Rescope: Ada and Ben join the class, then its rescope setting changes (queueing Cat
+  // too), and Year 6's setting changes while its rescope is off (nothing queued).
+  const requests = [
+    { source: 'join.class', classId: world.year5.id, memberIds: [ada, ben] },
+    { source: 'rescope', classId: world.year5.id },
+    { source: 'rescope', classId: world.year6.id },
+  ].map((request, i) => {
+    const parsed = parseEnqueueRequest(request);
+    if (!parsed.ok) throw new Error(parsed.error);
+    return { line: i + 1, request: parsed.value };
+  });
+  const enqueued = await enqueue(db, requests, { log });
+  const bus = new RescopeBus(redis, config.busKey);
+  const dispatched = await dispatch(db, bus, { ...config, log });
+  const processed = await processQueue(db, bus, { ...config, log });
+
+  await redis.set(`${config.sessionPrefix}${demoTokens.teacher}`, JSON.stringify({ user_id: world.year5.teacher }), 'EX', 3600);
+  await redis.set(`${config.sessionPrefix}${demoTokens.ben}`, JSON.stringify({ user_id: ben }), 'EX', 3600);
+  const show = (token: string, userId: string) => rescopeShow(db, redis, { token, courseId: world.course.id, classId: world.year5.id, userId }, { sessionPrefix: config.sessionPrefix, log });
+  const skips: DemoReport['skips'] = [];
+  for (const learner of [ada, ben, cat]) {
+    const outcome = await show(demoTokens.teacher, learner);
+    skips.push({ learner, outcome, content: outcome.status === 'found' ? (JSON.parse(outcome.content) as SkippedContent) : null });
+  }
+  const refused = await show(demoTokens.ben, ada);
+
+  // Notifications: one pass of the periodic job, then one checkInvalid message.
+  const synced = await overdueSync(db, redis, { ...config, now, log });
+  const entry = (school: string) => redis.get(`${config.notificationPrefix}${school}`);
+  const notifications = await Promise.all(Object.values(world.schools).map(async (school) => ({ school, value: await entry(school) })));
+  const invalid = await notifyInvalid(db, redis, [{ line: 1, checkCode: world.pupils.invalidLater.checkCode }], { ...config, now, log });
+  const elmAfterInvalid = await entry(world.schools.elm);
+
+  const status = await getStatus(db, Promise.resolve(redis), config);
+  return { world, enqueued, dispatched, processed, skips, refused, synced, notifications, invalid, elmAfterInvalid, status };
+}
