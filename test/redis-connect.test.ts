@@ -19,3 +19,20 @@ test('a reachable Redis answers and closes cleanly', async (t) => {
   await t.notThrowsAsync(handle.close());
   await t.throwsAsync(handle.client.ping(), { message: /Connection is closed/ });
 });
+
+test('an unreachable Redis Cluster is one clear error too, password masked', async (t) => {
+  const [a, b] = [await closedPort(), await closedPort()];
+  const started = Date.now();
+  const err = await t.throwsAsync(openRedis({ redisUrl: `redis+cluster://:hunter2@127.0.0.1:${a},127.0.0.1:${b}` }), { instanceOf: ConnectionError });
+  t.is(
+    err?.message,
+    `cannot connect to Redis redis+cluster://:***@127.0.0.1:${a},127.0.0.1:${b}: 127.0.0.1:${a}: connect ECONNREFUSED 127.0.0.1:${a}; 127.0.0.1:${b}: connect ECONNREFUSED 127.0.0.1:${b}`,
+  );
+  t.true(Date.now() - started < 5_000);
+});
+
+test('a cluster URL naming a server without cluster mode says so', async (t) => {
+  const { hostname, port } = new URL(redisUrl);
+  const err = await t.throwsAsync(openRedis({ redisUrl: `redis+cluster://${hostname}:${port || 6379}` }), { instanceOf: ConnectionError });
+  t.regex(err?.message ?? '', /cluster support disabled/);
+});

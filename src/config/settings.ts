@@ -3,7 +3,8 @@
  * validated. `--help`, the README and the loader are all driven by this table, so a
  * setting cannot be documented in one place and forgotten in another.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import { parseClusterUrl } from '../redis/redis-url.js';
 
 export type LogFormat = 'auto' | 'human' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -109,12 +110,17 @@ const settingList: SettingSpec[] = [
   {
     key: 'redisUrl',
     env: 'REDIS_URL',
-    description: 'Redis: redis://[user:pass@]host:port[/db] or rediss:// for TLS',
+    description: 'Redis: redis://[user:pass@]host:port[/db], rediss:// for TLS, or redis+cluster://host1:port1,host2:port2 for a cluster',
     default: 'redis://127.0.0.1:6379',
     parse(raw, where) {
       const value = nonEmptyString(raw, where);
-      if (!/^rediss?:\/\/[^/]/.test(value)) {
-        throw new ConfigError(`${where} must start with redis:// or rediss://; got ${describe(maskUrl(value))}`);
+      if (!/^rediss?(\+cluster)?:\/\/[^/]/.test(value)) {
+        throw new ConfigError(`${where} must start with redis://, rediss:// or redis+cluster://; got ${describe(maskUrl(value))}`);
+      }
+      try {
+        parseClusterUrl(value);
+      } catch (err) {
+        throw new ConfigError(`${where}: ${errorMessage(err)}; got ${describe(maskUrl(value))}`);
       }
       return value;
     },
@@ -210,7 +216,17 @@ const settingList: SettingSpec[] = [
     env: 'MTC_BATCH_NOTIFICATION_INDEX_KEY',
     description: 'Redis set of the schools notified by the last overdue-sync (its {hash tag} keeps its helpers on one cluster slot)',
     default: '{mtc-batch:overdue}:notified',
-    parse: redisKey,
+    parse(raw, where) {
+      const value = redisKey(raw, where);
+      // Redis's hash tag: the text between the first { and the next }, if not empty.
+      const open = value.indexOf('{');
+      if (open < 0 || value.indexOf('}', open + 1) <= open + 1) {
+        throw new ConfigError(
+          `${where} must hold a {hash tag}, e.g. {mtc-batch:overdue}:notified, so that the index, <key>:next and <key>:lock share one Redis Cluster slot; got ${describe(value)}`,
+        );
+      }
+      return value;
+    },
   },
 ];
 

@@ -3,7 +3,8 @@
  * same library functions the subcommands call (no demo-only logic), collecting what
  * happened for a person to read.
  */
-import type { Redis } from 'ioredis';
+import { masters } from '../redis/nodes.js';
+import type { RedisClient } from '../redis/redis.js';
 import type { Config } from '../config/settings.js';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
@@ -54,18 +55,21 @@ export interface DemoReport {
 }
 
 /** Removes the demo's own keys (and only those) from an earlier run. */
-export async function clearDemoKeys(redis: Redis): Promise<number> {
+export async function clearDemoKeys(redis: RedisClient): Promise<number> {
   let removed = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${demoKeyPrefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) removed += await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  // Every master of a cluster holds some of them; keys are removed one by one on it.
+  for (const node of masters(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${demoKeyPrefix}*`, 'COUNT', 1000);
+      for (const key of keys) removed += await node.unlink(key);
+      cursor = next;
+    } while (cursor !== '0');
+  }
   return removed;
 }
 
-export async function runDemo(db: Database, redis: Redis, config: Readonly<Config>, options: { log?: Logger; now?: Date } = {}): Promise<DemoReport> {
+export async function runDemo(db: Database, redis: RedisClient, config: Readonly<Config>, options: { log?: Logger; now?: Date } = {}): Promise<DemoReport> {
   const log = options.log ?? silentLogger;
   const now = options.now ?? new Date();
   await migrate(db, { log });

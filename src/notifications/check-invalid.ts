@@ -7,7 +7,7 @@
  * attendance code: the same definition overdue-sync applies, so the two never disagree
  * about a pupil (a restart or an attendance code has already ended the concern).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.js';
 import type { Database } from '../db/database.js';
 import { listChunks, whereInList } from '../db/lists.js';
 import { toNumber, toUuid } from '../db/values.js';
@@ -80,7 +80,7 @@ redis.call('SET', key, json, 'EX', ARGV[3])
 return #errors`,
 );
 
-export async function notifyInvalid(db: Database, redis: Redis, inputs: readonly CheckInvalidInput[], options: NotifyInvalidOptions): Promise<NotifyInvalidResult> {
+export async function notifyInvalid(db: Database, redis: RedisClient, inputs: readonly CheckInvalidInput[], options: NotifyInvalidOptions): Promise<NotifyInvalidResult> {
   const log = options.log ?? silentLogger;
   const { knex, dialect } = db;
   const codes = [...new Set(inputs.map((i) => i.checkCode))];

@@ -17,10 +17,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
 import { type Logger, silentLogger } from '../log/logger.js';
-import { PackedEntries, addToSet, loadWriterScripts, setPackedWithTtl, unlinkMany, valuesPerCommand } from '../redis/redis-writer.js';
+import { type RedisClient, isCluster } from '../redis/redis.js';
+import { PackedEntries, addToSet, loadWriterScripts, setPackedWithTtl, unlinkMany } from '../redis/redis-writer.js';
 import { LuaScript } from '../redis/script.js';
 import { notificationJson, notificationKey } from './notification.js';
 import { schoolConcerns } from './school-concerns.js';
@@ -70,7 +70,7 @@ export function lockKeyOf(indexKey: string): string {
  * One pass. `redisClient` may still be connecting: the query does not wait for it, so a
  * distant Redis's connection handshakes happen while the database works.
  */
-export async function overdueSync(db: Database, redisClient: Redis | Promise<Redis>, options: OverdueSyncOptions): Promise<OverdueSyncResult> {
+export async function overdueSync(db: Database, redisClient: RedisClient | Promise<RedisClient>, options: OverdueSyncOptions): Promise<OverdueSyncResult> {
   const connecting = Promise.resolve(redisClient);
   const log = options.log ?? silentLogger;
   const now = options.now ?? new Date();
@@ -144,7 +144,7 @@ export async function overdueSync(db: Database, redisClient: Redis | Promise<Red
   let removed: number;
   try {
     await loading;
-    removed = await rewrite(redis, current, `${current}:next`, packed.finish(), schools, options, release);
+    removed = await rewrite(redis, current, `${current}:next`, packed, schools, options, release);
   } finally {
     await release();
   }
@@ -153,22 +153,26 @@ export async function overdueSync(db: Database, redisClient: Redis | Promise<Red
 }
 
 async function rewrite(
-  redis: Redis,
+  redis: RedisClient,
   current: string,
   next: string,
-  chunks: readonly string[],
+  packed: PackedEntries,
   schools: readonly string[],
   options: OverdueSyncOptions,
   release: () => Promise<void>,
 ): Promise<number> {
   const ttl = options.notificationTtlSeconds;
-  // 1. A crashed run's schools into the index; then this run's, each school listed in
-  //    "next" before its key is written. One connection keeps the order; nothing waits.
-  const writes: Array<Promise<unknown>> = [redis.sunionstore(current, current, next), redis.unlink(next)];
-  chunks.forEach((chunk, i) => {
-    writes.push(addToSet(redis, next, schools.slice(i * valuesPerCommand, (i + 1) * valuesPerCommand)));
-    writes.push(setPackedWithTtl(redis, [chunk], ttl));
-  });
+  // In a cluster the entries live on other nodes than the index: an order that one
+  // connection keeps by itself costs a round trip there, at the two points it matters.
+  const ordered = async (writes: Array<Promise<unknown>>) => {
+    if (isCluster(redis)) await Promise.all(writes.splice(0));
+  };
+  const commands = packed.commandsFor(redis);
+  // 1. A crashed run's schools into the index; then this run's, listed in "next" before
+  //    any key is written; then the entries. On one server nothing waits.
+  const writes: Array<Promise<unknown>> = [redis.sunionstore(current, current, next), redis.unlink(next), addToSet(redis, next, schools)];
+  await ordered(writes);
+  writes.push(setPackedWithTtl(commands, ttl));
   // If the job stops for good, what a crashed run left expires with the entries.
   if (schools.length > 0) writes.push(redis.expire(next, ttl));
   // The schools notified last time that no longer qualify: runs after the SADDs above.
@@ -182,16 +186,15 @@ async function rewrite(
   };
   await Promise.all(writes);
   const stale = await staleReply;
-  step(`wrote ${schools.length} entries in ${chunks.length} commands; ${stale.length} entries to remove`);
+  step(`wrote ${schools.length} entries in ${commands.length} commands; ${stale.length} entries to remove`);
 
   // 2. Remove their entries, then make this run's set the index, then let go of the lock,
-  //    in that order on one connection and in one round trip. The index lives no longer
-  //    than the entries: if the job stops, both disappear.
-  await Promise.all([
-    unlinkMany(redis, stale.map((school) => notificationKey(options.notificationPrefix, school))),
-    ...(schools.length > 0 ? [redis.rename(next, current), redis.expire(current, ttl)] : [redis.unlink(current)]),
-    release(),
-  ]);
+  //    in that order. The index lives no longer than the entries: if the job stops,
+  //    both disappear.
+  const finals: Array<Promise<unknown>> = [unlinkMany(redis, stale.map((school) => notificationKey(options.notificationPrefix, school)))];
+  await ordered(finals);
+  finals.push(...(schools.length > 0 ? [redis.rename(next, current), redis.expire(current, ttl)] : [redis.unlink(current)]), release());
+  await Promise.all(finals);
   step('removed them and swapped the index');
   return stale.length;
 }

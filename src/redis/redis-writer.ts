@@ -5,6 +5,8 @@
  * object per key is what makes naive pipelines slow (200 ms and more for 20,000 SETs).
  */
 import type { Redis } from 'ioredis';
+import { groupByNode } from './nodes.js';
+import type { RedisClient } from './redis.js';
 import { LuaScript } from './script.js';
 
 /** Values per command: large enough to amortise a command, small enough not to stall the server. */
@@ -20,7 +22,7 @@ function chunk<T>(values: readonly T[], size: number): T[][] {
 }
 
 /** Appends `values` to the list at `key`, in order, in one round trip. */
-export async function appendToList(client: Redis, key: string, values: readonly (string | number)[]): Promise<void> {
+export async function appendToList(client: RedisClient, key: string, values: readonly (string | number)[]): Promise<void> {
   if (values.length === 0) return;
   const pipeline = client.pipeline();
   for (const part of chunk(values, listChunkSize)) pipeline.rpush(key, ...part);
@@ -30,7 +32,7 @@ export async function appendToList(client: Redis, key: string, values: readonly 
 }
 
 /** Adds `members` to the set at `key`, in commands of a few thousand members. */
-export async function addToSet(client: Redis, key: string, members: readonly string[]): Promise<void> {
+export async function addToSet(client: RedisClient, key: string, members: readonly string[]): Promise<void> {
   await Promise.all(chunk(members, listChunkSize).map((part) => client.sadd(key, ...part)));
 }
 
@@ -62,48 +64,52 @@ end
 return removed`,
 );
 
-/** Loads the bulk scripts, so a pass's commands are never reordered by a first-use NOSCRIPT retry. */
-export async function loadWriterScripts(client: Redis): Promise<void> {
+/**
+ * Loads the bulk scripts on every node, so a pass's commands are never reordered by a
+ * first-use NOSCRIPT retry.
+ */
+export async function loadWriterScripts(client: RedisClient): Promise<void> {
   await Promise.all([setManyScript.load(client), unlinkManyScript.load(client)]);
 }
 
 /**
- * Entries packed for setPackedWithTtl, one string per command of up to `valuesPerCommand`
- * entries. Built as entries arrive (overdue-sync packs while its query still runs).
- * Keys must not contain tabs or newlines, nor values newlines (JSON text never does).
+ * Entries packed as "key<TAB>value<LF>" records as they arrive (overdue-sync packs while
+ * its query still runs), sent by setPackedWithTtl in commands of up to
+ * `valuesPerCommand` records per node. Keys must not contain tabs or newlines, nor values
+ * newlines (JSON text never does).
  */
 export class PackedEntries {
-  readonly chunks: string[] = [];
-  private current = '';
-  private inCurrent = 0;
+  private readonly keys: string[] = [];
+  private readonly records: string[] = [];
 
   add(key: string, value: string): void {
     if (/[\t\n]/.test(key) || value.includes('\n')) throw new Error(`cannot pack the entry for ${JSON.stringify(key)}: tab or newline`);
-    this.current += `${key}\t${value}\n`;
-    if (++this.inCurrent === valuesPerCommand) this.flush();
+    this.keys.push(key);
+    this.records.push(`${key}\t${value}\n`);
   }
 
-  /** Closes the last, partial chunk; returns all chunks. */
-  finish(): string[] {
-    if (this.inCurrent > 0) this.flush();
-    return this.chunks;
+  get size(): number {
+    return this.records.length;
   }
 
-  private flush(): void {
-    this.chunks.push(this.current);
-    this.current = '';
-    this.inCurrent = 0;
+  /** The commands to send: per node that serves the keys, chunks of packed records. */
+  commandsFor(client: RedisClient): Array<{ node: Redis; packed: string }> {
+    const indexes = this.keys.map((_, i) => i);
+    return groupByNode(client, indexes, (i) => this.keys[i]!).flatMap(({ node, items }) =>
+      chunk(items, valuesPerCommand).map((part) => ({ node, packed: part.map((i) => this.records[i]).join('') })),
+    );
   }
 }
 
-/** SET key value EX ttl for every packed entry, one command per chunk, all sent at once. */
-export async function setPackedWithTtl(client: Redis, chunks: readonly string[], ttlSeconds: number): Promise<void> {
-  await Promise.all(chunks.map((packed) => setManyScript.run(client, 0, [ttlSeconds, packed])));
+/** SET key value EX ttl for every packed entry: one command per chunk, on its node, all sent at once. */
+export async function setPackedWithTtl(commands: ReadonlyArray<{ node: Redis; packed: string }>, ttlSeconds: number): Promise<void> {
+  await Promise.all(commands.map(({ node, packed }) => setManyScript.run(node, 0, [ttlSeconds, packed])));
 }
 
-
-/** Removes `keys` (UNLINK: memory is freed in the background). Returns how many existed. */
-export async function unlinkMany(client: Redis, keys: readonly string[]): Promise<number> {
-  const counts = await Promise.all(chunk(keys, valuesPerCommand).map((part) => unlinkManyScript.run(client, 0, part)));
+/** Removes `keys` (UNLINK: memory is freed in the background), each on its node. Returns how many existed. */
+export async function unlinkMany(client: RedisClient, keys: readonly string[]): Promise<number> {
+  const counts = await Promise.all(
+    groupByNode(client, keys, (key) => key).flatMap(({ node, items }) => chunk(items, valuesPerCommand).map((part) => unlinkManyScript.run(node, 0, part))),
+  );
   return counts.reduce<number>((sum, n) => sum + Number(n), 0);
 }

@@ -1,41 +1,74 @@
 /**
  * Opening Redis for a one-shot job: fail fast with one clear line when it is not there,
  * tolerate a brief blip once connected, and never hang a CronJob on reconnects.
+ *
+ * `REDIS_URL` names one server (`redis://`, `rediss://`) or a cluster
+ * (`redis+cluster://host1:7000,host2:7001`, `rediss+cluster://…`; credentials and TLS as
+ * for one server), for which ioredis's Cluster client is used.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { ConnectionError, errorMessage } from '../errors.js';
 import { maskUrl } from '../config/settings.js';
 import type { Config } from '../config/settings.js';
+import { type ClusterTarget, parseClusterUrl } from './redis-url.js';
+
+/** One server or a cluster: every command the jobs send to a single key works on both. */
+export type RedisClient = Redis | Cluster;
 
 export interface RedisHandle {
-  readonly client: Redis;
+  readonly client: RedisClient;
   /** Masked URL, for messages. */
   readonly display: string;
   close(): Promise<void>;
 }
 
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
 export async function openRedis(config: Pick<Config, 'redisUrl'>): Promise<RedisHandle> {
   const display = maskUrl(config.redisUrl);
   let lastError: unknown;
-  const client = new Redis(config.redisUrl, {
-    lazyConnect: true,
+  const cluster = parseClusterUrl(config.redisUrl);
+  const common = {
     connectTimeout: 5_000,
     // A command waits through at most one reconnect, then fails the job rather than hang.
     maxRetriesPerRequest: 1,
-    // No retries while connecting: an unreachable Redis is reported at once.
-    retryStrategy: () => null,
-  });
+  };
+  const client: RedisClient = cluster
+    ? new Cluster(cluster.nodes, {
+        lazyConnect: true,
+        // No retries while connecting: an unreachable cluster is reported at once.
+        clusterRetryStrategy: () => null,
+        redisOptions: {
+          ...common,
+          ...(cluster.username ? { username: cluster.username } : {}),
+          ...(cluster.password ? { password: cluster.password } : {}),
+          // The certificate names the host the cluster was reached by, not the node
+          // addresses it announces (Azure Cache for Redis, ElastiCache).
+          ...(cluster.tls ? { tls: { servername: cluster.nodes[0]!.host } } : {}),
+        },
+        ...(cluster.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+      })
+    : new Redis(config.redisUrl, { ...common, lazyConnect: true, retryStrategy: () => null });
   client.on('error', (err) => {
+    lastError = err;
+  });
+  client.on('node error', (err) => {
     lastError = err;
   });
   try {
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw new ConnectionError(`cannot connect to Redis ${display}: ${errorMessage(lastError ?? err)}`, { cause: lastError ?? err });
+    const cause = lastError ?? err;
+    // A cluster's own error says only that no node gave its slots; ask the seeds why.
+    const reason = cluster ? await whyNoSlots(cluster, common.connectTimeout) : errorMessage(cause);
+    throw new ConnectionError(`cannot connect to Redis ${display}: ${reason ?? errorMessage(cause)}`, { cause });
   }
   // Connected: from now on a dropped connection is retried briefly.
-  client.options.retryStrategy = (times: number) => (times > 3 ? null : times * 200);
+  if (isCluster(client)) client.options.clusterRetryStrategy = (times: number) => (times > 3 ? null : times * 200);
+  else client.options.retryStrategy = (times: number) => (times > 3 ? null : times * 200);
   let closed = false;
   return {
     client,
@@ -47,4 +80,38 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>): Promise<Redis
       client.disconnect();
     },
   };
+}
+
+/** Why the seed nodes of a cluster gave no slots (refused, auth, cluster mode off…), or null. */
+async function whyNoSlots(target: ClusterTarget, connectTimeout: number): Promise<string | null> {
+  const reasons = await Promise.all(
+    target.nodes.map(async ({ host, port }) => {
+      const probe = new Redis({
+        host,
+        port,
+        connectTimeout,
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+        ...(target.username ? { username: target.username } : {}),
+        ...(target.password ? { password: target.password } : {}),
+        ...(target.tls ? { tls: { servername: host } } : {}),
+      });
+      let failure: unknown;
+      probe.on('error', (err) => {
+        failure ??= err;
+      });
+      try {
+        await probe.connect();
+        await probe.cluster('SLOTS');
+        return null;
+      } catch (err) {
+        return `${host}:${port}: ${errorMessage(failure ?? err)}`;
+      } finally {
+        probe.disconnect();
+      }
+    }),
+  );
+  const known = reasons.filter((r): r is string => r !== null);
+  return known.length > 0 ? known.join('; ') : null;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { masters } from './nodes.js';
+import type { RedisClient } from './redis.js';
 
 /**
  * A Lua script run by its SHA (EVALSHA), loaded with EVAL the first time a server has
@@ -16,12 +17,19 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /** Makes sure the server has the script, so later EVALSHA calls run in the order they were sent. */
-  async load(client: Redis): Promise<void> {
-    await client.script('LOAD', this.source);
+  /**
+   * Makes sure every server (each master of a cluster) has the script, so later EVALSHA
+   * calls run in the order they were sent.
+   */
+  async load(client: RedisClient): Promise<void> {
+    await Promise.all(masters(client).map((node) => node.script('LOAD', this.source)));
   }
 
-  async run(client: Redis, numberOfKeys: number, args: ReadonlyArray<string | number>): Promise<unknown> {
+  /**
+   * Runs the script. With keys in ARGV only (numberOfKeys 0) pass the node that serves
+   * them; with declared KEYS a cluster client routes the call by its key.
+   */
+  async run(client: RedisClient, numberOfKeys: number, args: ReadonlyArray<string | number>): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, numberOfKeys, ...args);
     } catch (err) {

@@ -3,12 +3,12 @@
  * the database does not: a message lost with Redis is recovered by the lease, and a
  * message delivered twice finds its row no longer 'dispatched' and is ignored.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.js';
 import { appendToList } from '../redis/redis-writer.js';
 
 export class RescopeBus {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     readonly key: string,
   ) {}
 

@@ -2,7 +2,7 @@
  * Sessions of the surrounding platform, read from Redis: `<prefix><token>` holds
  * `{"user_id":"<uuid>"}`; a missing key is an unknown or expired session.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.js';
 import { UsageError } from '../errors.js';
 import { isUuid, normalizeUuid } from '../ids.js';
 
@@ -15,7 +15,7 @@ export function assertTokenShape(token: string, flag = '--token'): void {
 
 export type SessionLookup = { ok: true; userId: string } | { ok: false; reason: string };
 
-export async function sessionUser(client: Redis, prefix: string, token: string): Promise<SessionLookup> {
+export async function sessionUser(client: RedisClient, prefix: string, token: string): Promise<SessionLookup> {
   const raw = await client.get(`${prefix}${token}`);
   if (raw === null) return { ok: false, reason: 'no session for this token (unknown or expired)' };
   let parsed: unknown;

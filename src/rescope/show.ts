@@ -3,7 +3,7 @@
  * (access rule), and the stored content, or not-found with an `oob` request queued so
  * the content exists next time.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.js';
 import type { Database } from '../db/database.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { decideAccess } from './access-rule.js';
@@ -33,7 +33,7 @@ export interface ShowOptions {
   log?: Logger;
 }
 
-export async function rescopeShow(db: Database, redis: Redis, request: ShowRequest, options: ShowOptions): Promise<ShowOutcome> {
+export async function rescopeShow(db: Database, redis: RedisClient, request: ShowRequest, options: ShowOptions): Promise<ShowOutcome> {
   const log = options.log ?? silentLogger;
   const session = await sessionUser(redis, options.sessionPrefix, request.token);
   if (!session.ok) return { status: 'unauthorised', reason: session.reason };

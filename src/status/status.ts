@@ -3,7 +3,7 @@
  * needs an operator. Everything is read without scanning: counts by state, the bus's
  * length, the size and remaining lifetime of the notification index.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.js';
 import type { Database } from '../db/database.js';
 import { assertMigrated } from '../db/migrate.js';
 import { errorMessage } from '../errors.js';
@@ -40,7 +40,7 @@ export interface SystemStatus {
   problems: string[];
 }
 
-async function redisStatus(redis: Redis, options: StatusOptions): Promise<RedisStatus> {
+async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<RedisStatus> {
   const [bus, notifications, ttlMs] = await Promise.all([
     redis.llen(options.busKey),
     redis.scard(options.notificationIndexKey),
@@ -55,7 +55,7 @@ async function redisStatus(redis: Redis, options: StatusOptions): Promise<RedisS
  * `redis` may be a promise that fails: the database side is still reported, with the
  * Redis error as a problem.
  */
-export async function getStatus(db: Database, redis: Promise<Redis>, options: StatusOptions): Promise<SystemStatus> {
+export async function getStatus(db: Database, redis: Promise<RedisClient>, options: StatusOptions): Promise<SystemStatus> {
   await assertMigrated(db);
   const [{ oldestQueuedAgeSeconds, ...queue }, pastLease, rescopedContent, failedRows, redisPart] = await Promise.all([
     queueCounts(db),
