@@ -1,17 +1,19 @@
-import { Redis } from 'ioredis';
 import { notifyInvalid } from '../src/notifications/check-invalid.js';
 import { overdueSync } from '../src/notifications/overdue-sync.js';
 import { seedPupil, seedSchool } from '../src/seed/mtc-world.js';
 import { toBool } from '../src/db/values.js';
 import { runCli, spawnCli } from './helpers/cli.js';
-import { eachDialect } from './helpers/databases.js';
+import { eachTarget } from './helpers/databases.js';
 import { notificationFixture } from './helpers/notifications.js';
+import { useRedisCluster } from './helpers/redis.js';
+
+useRedisCluster();
 
 const now = new Date('2026-03-02T10:00:00.000Z');
 const message = (checkCode: string) => JSON.stringify({ version: 1, checkCode, notificationType: 'checkInvalid' });
 
-eachDialect('a checkInvalid message marks the check failed and adds the pupil, creating the entry', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('a checkInvalid message marks the check failed and adds the pupil, creating the entry', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   const pupil = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 20 } }, now);
   const result = await notifyInvalid(f.db, f.redis.client, [{ line: 1, checkCode: pupil.checkCode }], { ...f.options, now });
@@ -31,8 +33,8 @@ eachDialect('a checkInvalid message marks the check failed and adds the pupil, c
   t.deepEqual((await f.read(school.urlSlug))?.processingErrorPupilUUIDs, [pupil.urlSlug]);
 });
 
-eachDialect('adding to an existing entry keeps its overdue checks and creation time; a replay changes nothing', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('adding to an existing entry keeps its overdue checks and creation time; a replay changes nothing', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   const overdue = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
   const a = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5 } }, now);
@@ -47,8 +49,8 @@ eachDialect('adding to an existing entry keeps its overdue checks and creation t
   t.is(await f.redis.client.get(`${f.options.notificationPrefix}${school.urlSlug}`), before);
 });
 
-eachDialect('unknown codes are rejected with their line; a restarted or excused pupil is marked but not notified', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('unknown codes are rejected with their line; a restarted or excused pupil is marked but not notified', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   const restarted = await seedPupil(f.db, school.id, { restartedFrom: { loggedInMinutesAgo: 5 }, check: {} }, now);
   const excused = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5 }, attendance: true }, now);
@@ -68,14 +70,13 @@ eachDialect('unknown codes are rejected with their line; a restarted or excused 
   t.true(marked.every((r) => toBool(r.processingFailed)));
 });
 
-eachDialect('concurrent runs never lose each other\'s pupils', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('concurrent runs never lose each other\'s pupils', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   const pupils: Array<Awaited<ReturnType<typeof seedPupil>>> = [];
   for (let i = 0; i < 40; i++) pupils.push(await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5 } }, now));
   // Eight handlers on their own connections, each with five pupils of the same school.
-  const clients = Array.from({ length: 8 }, () => new Redis(f.redis.url));
-  t.teardown(() => Promise.all(clients.map((c) => c.quit())).then(() => undefined));
+  const clients = Array.from({ length: 8 }, () => f.redis.newClient());
   await Promise.all(
     clients.map((client, i) =>
       notifyInvalid(f.db, client, pupils.slice(i * 5, i * 5 + 5).map((p, j) => ({ line: j + 1, checkCode: p.checkCode })), { ...f.options, now }),
@@ -84,8 +85,8 @@ eachDialect('concurrent runs never lose each other\'s pupils', async (t, dialect
   t.deepEqual((await f.read(school.urlSlug))?.processingErrorPupilUUIDs, pupils.map((p) => p.urlSlug).sort());
 });
 
-eachDialect('notify-invalid on the command line: bad lines by number, exit 6; two processes at once', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('notify-invalid on the command line: bad lines by number, exit 6; two processes at once', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   const [a, b, c] = [await seedPupil(f.db, school.id, {}, now), await seedPupil(f.db, school.id, {}, now), await seedPupil(f.db, school.id, {}, now)];
   const lines = [message(a.checkCode), 'not json', JSON.stringify({ version: 2, checkCode: b.checkCode, notificationType: 'checkInvalid' }), '', message('11111111-1111-4111-8111-111111111111'), message(b.checkCode)];
@@ -112,8 +113,8 @@ eachDialect('notify-invalid on the command line: bad lines by number, exit 6; tw
   t.deepEqual((await f.read(school.urlSlug))?.processingErrorPupilUUIDs, [a, b, c, ...others].map((p) => p.urlSlug).sort());
 });
 
-eachDialect('overdue-sync on the command line prints the documented JSON', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('overdue-sync on the command line prints the documented JSON', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 30 } });
   const lenient = await runCli(['overdue-sync', '--overdue-minutes', '10', '--ttl-seconds', '600', '--json'], { env: f.env });

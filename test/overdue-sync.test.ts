@@ -1,15 +1,20 @@
 import { overdueSync } from '../src/notifications/overdue-sync.js';
 import { seedOverdueSchools, seedPupil, seedSchool } from '../src/seed/mtc-world.js';
-import { eachDialect } from './helpers/databases.js';
+import test from 'ava';
+import { groupByNode } from '../src/redis/nodes.js';
+import { dialectsUnderTest, eachDialect, eachTarget } from './helpers/databases.js';
 import { notificationFixture } from './helpers/notifications.js';
+import { clusterTests, useRedisCluster } from './helpers/redis.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { Redis } from 'ioredis';
+
+useRedisCluster();
 
 const now = new Date('2026-03-02T10:00:00.000Z');
 const second = 1 / 60;
 
-eachDialect('overdue: logged in before the cutoff, live, not received, current, no attendance code', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('overdue: logged in before the cutoff, live, not received, current, no attendance code', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   const p = (check: Parameters<typeof seedPupil>[2]) => seedPupil(f.db, school.id, check, now);
   const justBefore = await p({ check: { loggedInMinutesAgo: 1440 + second } });
@@ -29,8 +34,8 @@ eachDialect('overdue: logged in before the cutoff, live, not received, current, 
   t.false(listed.includes(restarted.previousCheckCode!));
 });
 
-eachDialect('processing errors: the current check failed, no attendance code; a restart or an attendance code ends it', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('processing errors: the current check failed, no attendance code; a restart or an attendance code ends it', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   const failed = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5, processingFailed: true, received: true } }, now);
   const failedThenRestarted = await seedPupil(f.db, school.id, { restartedFrom: { loggedInMinutesAgo: 5, processingFailed: true }, check: {} }, now);
@@ -43,8 +48,8 @@ eachDialect('processing errors: the current check failed, no attendance code; a 
   for (const pupil of [failedThenRestarted, failedExcused]) t.false(JSON.stringify(n).includes(pupil.urlSlug));
 });
 
-eachDialect('entries have the TTL; schools that drop out are removed; other keys are never touched', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('entries have the TTL; schools that drop out are removed; other keys are never touched', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const stays = await seedSchool(f.db);
   const dropsOut = await seedSchool(f.db);
   const quiet = await seedSchool(f.db);
@@ -75,18 +80,11 @@ eachDialect('entries have the TTL; schools that drop out are removed; other keys
   t.is(await f.read(stays.urlSlug), null);
   t.is(await f.redis.client.exists(f.options.notificationIndexKey), 0);
   // Only the bystanders remain under the test prefix: no temporary sets or locks left behind.
-  const left: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await f.redis.client.scan(cursor, 'MATCH', `${f.redis.prefix}*`, 'COUNT', 1000);
-    left.push(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  t.deepEqual(left.sort(), bystanders.map(([key]) => key).sort());
+  t.deepEqual((await f.redis.keys()).sort(), bystanders.map(([key]) => key).sort());
 });
 
-eachDialect('--dry-run reports what it would write and remove, and writes nothing', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('--dry-run reports what it would write and remove, and writes nothing', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   const pupil = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
   await f.redis.client.sadd(f.options.notificationIndexKey, 'gone-school');
@@ -98,8 +96,8 @@ eachDialect('--dry-run reports what it would write and remove, and writes nothin
   t.deepEqual(await f.redis.client.smembers(f.options.notificationIndexKey), ['gone-school']);
 });
 
-eachDialect('a run that finds another one holding the lock does nothing', async (t, dialect) => {
-  const f = await notificationFixture(t, dialect);
+eachTarget('a run that finds another one holding the lock does nothing', async (t, target) => {
+  const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);
   await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
   await f.redis.client.set(`${f.options.notificationIndexKey}:lock`, 'someone-else', 'PX', 60_000);
@@ -139,3 +137,26 @@ eachDialect('Redis failing midway: the run fails, and the next run repairs every
     if ((await f.read(school)) === null) return t.fail(`no entry for ${school}`);
   }
 });
+
+if (clusterTests && dialectsUnderTest().includes('postgres')) {
+  test('in a cluster, entries on every master are written and removed node by node [postgres, redis cluster]', async (t) => {
+    const f = await notificationFixture(t, { dialect: 'postgres', redis: 'cluster' });
+    const schools = await seedOverdueSchools(f.db, 300, 1, now);
+    const key = (school: string) => `${f.options.notificationPrefix}${school}`;
+    const nodes = groupByNode(f.redis.client, schools, key);
+    t.is(nodes.length, 3, 'the school entries live on all three masters');
+    t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 300, removed: 0 });
+    for (const { node, items } of nodes) {
+      // Read back from the node itself: every entry it serves is there, with its TTL.
+      const values = await Promise.all(items.map((school) => node.get(key(school))));
+      t.true(values.every((v) => v !== null), `${node.options.port}: every entry written`);
+      t.true((await node.ttl(key(items[0]!))) > 0);
+    }
+    const leaving = nodes.flatMap(({ items }) => items.slice(0, 20));
+    await f.db.knex('check').whereIn('pupil_id', f.db.knex('pupil').select('id').whereIn('school_id', f.db.knex('school').select('id').whereIn('urlSlug', leaving))).update({ received: true });
+    t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 240, removed: 60 });
+    for (const school of leaving) t.is(await f.read(school), null);
+    t.is(await f.redis.client.scard(f.options.notificationIndexKey), 240);
+    t.is((await f.redis.keys()).length, 241, '240 entries and the index; no lock or temporary set left');
+  });
+}

@@ -2,15 +2,18 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { learners, seedClass, seedCourse } from '../src/seed/course-world.js';
 import { runCli, spawnCli } from './helpers/cli.js';
-import { eachDialect } from './helpers/databases.js';
+import { eachTarget } from './helpers/databases.js';
 import { contentRows, queueRows, rescopeFixture } from './helpers/rescope.js';
 import { tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { useRedisCluster } from './helpers/redis.js';
+
+useRedisCluster();
 
 const oneItem = { units: [[[{ competencies: ['a'] }]]] };
 
-eachDialect('enqueue, dispatch and process from the command line, each with one JSON object', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('enqueue, dispatch and process from the command line, each with one JSON object', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const course = await seedCourse(f.db, oneItem);
   const klass = await seedClass(f.db, { courseId: course.id, members: learners(3) });
   const queued = await runCli(['enqueue', '--source', 'assign.course.to.class', '--class', klass.id, '--json'], { env: f.env });
@@ -27,8 +30,8 @@ eachDialect('enqueue, dispatch and process from the command line, each with one 
   t.like(status.json(), { queue: { queued: 0, dispatched: 0, processing: 0, failed: 0 }, rescopedContent: 3 });
 });
 
-eachDialect('enqueue by flags: exit codes name what is wrong', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('enqueue by flags: exit codes name what is wrong', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const course = await seedCourse(f.db, oneItem);
   const noVersion = await seedCourse(f.db, { ...oneItem, version: null });
   const [member] = learners(1) as [string];
@@ -59,8 +62,8 @@ eachDialect('enqueue by flags: exit codes name what is wrong', async (t, dialect
   t.deepEqual(await queueRows(f.db), []);
 });
 
-eachDialect('enqueue --jsonl reports bad lines by number, queues the good ones, and exits 6', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('enqueue --jsonl reports bad lines by number, queues the good ones, and exits 6', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const course = await seedCourse(f.db, oneItem);
   const [a, b, c] = learners(3) as [string, string, string];
   const klass = await seedClass(f.db, { courseId: course.id, members: [a, b] });
@@ -92,8 +95,8 @@ eachDialect('enqueue --jsonl reports bad lines by number, queues the good ones, 
   t.like(fromStdin.json(), { queued: 0, duplicates: 1, dropped: 1 });
 });
 
-eachDialect('queue flags are validated with the flag named', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('queue flags are validated with the flag named', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const badBatch = await runCli(['dispatch', '--batch-size', '0'], { env: f.env });
   t.is(badBatch.code, 2);
   t.regex(badBatch.stderr, /--batch-size must be a whole number from 1 to 50000; got \\"0\\"/);
@@ -105,8 +108,8 @@ eachDialect('queue flags are validated with the flag named', async (t, dialect) 
   t.regex(badEnv.stderr, /MTC_BATCH_CONCURRENCY must be a whole number from 1 to 64/);
 });
 
-eachDialect('process exits promptly on SIGTERM, saying so, with nothing lost', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('process exits promptly on SIGTERM, saying so, with nothing lost', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const worker = spawnCli(['process', '--wait-seconds', '60', '--json'], { env: f.env });
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   const signalled = Date.now();

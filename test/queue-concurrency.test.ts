@@ -2,12 +2,16 @@
  * Exactly-once under concurrency and crashes, with real processes on one PostgreSQL
  * database (SQLite has one writer by design; its crash recovery is covered in queue.test).
  */
+import test, { type ExecutionContext } from 'ava';
 import knexFactory from 'knex';
 import { queueCounts } from '../src/rescope/queue-table.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { spawnCli } from './helpers/cli.js';
-import { postgresOnly, postgresUrl } from './helpers/databases.js';
+import { dialectsUnderTest, postgresOnly, postgresUrl } from './helpers/databases.js';
 import { type RescopeFixture, contentRows, enqueueRequests, queueRows, rescopeFixture } from './helpers/rescope.js';
+import { clusterTests, useRedisCluster } from './helpers/redis.js';
+
+useRedisCluster();
 
 async function world(f: RescopeFixture, classes: number, perClass: number) {
   const course = await seedCourse(f.db, { units: [[[{ competencies: ['a'] }, { competencies: ['b'] }]], [[{ competencies: ['c'] }]]] });
@@ -22,25 +26,21 @@ async function world(f: RescopeFixture, classes: number, perClass: number) {
   return { course, all };
 }
 
-function assertExactlyOnce(t: import('ava').ExecutionContext, rows: Awaited<ReturnType<typeof contentRows>>, expected: string[]) {
+function assertExactlyOnce(t: ExecutionContext, rows: Awaited<ReturnType<typeof contentRows>>, expected: string[]) {
   const keys = rows.map((r) => `${r.userId}|${r.courseId}|${r.classId}`);
   t.is(new Set(keys).size, keys.length, 'no learner has two content rows');
   t.deepEqual(rows.map((r) => r.userId).sort(), [...expected].sort(), 'every learner has content');
 }
 
-postgresOnly('several dispatch and process processes at once rescope every learner exactly once', async (t) => {
-  t.timeout(120_000);
-  const f = await rescopeFixture(t, 'postgres');
-  const { all } = await world(f, 3, 400);
+/** Rounds of 2 dispatchers and the given process workers, all at once, until the queue is empty. */
+async function manyAtOnce(t: ExecutionContext, f: RescopeFixture, all: string[], workers: string[][]): Promise<void> {
   const env = { ...f.env, MTC_BATCH_LOG_LEVEL: 'warn' };
   const totals = { processed: 0, alreadyDone: 0 };
   for (let round = 0; round < 20; round++) {
     const runs = await Promise.all([
       spawnCli(['dispatch', '--batch-size', '150', '--batches', '2', '--json'], { env }),
       spawnCli(['dispatch', '--batch-size', '150', '--batches', '2', '--json'], { env }),
-      spawnCli(['process', '--batch-size', '40', '--concurrency', '3', '--json'], { env }),
-      spawnCli(['process', '--batch-size', '40', '--concurrency', '3', '--json'], { env }),
-      spawnCli(['process', '--batch-size', '25', '--concurrency', '2', '--json'], { env }),
+      ...workers.map((flags) => spawnCli(['process', ...flags, '--json'], { env })),
     ]);
     for (const r of runs) t.is(r.code, 0, r.stderr);
     for (const r of runs.slice(2)) {
@@ -59,7 +59,32 @@ postgresOnly('several dispatch and process processes at once rescope every learn
   t.deepEqual(await queueRows(f.db), [], 'nothing is left behind');
   assertExactlyOnce(t, await contentRows(f.db), all);
   t.is(totals.processed, all.length, 'each learner was computed and stored by exactly one process');
+}
+
+postgresOnly('several dispatch and process processes at once rescope every learner exactly once', async (t) => {
+  t.timeout(120_000);
+  const f = await rescopeFixture(t, 'postgres');
+  const { all } = await world(f, 3, 400);
+  await manyAtOnce(t, f, all, [
+    ['--batch-size', '40', '--concurrency', '3'],
+    ['--batch-size', '40', '--concurrency', '3'],
+    ['--batch-size', '25', '--concurrency', '2'],
+  ]);
 });
+
+if (clusterTests && dialectsUnderTest().includes('postgres')) {
+  test('2 dispatch and 4 process processes at once on a Redis Cluster rescope every learner exactly once [postgres, redis cluster]', async (t) => {
+    t.timeout(120_000);
+    const f = await rescopeFixture(t, { dialect: 'postgres', redis: 'cluster' });
+    const { all } = await world(f, 3, 400);
+    await manyAtOnce(t, f, all, [
+      ['--batch-size', '40', '--concurrency', '3'],
+      ['--batch-size', '40', '--concurrency', '3'],
+      ['--batch-size', '25', '--concurrency', '2'],
+      ['--batch-size', '60', '--concurrency', '2'],
+    ]);
+  });
+}
 
 postgresOnly('a process killed with SIGKILL mid-batch: after the lease, dispatch and process finish every learner once', async (t) => {
   t.timeout(120_000);

@@ -2,9 +2,12 @@ import type { Database } from '../src/db/database.js';
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
-import { eachDialect } from './helpers/databases.js';
+import { eachTarget } from './helpers/databases.js';
 import { type RescopeFixture, contentRows, enqueueRequests, queueRows, rescopeFixture } from './helpers/rescope.js';
 import type { LiveDialect } from './helpers/databases.js';
+import { useRedisCluster } from './helpers/redis.js';
+
+useRedisCluster();
 
 const settings = { batchSize: 100, leaseSeconds: 600, maxAttempts: 3, retryDelaySeconds: 30, concurrency: 2 };
 
@@ -22,8 +25,8 @@ async function classOf(f: RescopeFixture, n: number) {
 
 const runAll = (f: RescopeFixture, overrides: Partial<typeof settings & { max: number }> = {}) => processQueue(f.db, f.bus, { ...settings, ...overrides });
 
-eachDialect('dispatch then process stores each learner its skipped content and empties the queue', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('dispatch then process stores each learner its skipped content and empties the queue', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { course, members, klass } = await classOf(f, 4);
   const [full, partial, none, wrongStatus] = members as [string, string, string, string];
   await seedCompetencies(f.db, {
@@ -58,8 +61,8 @@ eachDialect('dispatch then process stores each learner its skipped content and e
   t.true([...byUser.values()].every((r) => r.classId === klass.id && r.courseId === course.id));
 });
 
-eachDialect('dispatch --batch-size 1 after a class-wide request and then an oob request picks the oob one', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('dispatch --batch-size 1 after a class-wide request and then an oob request picks the oob one', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass, course } = await classOf(f, 20);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   const [independent] = learners(1) as [string];
@@ -72,8 +75,8 @@ eachDialect('dispatch --batch-size 1 after a class-wide request and then an oob 
   t.is(row?.status, 'dispatched');
 });
 
-eachDialect('duplicate messages, messages for finished rows and junk on the bus are harmless', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('duplicate messages, messages for finished rows and junk on the bus are harmless', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass } = await classOf(f, 3);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   await dispatch(f.db, f.bus, settings);
@@ -88,8 +91,8 @@ eachDialect('duplicate messages, messages for finished rows and junk on the bus 
   t.is((await contentRows(f.db)).length, 3);
 });
 
-eachDialect('a row whose learner already has content is deleted as already done', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('a row whose learner already has content is deleted as already done', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass, members } = await classOf(f, 2);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   await dispatch(f.db, f.bus, settings);
@@ -112,11 +115,11 @@ async function failStorageFor(db: Database, dialect: LiveDialect, userId: string
   }
 }
 
-eachDialect('a learner whose content cannot be stored gets an attempt and its error; the rest of the batch is stored', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('a learner whose content cannot be stored gets an attempt and its error; the rest of the batch is stored', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass, members } = await classOf(f, 5);
   const bad = members[2]!;
-  await failStorageFor(f.db, dialect, bad);
+  await failStorageFor(f.db, f.tdb.dialect, bad);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   await dispatch(f.db, f.bus, settings);
   t.like(await runAll(f), { processed: 4, retried: 1, failed: 0 });
@@ -128,10 +131,10 @@ eachDialect('a learner whose content cannot be stored gets an attempt and its er
   t.like(await dispatch(f.db, f.bus, settings), { dispatched: 0 });
 });
 
-eachDialect('after maxAttempts a failing row is marked failed and kept with its error', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('after maxAttempts a failing row is marked failed and kept with its error', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass, members } = await classOf(f, 1);
-  await failStorageFor(f.db, dialect, members[0]!);
+  await failStorageFor(f.db, f.tdb.dialect, members[0]!);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   const fast = { ...settings, retryDelaySeconds: 0, maxAttempts: 2 };
   await dispatch(f.db, f.bus, fast);
@@ -143,8 +146,8 @@ eachDialect('after maxAttempts a failing row is marked failed and kept with its 
   t.like(await dispatch(f.db, f.bus, fast), { dispatched: 0 });
 });
 
-eachDialect('dispatch recovers rows whose lease expired; a row lost while processing uses an attempt', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('dispatch recovers rows whose lease expired; a row lost while processing uses an attempt', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass } = await classOf(f, 4);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   await dispatch(f.db, f.bus, settings);
@@ -163,8 +166,8 @@ eachDialect('dispatch recovers rows whose lease expired; a row lost while proces
   t.like(rows.get(c!), { status: 'processing' });
 });
 
-eachDialect('process stops at --max and leaves the rest on the bus', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('process stops at --max and leaves the rest on the bus', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass } = await classOf(f, 10);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   await dispatch(f.db, f.bus, settings);
@@ -172,8 +175,8 @@ eachDialect('process stops at --max and leaves the rest on the bus', async (t, d
   t.is(await f.bus.length(), 3);
 });
 
-eachDialect('a stop signal ends the run before the next batch; nothing is lost', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('a stop signal ends the run before the next batch; nothing is lost', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass } = await classOf(f, 12);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   await dispatch(f.db, f.bus, settings);
@@ -192,8 +195,8 @@ eachDialect('a stop signal ends the run before the next batch; nothing is lost',
   t.is((await contentRows(f.db)).length, 12);
 });
 
-eachDialect('dispatch never fills the bus past --max-bus and says when it stopped for that', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('dispatch never fills the bus past --max-bus and says when it stopped for that', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass } = await classOf(f, 10);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   const first = await dispatch(f.db, f.bus, { ...settings, batchSize: 3, batches: 10, maxBusLength: 7 });
@@ -204,8 +207,8 @@ eachDialect('dispatch never fills the bus past --max-bus and says when it stoppe
   t.is(await f.bus.length(), 5);
 });
 
-eachDialect('process --wait-seconds picks up work that arrives while it waits', async (t, dialect) => {
-  const f = await rescopeFixture(t, dialect);
+eachTarget('process --wait-seconds picks up work that arrives while it waits', async (t, target) => {
+  const f = await rescopeFixture(t, target);
   const { klass } = await classOf(f, 3);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   const running = processQueue(f.db, f.bus, { ...settings, waitMs: 1_500 });

@@ -5,8 +5,11 @@ import { processQueue } from '../src/rescope/process-queue.js';
 import { type ShowRequest, rescopeShow } from '../src/rescope/show.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { runCli } from './helpers/cli.js';
-import { type LiveDialect, eachDialect } from './helpers/databases.js';
+import { type Target, eachTarget } from './helpers/databases.js';
 import { type RescopeFixture, queueRows, rescopeFixture } from './helpers/rescope.js';
+import { useRedisCluster } from './helpers/redis.js';
+
+useRedisCluster();
 
 interface World {
   f: RescopeFixture;
@@ -27,8 +30,8 @@ interface World {
   coTeacher: string;
 }
 
-async function world(t: ExecutionContext, dialect: LiveDialect): Promise<World> {
-  const f = await rescopeFixture(t, dialect);
+async function world(t: ExecutionContext, target: Target): Promise<World> {
+  const f = await rescopeFixture(t, target);
   const sessionPrefix = `${f.redis.prefix}session:`;
   const units = [[[{ competencies: ['a'] }, { format: 'collection', competencies: ['b'] }]], [[{ competencies: ['c'] }]]];
   const course = await seedCourse(f.db, { units });
@@ -50,8 +53,8 @@ async function world(t: ExecutionContext, dialect: LiveDialect): Promise<World> 
   return { f, sessionPrefix, token, show, course, noVersion, otherCourse, klass, offClass, deletedClass, otherClass, learner, classmate, inactive, stranger, coTeacher };
 }
 
-eachDialect('the access matrix, each rule and its failure', async (t, dialect) => {
-  const w = await world(t, dialect);
+eachTarget('the access matrix, each rule and its failure', async (t, target) => {
+  const w = await world(t, target);
   const c = w.course.id;
   const cases: Array<[string, Parameters<World['show']>[0], string]> = [
     ['learner in independent learning', { caller: w.learner, courseId: c, classId: null }, 'queued'],
@@ -86,8 +89,8 @@ eachDialect('the access matrix, each rule and its failure', async (t, dialect) =
   t.is((await queueRows(w.f.db)).length, 3);
 });
 
-eachDialect('round trip: not found → queued once → dispatch and process → found with the right content', async (t, dialect) => {
-  const w = await world(t, dialect);
+eachTarget('round trip: not found → queued once → dispatch and process → found with the right content', async (t, target) => {
+  const w = await world(t, target);
   const request = { caller: w.klass.creatorId, courseId: w.course.id, classId: w.klass.id, userId: w.learner };
   t.like(await w.show(request), { status: 'queued', alreadyQueued: false });
   t.like(await w.show(request), { status: 'queued', alreadyQueued: true });
@@ -106,8 +109,8 @@ eachDialect('round trip: not found → queued once → dispatch and process → 
   );
 });
 
-eachDialect('rescope-show on the command line: exit codes and one JSON object for each outcome', async (t, dialect) => {
-  const w = await world(t, dialect);
+eachTarget('rescope-show on the command line: exit codes and one JSON object for each outcome', async (t, target) => {
+  const w = await world(t, target);
   const env = { ...w.f.env, MTC_BATCH_SESSION_PREFIX: w.sessionPrefix };
   const run = async (caller: string | null, ...args: string[]) =>
     runCli(['rescope-show', ...(caller === null ? [] : ['--token', await w.token(caller)]), ...args], { env });

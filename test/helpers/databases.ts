@@ -13,6 +13,7 @@ import type { Config } from '../../src/config/settings.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import type { DialectName } from '../../src/db/dialect.js';
 import { migrate } from '../../src/db/migrate.js';
+import { clusterTests } from './redis.js';
 
 export type LiveDialect = Extract<DialectName, 'sqlite' | 'postgres'>;
 
@@ -95,4 +96,22 @@ export function eachDialect(title: string, fn: (t: ExecutionContext, dialect: Li
 /** Like eachDialect, for specs that only make sense with several processes on one server. */
 export function postgresOnly(title: string, fn: (t: ExecutionContext) => Promise<void> | void): void {
   if (dialectsUnderTest().includes('postgres')) test(`${title} [postgres]`, (t) => fn(t));
+}
+
+/** Where a spec runs: a database, and a single Redis or a Redis Cluster. */
+export interface Target {
+  dialect: LiveDialect;
+  redis: 'single' | 'cluster';
+}
+
+/**
+ * Registers `title [dialect]` for every dialect on a single Redis, and
+ * `title [postgres, redis cluster]` against a Redis Cluster (the file must call
+ * useRedisCluster()). Set MTC_BATCH_TEST_REDIS_CLUSTER=0 to leave the cluster out.
+ */
+export function eachTarget(title: string, fn: (t: ExecutionContext, target: Target) => Promise<void> | void): void {
+  for (const dialect of dialectsUnderTest()) test(`${title} [${dialect}]`, (t) => fn(t, { dialect, redis: 'single' }));
+  if (clusterTests && dialectsUnderTest().includes('postgres')) {
+    test(`${title} [postgres, redis cluster]`, (t) => fn(t, { dialect: 'postgres', redis: 'cluster' }));
+  }
 }

@@ -1,7 +1,7 @@
 import type { ExecutionContext } from 'ava';
 import type { Database } from '../../src/db/database.js';
 import type { SchoolNotification } from '../../src/notifications/notification.js';
-import { type LiveDialect, type TestDatabase, migratedDatabase } from './databases.js';
+import { type LiveDialect, type Target, type TestDatabase, migratedDatabase } from './databases.js';
 import { type TestRedis, isolatedRedis } from './redis.js';
 
 export interface NotificationFixture {
@@ -14,9 +14,10 @@ export interface NotificationFixture {
   read(schoolUuid: string): Promise<SchoolNotification | null>;
 }
 
-export async function notificationFixture(t: ExecutionContext, dialect: LiveDialect): Promise<NotificationFixture> {
+export async function notificationFixture(t: ExecutionContext, target: LiveDialect | Target): Promise<NotificationFixture> {
+  const { dialect, redis: kind } = typeof target === 'string' ? { dialect: target, redis: 'single' as const } : target;
   const { tdb, db } = await migratedDatabase(t, dialect);
-  const redis = await isolatedRedis(t);
+  const redis = await isolatedRedis(t, kind);
   const options = {
     overdueAfterMinutes: 1440,
     notificationTtlSeconds: 3900,

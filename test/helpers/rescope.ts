@@ -5,7 +5,7 @@ import { toNumber, toUuid } from '../../src/db/values.js';
 import { RescopeBus } from '../../src/rescope/bus.js';
 import { type EnqueueInput, enqueue } from '../../src/rescope/enqueue.js';
 import { parseEnqueueRequest } from '../../src/rescope/enqueue-request.js';
-import { type LiveDialect, type TestDatabase, migratedDatabase } from './databases.js';
+import { type LiveDialect, type Target, type TestDatabase, migratedDatabase } from './databases.js';
 import { type TestRedis, isolatedRedis } from './redis.js';
 
 export interface RescopeFixture {
@@ -17,9 +17,10 @@ export interface RescopeFixture {
   env: Record<string, string>;
 }
 
-export async function rescopeFixture(t: ExecutionContext, dialect: LiveDialect): Promise<RescopeFixture> {
+export async function rescopeFixture(t: ExecutionContext, target: LiveDialect | Target): Promise<RescopeFixture> {
+  const { dialect, redis: kind } = typeof target === 'string' ? { dialect: target, redis: 'single' as const } : target;
   const { tdb, db } = await migratedDatabase(t, dialect);
-  const redis = await isolatedRedis(t);
+  const redis = await isolatedRedis(t, kind);
   const bus = new RescopeBus(redis.client, `${redis.prefix}bus`);
   return { tdb, db, redis, bus, env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: bus.key } };
 }
