@@ -7,7 +7,10 @@
  *   2. over a link with 10 ms round trips (a loopback proxy delaying every chunk 5 ms each
  *      way): the whole command, against the seed's proof of concept doing its Redis work
  *      alone over the same link (SCAN for existing keys with the default COUNT, diff in
- *      memory, one pipeline of SET and DEL).
+ *      memory, one pipeline of SET and DEL);
+ *   3. on a local 3-master Redis Cluster (started here, on free loopback ports, and
+ *      stopped): the whole command against the single server, run for run on the same
+ *      data, alternating which goes first.
  *
  * Run: npm run bench:notifications
  * Env: MTC_BATCH_BENCH_POSTGRES_URL, MTC_BATCH_BENCH_REDIS (host:port, default
@@ -21,6 +24,7 @@ import { type Database, openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { notificationJson, notificationKey } from '../src/notifications/notification.js';
 import { schoolConcerns } from '../src/notifications/school-concerns.js';
+import { startRedisCluster } from '../test/helpers/redis-cluster.js';
 import { startTcpProxy } from '../test/helpers/tcp-proxy.js';
 
 const pgUrl = process.env.MTC_BATCH_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -207,6 +211,41 @@ async function main(): Promise<void> {
     await slowRedis.quit();
     line("  seed's approach, Redis work alone", `${fmt(seedRun.ms)} ms (${fmt(seedRun.scans)} SCAN calls, ${fmt(seedRun.stale)} deleted, ${fmt(entries.length)} set)`);
     line('  ratio', `${(seedRun.ms / slowMs).toFixed(1)}× faster (target ≥ 30×)`);
+
+    // 3. A local Redis Cluster against the single server, on the same data each round.
+    const cluster = await startRedisCluster();
+    try {
+      // Both start from round 7's notifications: the single server catches up, the cluster fills.
+      await runCommand(direct);
+      const warm = await runCommand(cluster.url);
+      line('cluster: first run (writes every entry)', `${fmt(warm.result.schools)} schools in ${fmt(warm.wallMs)} ms`);
+      const pairs: Array<{ single: CommandRun; cluster: CommandRun }> = [];
+      for (let round = 8; round <= 12; round++) {
+        await setRound(db, round, round - 1);
+        await db.knex.raw('ANALYZE "check"');
+        const clusterFirst = round % 2 === 0;
+        const a = await runCommand(clusterFirst ? cluster.url : direct);
+        const b = await runCommand(clusterFirst ? direct : cluster.url);
+        const pair = clusterFirst ? { cluster: a, single: b } : { single: a, cluster: b };
+        if (pair.single.result.schools !== pair.cluster.result.schools || pair.single.result.removed !== pair.cluster.result.removed) {
+          throw new Error(`the cluster run disagrees with the single-server run: ${JSON.stringify(pair.cluster.result)} vs ${JSON.stringify(pair.single.result)}`);
+        }
+        pairs.push(pair);
+        line(
+          `  round ${round - 7}`,
+          `single ${fmt(pair.single.wallMs)} ms (redis ${pair.single.result.timings.redisMs}), ` +
+            `cluster ${fmt(pair.cluster.wallMs)} ms (redis ${pair.cluster.result.timings.redisMs}); ${fmt(pair.cluster.result.removed)} removed`,
+        );
+      }
+      const singleMs = median(pairs.map((p) => p.single.wallMs));
+      const clusterMs = median(pairs.map((p) => p.cluster.wallMs));
+      line('cluster vs single: whole command', `${fmt(clusterMs)} vs ${fmt(singleMs)} ms (median) = ${(clusterMs / singleMs).toFixed(2)}× (target ≤ 2×)`);
+      const singleRedis = median(pairs.map((p) => p.single.result.timings.redisMs));
+      const clusterRedis = median(pairs.map((p) => p.cluster.result.timings.redisMs));
+      line('cluster vs single: timings.redisMs', `${fmt(clusterRedis)} vs ${fmt(singleRedis)} ms (median) = ${(clusterRedis / singleRedis).toFixed(2)}×`);
+    } finally {
+      await cluster.stop();
+    }
   } finally {
     await proxy.close();
     await cleanRedis(redis).catch(() => undefined);
