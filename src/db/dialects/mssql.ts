@@ -36,8 +36,11 @@ export const mssql: Dialect = {
   uuidJsonArraySql: (expr) =>
     `'["' + STRING_AGG(LOWER(CAST(${expr} AS nvarchar(36))), '","') WITHIN GROUP (ORDER BY LOWER(CAST(${expr} AS nvarchar(36)))) + '"]'`,
   stringAggSql: (expr) => `STRING_AGG(CAST(${expr} AS nvarchar(max)), CHAR(31))`,
+  // sp_getapplock reports a timeout in its return value, not as an error: THROW makes
+  // one, so migrate never goes on without the lock.
   migrationLockSql: () => [
-    "EXEC sp_getapplock @Resource = N'mtc-batch:migrate', @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 120000",
+    "DECLARE @lock int; EXEC @lock = sp_getapplock @Resource = N'mtc-batch:migrate', @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 120000; " +
+      "IF @lock < 0 THROW 51000, N'mtc-batch migrate: another migrate held the lock for 120 s; try again', 1;",
   ],
   createBookkeepingSql: (table) =>
     `IF OBJECT_ID(N'${table}', N'U') IS NULL CREATE TABLE ${b(table)} (${b('name')} nvarchar(255) NOT NULL PRIMARY KEY, ${b('applied_at')} datetime2 NOT NULL)`,
