@@ -1,0 +1,324 @@
+-- Every statement the mtc-batch jobs send to SQL Server, in the order they send them.
+-- Recorded by test/mssql-statements.test.ts through knex's mssql client (no server) and
+-- parsed there by a T-SQL grammar. Regenerate with `npm run snapshots` and review the diff.
+-- Long parameter lists are shortened here; @pN are tedious's named parameters.
+
+-- ==== migrate (a new database)
+
+-- begin transaction
+
+-- 1. no parameters
+DECLARE @lock int; EXEC @lock = sp_getapplock @Resource = N'mtc-batch:migrate', @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 120000; IF @lock < 0 THROW 51000, N'mtc-batch migrate: another migrate held the lock for 120 s; try again', 1;
+
+-- 2. no parameters
+IF OBJECT_ID(N'mtc_batch_migrations', N'U') IS NULL CREATE TABLE [mtc_batch_migrations] ([name] nvarchar(255) NOT NULL PRIMARY KEY, [applied_at] datetime2 NOT NULL);
+
+-- 3. no parameters
+select [name] from [mtc_batch_migrations];
+
+-- 4. no parameters
+CREATE TABLE [rescope_queue] ([id] bigint identity(1,1) not null primary key, [user_id] uniqueidentifier not null, [course_id] uniqueidentifier not null, [class_id] uniqueidentifier null, [source] nvarchar(32) not null, [priority] smallint not null, [status] nvarchar(16) null, [attempts] int not null CONSTRAINT [rescope_queue_attempts_default] DEFAULT '0', [last_error] nvarchar(2000) null, [available_at] datetime2 not null CONSTRAINT [rescope_queue_available_at_default] DEFAULT (SYSUTCDATETIME()), [created_at] datetime2 not null CONSTRAINT [rescope_queue_created_at_default] DEFAULT (SYSUTCDATETIME()), [updated_at] datetime2 not null CONSTRAINT [rescope_queue_updated_at_default] DEFAULT (SYSUTCDATETIME()));
+
+-- 5. no parameters
+CREATE INDEX [rescope_queue_claim_ix] ON [rescope_queue] ([priority], [id]) where [status] is null;
+
+-- 6. no parameters
+CREATE UNIQUE INDEX [rescope_queue_learner_uq] ON [rescope_queue] ([user_id], [course_id], [class_id]) WITH (IGNORE_DUP_KEY = ON);
+
+-- 7. no parameters
+CREATE TABLE [rescoped_content] ([id] bigint identity(1,1) not null primary key, [user_id] uniqueidentifier not null, [course_id] uniqueidentifier not null, [class_id] uniqueidentifier null, [skipped_content] nvarchar(max) not null, [created_at] datetime2 not null CONSTRAINT [rescoped_content_created_at_default] DEFAULT (SYSUTCDATETIME()));
+
+-- 8. no parameters
+CREATE UNIQUE INDEX [rescoped_content_learner_uq] ON [rescoped_content] ([user_id], [course_id], [class_id]) WITH (IGNORE_DUP_KEY = ON);
+
+-- 9. 1 parameter: NVarChar
+insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), @p0);
+
+-- 10. no parameters
+CREATE TABLE [course] ([id] uniqueidentifier, [title] nvarchar(500) null, [version] nvarchar(64) null, [is_deleted] bit not null CONSTRAINT [course_is_deleted_default] DEFAULT '0', CONSTRAINT [course_pkey] PRIMARY KEY ([id]));
+
+-- 11. no parameters
+CREATE TABLE [course_item] ([id] uniqueidentifier, [course_id] uniqueidentifier not null, [unit_id] uniqueidentifier not null, [lesson_id] uniqueidentifier not null, [format] nvarchar(32) not null, [sequence] int not null CONSTRAINT [course_item_sequence_default] DEFAULT '0', [is_deleted] bit not null CONSTRAINT [course_item_is_deleted_default] DEFAULT '0', CONSTRAINT [course_item_pkey] PRIMARY KEY ([id]), CONSTRAINT [course_item_course_id_foreign] FOREIGN KEY ([course_id]) REFERENCES [course] ([id]));
+
+-- 12. no parameters
+CREATE INDEX [course_item_course_ix] ON [course_item] ([course_id]);
+
+-- 13. no parameters
+CREATE TABLE [course_item_competency] ([item_id] uniqueidentifier not null, [competency_code] nvarchar(128) not null, CONSTRAINT [course_item_competency_item_id_foreign] FOREIGN KEY ([item_id]) REFERENCES [course_item] ([id]), CONSTRAINT [course_item_competency_pkey] PRIMARY KEY ([item_id], [competency_code]));
+
+-- 14. no parameters
+CREATE INDEX [course_item_competency_code_ix] ON [course_item_competency] ([competency_code]);
+
+-- 15. no parameters
+CREATE TABLE [class] ([id] uniqueidentifier, [course_id] uniqueidentifier null, [creator_id] uniqueidentifier not null, [rescope] bit not null CONSTRAINT [class_rescope_default] DEFAULT '0', [is_deleted] bit not null CONSTRAINT [class_is_deleted_default] DEFAULT '0', [is_archived] bit not null CONSTRAINT [class_is_archived_default] DEFAULT '0', CONSTRAINT [class_pkey] PRIMARY KEY ([id]));
+
+-- 16. no parameters
+CREATE TABLE [class_collaborator] ([class_id] uniqueidentifier not null, [user_id] uniqueidentifier not null, CONSTRAINT [class_collaborator_class_id_foreign] FOREIGN KEY ([class_id]) REFERENCES [class] ([id]), CONSTRAINT [class_collaborator_pkey] PRIMARY KEY ([class_id], [user_id]));
+
+-- 17. no parameters
+CREATE TABLE [class_member] ([class_id] uniqueidentifier not null, [user_id] uniqueidentifier not null, [is_active] bit not null CONSTRAINT [class_member_is_active_default] DEFAULT '1', CONSTRAINT [class_member_class_id_foreign] FOREIGN KEY ([class_id]) REFERENCES [class] ([id]), CONSTRAINT [class_member_pkey] PRIMARY KEY ([class_id], [user_id]));
+
+-- 18. no parameters
+CREATE TABLE [user_competency_status] ([user_id] uniqueidentifier not null, [competency_code] nvarchar(128) not null, [status] nvarchar(16) not null);
+
+-- 19. no parameters
+ALTER TABLE [user_competency_status] ADD CONSTRAINT [user_competency_status_pkey] PRIMARY KEY CLUSTERED ([user_id], [competency_code]);
+
+-- 20. 1 parameter: NVarChar
+insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), @p0);
+
+-- 21. no parameters
+CREATE TABLE [school] ([id] int identity(1,1) not null primary key, [urlSlug] uniqueidentifier not null, [name] nvarchar(255) not null);
+
+-- 22. no parameters
+CREATE UNIQUE INDEX [school_urlslug_uq] ON [school] ([urlSlug]) WHERE [urlSlug] IS NOT NULL;
+
+-- 23. no parameters
+CREATE TABLE [pupil] ([id] int identity(1,1) not null primary key, [school_id] int not null, [urlSlug] uniqueidentifier not null, [currentCheckId] int null, [attendanceId] int null, CONSTRAINT [pupil_school_id_foreign] FOREIGN KEY ([school_id]) REFERENCES [school] ([id]));
+
+-- 24. no parameters
+CREATE UNIQUE INDEX [pupil_urlslug_uq] ON [pupil] ([urlSlug]) WHERE [urlSlug] IS NOT NULL;
+
+-- 25. no parameters
+CREATE INDEX [pupil_current_check_ix] ON [pupil] ([currentCheckId]);
+
+-- 26. no parameters
+CREATE INDEX [pupil_school_ix] ON [pupil] ([school_id]);
+
+-- 27. no parameters
+CREATE TABLE [check] ([id] int identity(1,1) not null primary key, [pupil_id] int not null, [checkCode] uniqueidentifier not null, [isLiveCheck] bit not null CONSTRAINT [check_islivecheck_default] DEFAULT '1', [pupilLoginDate] datetime2 null, [received] bit not null CONSTRAINT [check_received_default] DEFAULT '0', [complete] bit not null CONSTRAINT [check_complete_default] DEFAULT '0', [processingFailed] bit not null CONSTRAINT [check_processingfailed_default] DEFAULT '0', CONSTRAINT [check_pupil_id_foreign] FOREIGN KEY ([pupil_id]) REFERENCES [pupil] ([id]));
+
+-- 28. no parameters
+CREATE UNIQUE INDEX [check_checkcode_uq] ON [check] ([checkCode]) WHERE [checkCode] IS NOT NULL;
+
+-- 29. no parameters
+CREATE INDEX [check_login_date_ix] ON [check] ([pupilLoginDate]) where [received] = 0 AND [isLiveCheck] = 1;
+
+-- 30. no parameters
+CREATE INDEX [check_processing_failed_ix] ON [check] ([id]) where [processingFailed] = 1;
+
+-- 31. no parameters
+CREATE INDEX [check_pupil_ix] ON [check] ([pupil_id]);
+
+-- 32. 1 parameter: NVarChar
+insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), @p0);
+
+-- commit
+
+-- ==== enqueue: join.class, oob, assign.course.to.class, and a class with rescope off
+
+-- 1. 3 parameters: NVarChar ×3
+select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] from [class] where [id] in (@p0, @p1, @p2);
+
+-- 2. 1 parameter: NVarChar
+select [id], [version], [is_deleted] from [course] where [id] in (@p0);
+
+-- 3. 5 parameters: NVarChar ×4, Bit
+select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2, @p3, @p4);
+
+-- 4. 15 parameters: NVarChar ×12, Int ×3
+insert into [rescope_queue] ([class_id], [course_id], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4), (@p5, @p6, @p7, @p8, @p9), (@p10, @p11, @p12, @p13, @p14); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- 5. 9 parameters: NVarChar ×7, Int ×2
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = @p2, [source] = @p3, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p4 and [class_id] = @p5 and [user_id] in (@p6, @p7) and [status] = @p8;select @@rowcount;
+
+-- 6. 7 parameters: Int ×2, NVarChar ×5
+update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] = @p3 and [user_id] in (@p4, @p5) and [status] is null and [priority] > @p6;select @@rowcount;
+
+-- 7. 7 parameters: NVarChar ×5, Int ×2
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = @p2, [source] = @p3, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p4 and [class_id] is null and [user_id] in (@p5) and [status] = @p6;select @@rowcount;
+
+-- 8. 5 parameters: Int ×2, NVarChar ×3
+update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] is null and [user_id] in (@p3) and [status] is null and [priority] > @p4;select @@rowcount;
+
+-- 9. 6 parameters: NVarChar ×4, Int, Bit
+INSERT INTO [rescope_queue] ([user_id], [course_id], [class_id], [source], [priority]) SELECT m.[user_id], CAST(@p0 AS uniqueidentifier), CAST(@p1 AS uniqueidentifier), CAST(@p2 AS nvarchar(64)), CAST(@p3 AS smallint) FROM [class_member] m WHERE m.[class_id] = @p4 AND m.[is_active] = @p5 ; SELECT @@ROWCOUNT AS [affected_rows];
+
+-- 10. 2 parameters: NVarChar, Bit
+select count(*) as [n] from [class_member] where [class_id] = @p0 and [is_active] = @p1;
+
+-- 11. 9 parameters: NVarChar ×6, Int ×2, Bit
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = @p2, [source] = @p3, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p4 and [class_id] = @p5 and [user_id] in (select [user_id] from [class_member] where [class_id] = @p6 and [is_active] = @p7) and [status] = @p8;select @@rowcount;
+
+-- 12. 7 parameters: Int ×2, NVarChar ×4, Bit
+update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] = @p3 and [user_id] in (select [user_id] from [class_member] where [class_id] = @p4 and [is_active] = @p5) and [status] is null and [priority] > @p6;select @@rowcount;
+
+-- ==== enqueue: join.class for 1,500 learners (inserts of 420 rows × 5 parameters)
+
+-- 1. 1 parameter: NVarChar
+select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] from [class] where [id] in (@p0);
+
+-- 2. 1502 parameters: NVarChar ×1501, Bit
+select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2, @p3, /* … 1497 more … */ @p1501);
+
+-- 3. 2100 parameters: NVarChar ×1680, Int ×420; sent 3 times in a row
+insert into [rescope_queue] ([class_id], [course_id], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4), /* … 418 more rows … */ (@p2095, @p2096, @p2097, @p2098, @p2099); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- 4. 1200 parameters: NVarChar ×960, Int ×240
+insert into [rescope_queue] ([class_id], [course_id], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4), /* … 238 more rows … */ (@p1195, @p1196, @p1197, @p1198, @p1199); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- ==== dispatch: recover expired leases, then claim
+
+-- 1. 5 parameters: Int ×2, NVarChar ×3
+update [rescope_queue] set [status] = CASE WHEN [status] = 'processing' AND [attempts] + 1 >= @p0 THEN 'failed' ELSE NULL END, [attempts] = CASE WHEN [status] = 'processing' THEN [attempts] + 1 ELSE [attempts] END, [last_error] = CASE WHEN [status] = 'processing' THEN @p1 ELSE [last_error] END, [updated_at] = (SYSUTCDATETIME()) output inserted.[status] where [status] in (@p2, @p3) and [updated_at] < (DATEADD(second, CAST(@p4 AS int), SYSUTCDATETIME()));
+
+-- 2. 1 parameter: Int
+WITH picked AS (SELECT TOP (@p0) [id], [priority], [status], [updated_at] FROM [rescope_queue] WITH (ROWLOCK, READPAST, UPDLOCK) WHERE [status] IS NULL AND [available_at] <= SYSUTCDATETIME() ORDER BY [priority], [id]) UPDATE picked SET [status] = N'dispatched', [updated_at] = SYSUTCDATETIME() OUTPUT inserted.[id], inserted.[priority];
+
+-- ==== dispatch: the bus refused the ids; the rows go back to the queue
+
+-- 1. 5 parameters: NVarChar ×2, Int ×3
+update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) where [id] in (@p1, @p2, @p3) and [status] = @p4;select @@rowcount;
+
+-- ==== process: claim, compute, store; a duplicate, junk, a row already done, a row that cannot be stored
+
+-- 1. 4 parameters: Int ×3, NVarChar
+select [id], [user_id], [course_id], [class_id], [attempts] from [rescope_queue] where [id] in (@p0, @p1, @p2) and [status] = @p3;
+
+-- 2. 3 parameters: NVarChar ×3
+select [user_id], [course_id], [class_id] from [rescoped_content] where [user_id] in (@p0, @p1, @p2);
+
+-- 3. 2 parameters: Int, NVarChar
+delete from [rescope_queue] where [id] in (@p0) and [status] = @p1;select @@rowcount;
+
+-- 4. 4 parameters: NVarChar ×2, Int ×2
+update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id] where [id] in (@p1, @p2) and [status] = @p3;
+
+-- 5. 2 parameters: Bit, NVarChar
+select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
+
+-- 6. 6 parameters: NVarChar ×5, Bit
+select [s].[user_id], STRING_AGG(CAST([s].[competency_code] AS nvarchar(max)), CHAR(31)) AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5) group by [s].[user_id];
+
+-- begin transaction
+
+-- 7. 8 parameters: NVarChar ×8
+insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3), (@p4, @p5, @p6, @p7); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- rollback
+
+-- begin transaction
+
+-- 8. 8 parameters: NVarChar ×8
+insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3), (@p4, @p5, @p6, @p7); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- rollback
+
+-- begin transaction
+
+-- 9. 4 parameters: NVarChar ×4
+insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- 10. 2 parameters: Int, NVarChar
+delete from [rescope_queue] where [id] in (@p0) and [status] = @p1;select @@rowcount;
+
+-- commit
+
+-- begin transaction
+
+-- 11. 4 parameters: NVarChar ×4
+insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- rollback
+
+-- 12. 5 parameters: NVarChar ×3, Int ×2
+update [rescope_queue] set [attempts] = [attempts] + 1, [last_error] = @p0, [status] = @p1, [available_at] = (DATEADD(second, CAST(@p2 AS int), SYSUTCDATETIME())), [updated_at] = (SYSUTCDATETIME()) where [id] = @p3 and [status] = @p4;select @@rowcount;
+
+-- ==== process: a batch of 1,200 (lists of 1,200 ids; inserts of 525 rows × 4 parameters)
+
+-- 1. 1201 parameters: Int ×1200, NVarChar
+select [id], [user_id], [course_id], [class_id], [attempts] from [rescope_queue] where [id] in (@p0, @p1, /* … 1197 more … */ @p1199) and [status] = @p1200;
+
+-- 2. 1200 parameters: NVarChar ×1200
+select [user_id], [course_id], [class_id] from [rescoped_content] where [user_id] in (@p0, @p1, /* … 1197 more … */ @p1199);
+
+-- 3. 1202 parameters: NVarChar ×2, Int ×1200
+update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id] where [id] in (@p1, @p2, /* … 1197 more … */ @p1200) and [status] = @p1201;
+
+-- 4. 2 parameters: Bit, NVarChar
+select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
+
+-- 5. 1204 parameters: NVarChar ×1203, Bit
+select [s].[user_id], STRING_AGG(CAST([s].[competency_code] AS nvarchar(max)), CHAR(31)) AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5, /* … 1197 more … */ @p1203) group by [s].[user_id];
+
+-- begin transaction
+
+-- 6. 2100 parameters: NVarChar ×2100; sent 2 times in a row
+insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3), /* … 523 more rows … */ (@p2096, @p2097, @p2098, @p2099); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- 7. 600 parameters: NVarChar ×600
+insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3), /* … 148 more rows … */ (@p596, @p597, @p598, @p599); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- 8. 1201 parameters: Int ×1200, NVarChar
+delete from [rescope_queue] where [id] in (@p0, @p1, /* … 1197 more … */ @p1199) and [status] = @p1200;select @@rowcount;
+
+-- commit
+
+-- ==== process: stopping with rows unfinished; they go back to the queue
+
+-- 1. 4 parameters: NVarChar ×2, Int ×2
+update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) where [id] in (@p1, @p2) and [status] = @p3;select @@rowcount;
+
+-- ==== overdue-sync
+
+-- 1. 2 parameters: DateTime ×2
+SELECT f.school_uuid, '["' + STRING_AGG(LOWER(CAST(f.failed_pupil AS nvarchar(36))), '","') WITHIN GROUP (ORDER BY LOWER(CAST(f.failed_pupil AS nvarchar(36)))) + '"]' AS failed_pupils, '["' + STRING_AGG(LOWER(CAST(f.overdue_check AS nvarchar(36))), '","') WITHIN GROUP (ORDER BY LOWER(CAST(f.overdue_check AS nvarchar(36)))) + '"]' AS overdue_checks, COUNT(f.failed_pupil) AS failed_count, COUNT(f.overdue_check) AS overdue_count FROM (SELECT s.[id] AS school_id, s.[urlSlug] AS school_uuid, CASE WHEN c.[processingFailed] = 1 THEN p.[urlSlug] END AS failed_pupil, CASE WHEN (c.[received] = 0 AND c.[isLiveCheck] = 1 AND c.[pupilLoginDate] < @p0) THEN c.[checkCode] END AS overdue_check FROM [check] c JOIN [pupil] p ON p.[currentCheckId] = c.[id] JOIN [school] s ON s.[id] = p.[school_id] WHERE p.[attendanceId] IS NULL AND ((c.[received] = 0 AND c.[isLiveCheck] = 1 AND c.[pupilLoginDate] < @p1) OR c.[processingFailed] = 1)) f GROUP BY f.school_id, f.school_uuid;
+
+-- ==== notify-invalid
+
+-- 1. 5 parameters: Bit ×2, NVarChar ×3
+update [check] set [processingFailed] = @p0 where [checkCode] in (@p1, @p2, @p3) and [processingFailed] = @p4;select @@rowcount;
+
+-- 2. 3 parameters: NVarChar ×3
+select [c].[checkCode], [c].[id] as [check_id], [p].[currentCheckId], [p].[attendanceId], [p].[urlSlug] as [pupil_uuid], [s].[urlSlug] as [school_uuid] from [check] as [c] inner join [pupil] as [p] on [p].[id] = [c].[pupil_id] inner join [school] as [s] on [s].[id] = [p].[school_id] where [c].[checkCode] in (@p0, @p1, @p2);
+
+-- ==== rescope-show: a learner's own content in a class, not there yet, so queued
+
+-- 1. 1 parameter: NVarChar
+select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] from [class] where [id] in (@p0);
+
+-- 2. 3 parameters: NVarChar ×2, Bit
+select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2);
+
+-- 3. 3 parameters: Int, NVarChar ×2
+select top (@p0) [user_id] from [class_collaborator] where [class_id] = @p1 and [user_id] = @p2;
+
+-- 4. 4 parameters: Int, NVarChar ×3
+select top (@p0) [skipped_content] from [rescoped_content] where [user_id] = @p1 and [course_id] = @p2 and [class_id] = @p3;
+
+-- 5. 1 parameter: NVarChar
+select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] from [class] where [id] in (@p0);
+
+-- 6. 3 parameters: NVarChar ×2, Bit
+select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2);
+
+-- 7. 5 parameters: NVarChar ×4, Int
+insert into [rescope_queue] ([class_id], [course_id], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- ==== rescope-show: independent learning, found
+
+-- 1. 1 parameter: NVarChar
+select [id], [version], [is_deleted] from [course] where [id] in (@p0);
+
+-- 2. 3 parameters: Int, NVarChar ×2
+select top (@p0) [skipped_content] from [rescoped_content] where [user_id] = @p1 and [course_id] = @p2 and [class_id] is null;
+
+-- ==== status
+
+-- 1. 1 parameter: NVarChar
+SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = @p0;
+
+-- 2. no parameters
+select [name] from [mtc_batch_migrations];
+
+-- 3. no parameters
+select [status], count(*) as [n], min([created_at]) as [oldest], (SYSUTCDATETIME()) AS [now] from [rescope_queue] group by [status];
+
+-- 4. 3 parameters: NVarChar ×2, Int
+select count(*) as [n] from [rescope_queue] where [status] in (@p0, @p1) and [updated_at] < (DATEADD(second, CAST(@p2 AS int), SYSUTCDATETIME()));
+
+-- 5. no parameters
+select count(*) as [n] from [rescoped_content];
+
+-- 6. 2 parameters: Int, NVarChar
+select top (@p0) [id], [user_id], [course_id], [class_id], [attempts], [last_error], [updated_at] from [rescope_queue] where [status] = @p1 order by [updated_at] asc;
