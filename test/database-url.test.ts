@@ -23,7 +23,7 @@ test('mssql URLs become tedious settings under READ COMMITTED', (t) => {
   const target = parseDatabaseUrl('mssql://sa:p%40ss@sql.example:14330/mtc?trustServerCertificate=true');
   t.is(target.dialect.name, 'mssql');
   t.like(target.connection, { server: 'sql.example', port: 14330, user: 'sa', password: 'p@ss', database: 'mtc' });
-  t.like((target.connection as { options: object }).options, { encrypt: true, trustServerCertificate: true, isolationLevel: 2 });
+  t.like((target.connection as { options: object }).options, { encrypt: true, trustServerCertificate: true, isolationLevel: 2, connectionIsolationLevel: 2 });
   t.is(target.display, 'mssql://sa:***@sql.example:14330/mtc?trustServerCertificate=true');
   t.throws(() => parseDatabaseUrl('mssql://sa:x@host'), { message: /needs a host and a database/ });
 });

@@ -74,8 +74,11 @@ export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarg
         options: {
           encrypt: flag('encrypt', true),
           trustServerCertificate: flag('trustServerCertificate', false),
-          // The queue's claims rely on READPAST, which SNAPSHOT isolation refuses.
+          // The queue's claims rely on READPAST, which SNAPSHOT isolation refuses: READ
+          // COMMITTED for transactions and for the statements outside them, whatever the
+          // server's default.
           isolationLevel: 2 /* READ_COMMITTED */,
+          connectionIsolationLevel: 2 /* READ_COMMITTED */,
         },
       },
       display,
