@@ -14,7 +14,13 @@
  *      MTC_BATCH_BENCH_REDIS_URL, BENCH_LEARNERS (50000), BENCH_REAL_LEARNERS (20000),
  *      BENCH_BATCH_SIZE (3000), BENCH_CONCURRENCY (4), BENCH_ONLY (machinery | real),
  *      BENCH_PROFILE=1 (time per statement in the real-work run).
+ *
+ * The real-work run also measures CPU time: this process's (dispatch and process) and the
+ * local PostgreSQL server's (all its processes, from /proc), per 1,000 learners: how much
+ * database a process pod needs (README, "Running at scale").
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { type Database, openDatabase } from '../src/db/database.js';
@@ -102,19 +108,45 @@ async function main(): Promise<void> {
     await enqueue(db, [{ line: null, request: { source: 'rescope', classId: realClass, courseId: null, memberIds: [], repeatedMembers: 0 } }]);
     await db.knex.raw('ANALYZE');
     const stopProfile = process.env.BENCH_PROFILE ? profileStatements(db) : () => undefined;
+    const cpuBefore = { worker: process.cpuUsage(), database: postgresCpuMs() };
     const real = await drainQueue(db, bus, realLearnerCount);
+    const workerCpuMs = process.cpuUsage(cpuBefore.worker);
+    const databaseCpuMs = postgresCpuMs() - cpuBefore.database;
     stopProfile();
     const sample = await db.knex('rescoped_content').first('skipped_content');
-    const sampleContent = sample?.skipped_content as { lessons: string[]; assessments: string[] } | undefined;
+    // JSON columns come back as text (the toolkit passes stored documents through untouched).
+    const sampleContent = JSON.parse(String(sample?.skipped_content ?? '{}')) as { lessons?: string[]; assessments?: string[] };
     line('plain SELECT of statuses (baseline)', `${fmt(baseline.rows)} rows in ${fmt(baseline.ms)} ms = ${fmt(baseline.rate)} learners/s`);
     line('dispatch + process with real work', `${fmt(realLearnerCount)} learners in ${fmt(real.ms)} ms = ${fmt(real.rate)} learners/s`);
-    line('  ratio to plain SELECT', `${(real.rate / baseline.rate).toFixed(2)}× (target ≥ 1.0×); e.g. ${sampleContent?.lessons.length} lessons, ${sampleContent?.assessments.length} assessments skipped`);
+    line('  ratio to plain SELECT', `${(real.rate / baseline.rate).toFixed(2)}× (target ≥ 1.0×); e.g. ${sampleContent.lessons?.length} lessons, ${sampleContent.assessments?.length} assessments skipped`);
+    const per1000 = (ms: number) => (ms / realLearnerCount) * 1000;
+    const workerMs = per1000((workerCpuMs.user + workerCpuMs.system) / 1000);
+    const databaseMs = per1000(databaseCpuMs);
+    line('CPU per 1,000 learners', `PostgreSQL ${fmt(databaseMs)} ms, mtc-batch ${fmt(workerMs)} ms: one database core keeps ${(workerMs / databaseMs).toFixed(1)} process cores busy`);
   } finally {
     await redis.del(busKey);
     await redis.quit();
     await db.knex.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await db.close();
   }
+}
+
+/** CPU time (user + system) of every PostgreSQL process on this machine so far, in ms. */
+function postgresCpuMs(): number {
+  const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      // Fields after the command: state is the 3rd field overall, utime the 14th, stime the 15th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return ticks * tick;
 }
 
 function median(values: readonly number[]): number {
