@@ -33,6 +33,14 @@ const snapshotFile = fileURLToPath(new URL('../../sql/mssql-jobs.sql', import.me
 const ddlFile = fileURLToPath(new URL('../../sql/mssql.sql', import.meta.url));
 const update = process.env.MTC_BATCH_UPDATE_SNAPSHOTS === '1';
 
+/** The statements of the reviewed DDL file, without comments or the final semicolon. */
+function ddlStatements(): string[] {
+  return readFileSync(ddlFile, 'utf8')
+    .split(/^GO$/m)
+    .map((batch) => batch.replace(/^--.*$/gm, '').trim().replace(/;$/, ''))
+    .filter((statement) => statement !== '');
+}
+
 /** Fixed ids, so the recording is the same on every run. */
 const id = (n: number) => `00000000-0000-4000-8000-${n.toString().padStart(12, '0')}`;
 const [C1, C2, C3] = [id(101), id(102), id(103)];
@@ -194,7 +202,11 @@ function parameterSummary(types: readonly string[]): string {
   return `${types.length} parameter${types.length > 1 ? 's' : ''}: ${[...counts].map(([type, n]) => (n > 1 ? `${type} ×${n}` : type)).join(', ')}`;
 }
 
-function render(sections: readonly Section[]): string {
+/**
+ * The kept text. Statements that are in sql/mssql.sql (migrate's DDL) are not repeated:
+ * each run of them is one line saying how many (a test checks they are those, in order).
+ */
+function render(sections: readonly Section[], ddl: ReadonlySet<string>): string {
   const out = [
     '-- Every statement the mtc-batch jobs send to SQL Server, in the order they send them.',
     '-- Recorded by test/mssql-statements.test.ts through knex\'s mssql client (no server) and',
@@ -207,6 +219,14 @@ function render(sections: readonly Section[]): string {
     let n = 0;
     for (let i = 0; i < statements.length; i++) {
       const s = statements[i]!;
+      if (ddl.has(s.sql)) {
+        let run = 1;
+        while (statements[i + run] && ddl.has(statements[i + run]!.sql)) run++;
+        out.push(run === 1 ? `-- ${n + 1}. the next statement of sql/mssql.sql, as written there` : `-- ${n + 1}.–${n + run}. the next ${run} statements of sql/mssql.sql, as written there`, '');
+        n += run;
+        i += run - 1;
+        continue;
+      }
       let repeats = 1;
       while (statements[i + repeats]?.sql === s.sql && statements[i + repeats]!.types.join() === s.types.join()) repeats++;
       if (s.marker) {
@@ -313,7 +333,7 @@ test('the claim takes rows with ROWLOCK, READPAST, UPDLOCK and returns them with
 });
 
 test('sql/mssql-jobs.sql is up to date (npm run snapshots rewrites it)', async (t) => {
-  const text = render((await recorded()).sections);
+  const text = render((await recorded()).sections, new Set(ddlStatements()));
   if (update) {
     writeFileSync(snapshotFile, text);
     t.pass();
@@ -327,7 +347,17 @@ test('sql/mssql-jobs.sql is up to date (npm run snapshots rewrites it)', async (
 });
 
 test('the SQL Server DDL (sql/mssql.sql) parses as T-SQL, batch by batch', (t) => {
-  const batches = readFileSync(ddlFile, 'utf8').split(/^GO$/m).map((b) => b.trim()).filter((b) => b.replace(/^--.*$/gm, '').trim() !== '');
+  const batches = ddlStatements();
   t.true(batches.length > 20);
   for (const batch of batches) t.deepEqual(parseTsql(batch), [], batch.slice(0, 200));
+});
+
+test('migrate sends exactly the DDL of sql/mssql.sql, in order', async (t) => {
+  const migrateSection = (await recorded()).sections.find((s) => s.title.startsWith('migrate'))!;
+  // The file records each step with its name written out; migrate binds it.
+  const isBookkeepingInsert = (sql: string) => sql.startsWith('insert into [mtc_batch_migrations]');
+  const sent = migrateSection.statements
+    .filter((s) => !s.marker && !isBookkeepingInsert(s.sql) && !s.sql.includes('sp_getapplock') && s.sql !== 'select [name] from [mtc_batch_migrations]')
+    .map((s) => s.sql);
+  t.deepEqual(sent, ddlStatements().filter((sql) => !isBookkeepingInsert(sql)));
 });
