@@ -6,7 +6,7 @@
  * (`redis+cluster://host1:7000,host2:7001`, `rediss+cluster://…`; credentials and TLS as
  * for one server), for which ioredis's Cluster client is used.
  */
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { ConnectionError, errorMessage } from '../errors.js';
 import { maskUrl } from '../config/settings.js';
 import type { Config } from '../config/settings.js';
@@ -40,14 +40,9 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>): Promise<Redis
         lazyConnect: true,
         // No retries while connecting: an unreachable cluster is reported at once.
         clusterRetryStrategy: () => null,
-        redisOptions: {
-          ...common,
-          ...(cluster.username ? { username: cluster.username } : {}),
-          ...(cluster.password ? { password: cluster.password } : {}),
-          // The certificate names the host the cluster was reached by, not the node
-          // addresses it announces (Azure Cache for Redis, ElastiCache).
-          ...(cluster.tls ? { tls: { servername: cluster.nodes[0]!.host } } : {}),
-        },
+        // The certificate names the host the cluster was reached by, not the node
+        // addresses it announces (Azure Cache for Redis, ElastiCache).
+        redisOptions: { ...common, ...nodeOptions(cluster, cluster.nodes[0]!.host) },
         ...(cluster.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
       })
     : new Redis(config.redisUrl, { ...common, lazyConnect: true, retryStrategy: () => null });
@@ -82,6 +77,15 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>): Promise<Redis
   };
 }
 
+/** Credentials and TLS for a connection to a cluster node; `servername` is the host the certificate names. */
+function nodeOptions(target: ClusterTarget, servername: string): RedisOptions {
+  return {
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+    ...(target.tls ? { tls: { servername } } : {}),
+  };
+}
+
 /** Why the seed nodes of a cluster gave no slots (refused, auth, cluster mode off…), or null. */
 async function whyNoSlots(target: ClusterTarget, connectTimeout: number): Promise<string | null> {
   const reasons = await Promise.all(
@@ -93,9 +97,7 @@ async function whyNoSlots(target: ClusterTarget, connectTimeout: number): Promis
         lazyConnect: true,
         retryStrategy: () => null,
         maxRetriesPerRequest: 0,
-        ...(target.username ? { username: target.username } : {}),
-        ...(target.password ? { password: target.password } : {}),
-        ...(target.tls ? { tls: { servername: host } } : {}),
+        ...nodeOptions(target, host),
       });
       let failure: unknown;
       probe.on('error', (err) => {
