@@ -3,7 +3,7 @@
  * same library functions the subcommands call (no demo-only logic), collecting what
  * happened for a person to read.
  */
-import { masters } from '../redis/nodes.js';
+import { scanKeys } from '../redis/nodes.js';
 import type { RedisClient } from '../redis/redis.js';
 import type { Config } from '../config/settings.js';
 import type { Database } from '../db/database.js';
@@ -58,13 +58,8 @@ export interface DemoReport {
 export async function clearDemoKeys(redis: RedisClient): Promise<number> {
   let removed = 0;
   // Every master of a cluster holds some of them; keys are removed one by one on it.
-  for (const node of masters(redis)) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${demoKeyPrefix}*`, 'COUNT', 1000);
-      for (const key of keys) removed += await node.unlink(key);
-      cursor = next;
-    } while (cursor !== '0');
+  for await (const { node, keys } of scanKeys(redis, `${demoKeyPrefix}*`)) {
+    for (const key of keys) removed += await node.unlink(key);
   }
   return removed;
 }

@@ -12,6 +12,21 @@ export function masters(client: RedisClient): Redis[] {
   return isCluster(client) ? client.nodes('master') : [client];
 }
 
+/**
+ * Keys matching `pattern` on every master, a SCAN page at a time with the node that holds
+ * them. For the demo's clean-up and for tests: the jobs themselves never scan.
+ */
+export async function* scanKeys(client: RedisClient, pattern: string): AsyncGenerator<{ node: Redis; keys: string[] }> {
+  for (const node of masters(client)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length > 0) yield { node, keys };
+      cursor = next;
+    } while (cursor !== '0');
+  }
+}
+
 /** `items` grouped by the node that serves each one's key, in their original order. */
 export function groupByNode<T>(client: RedisClient, items: readonly T[], keyOf: (item: T) => string): Array<{ node: Redis; items: T[] }> {
   if (!isCluster(client)) return items.length > 0 ? [{ node: client, items: [...items] }] : [];

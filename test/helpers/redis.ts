@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { Cluster, Redis } from 'ioredis';
-import { masters } from '../../src/redis/nodes.js';
+import { scanKeys } from '../../src/redis/nodes.js';
 import type { RedisClient } from '../../src/redis/redis.js';
 import { parseClusterUrl } from '../../src/redis/redis-url.js';
 import { type TestCluster, startRedisCluster } from './redis-cluster.js';
@@ -65,14 +65,7 @@ export async function isolatedRedis(t: ExecutionContext, kind: RedisKind = 'sing
   const client = newClient();
   const keys = async () => {
     const found: string[] = [];
-    for (const node of masters(client)) {
-      let cursor = '0';
-      do {
-        const [next, batch] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        found.push(...batch);
-        cursor = next;
-      } while (cursor !== '0');
-    }
+    for await (const page of scanKeys(client, `${prefix}*`)) found.push(...page.keys);
     return found;
   };
   await client.ping();
