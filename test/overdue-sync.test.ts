@@ -1,10 +1,9 @@
 import { overdueSync } from '../src/notifications/overdue-sync.js';
 import { seedOverdueSchools, seedPupil, seedSchool } from '../src/seed/mtc-world.js';
-import test from 'ava';
 import { groupByNode } from '../src/redis/nodes.js';
-import { dialectsUnderTest, eachDialect, eachTarget } from './helpers/databases.js';
+import { clusterOnly, eachDialect, eachTarget } from './helpers/databases.js';
 import { notificationFixture } from './helpers/notifications.js';
-import { clusterTests, useRedisCluster } from './helpers/redis.js';
+import { useRedisCluster } from './helpers/redis.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { Redis } from 'ioredis';
 
@@ -138,25 +137,23 @@ eachDialect('Redis failing midway: the run fails, and the next run repairs every
   }
 });
 
-if (clusterTests && dialectsUnderTest().includes('postgres')) {
-  test('in a cluster, entries on every master are written and removed node by node [postgres, redis cluster]', async (t) => {
-    const f = await notificationFixture(t, { dialect: 'postgres', redis: 'cluster' });
-    const schools = await seedOverdueSchools(f.db, 300, 1, now);
-    const key = (school: string) => `${f.options.notificationPrefix}${school}`;
-    const nodes = groupByNode(f.redis.client, schools, key);
-    t.is(nodes.length, 3, 'the school entries live on all three masters');
-    t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 300, removed: 0 });
-    for (const { node, items } of nodes) {
-      // Read back from the node itself: every entry it serves is there, with its TTL.
-      const values = await Promise.all(items.map((school) => node.get(key(school))));
-      t.true(values.every((v) => v !== null), `${node.options.port}: every entry written`);
-      t.true((await node.ttl(key(items[0]!))) > 0);
-    }
-    const leaving = nodes.flatMap(({ items }) => items.slice(0, 20));
-    await f.db.knex('check').whereIn('pupil_id', f.db.knex('pupil').select('id').whereIn('school_id', f.db.knex('school').select('id').whereIn('urlSlug', leaving))).update({ received: true });
-    t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 240, removed: 60 });
-    for (const school of leaving) t.is(await f.read(school), null);
-    t.is(await f.redis.client.scard(f.options.notificationIndexKey), 240);
-    t.is((await f.redis.keys()).length, 241, '240 entries and the index; no lock or temporary set left');
-  });
-}
+clusterOnly('in a cluster, entries on every master are written and removed node by node', async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const schools = await seedOverdueSchools(f.db, 300, 1, now);
+  const key = (school: string) => `${f.options.notificationPrefix}${school}`;
+  const nodes = groupByNode(f.redis.client, schools, key);
+  t.is(nodes.length, 3, 'the school entries live on all three masters');
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 300, removed: 0 });
+  for (const { node, items } of nodes) {
+    // Read back from the node itself: every entry it serves is there, with its TTL.
+    const values = await Promise.all(items.map((school) => node.get(key(school))));
+    t.true(values.every((v) => v !== null), `${node.options.port}: every entry written`);
+    t.true((await node.ttl(key(items[0]!))) > 0);
+  }
+  const leaving = nodes.flatMap(({ items }) => items.slice(0, 20));
+  await f.db.knex('check').whereIn('pupil_id', f.db.knex('pupil').select('id').whereIn('school_id', f.db.knex('school').select('id').whereIn('urlSlug', leaving))).update({ received: true });
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 240, removed: 60 });
+  for (const school of leaving) t.is(await f.read(school), null);
+  t.is(await f.redis.client.scard(f.options.notificationIndexKey), 240);
+  t.is((await f.redis.keys()).length, 241, '240 entries and the index; no lock or temporary set left');
+});

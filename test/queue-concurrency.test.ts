@@ -2,14 +2,14 @@
  * Exactly-once under concurrency and crashes, with real processes on one PostgreSQL
  * database (SQLite has one writer by design; its crash recovery is covered in queue.test).
  */
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import knexFactory from 'knex';
 import { queueCounts } from '../src/rescope/queue-table.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { spawnCli } from './helpers/cli.js';
-import { dialectsUnderTest, postgresOnly, postgresUrl } from './helpers/databases.js';
+import { clusterOnly, postgresOnly, postgresUrl } from './helpers/databases.js';
 import { type RescopeFixture, contentRows, enqueueRequests, queueRows, rescopeFixture } from './helpers/rescope.js';
-import { clusterTests, useRedisCluster } from './helpers/redis.js';
+import { useRedisCluster } from './helpers/redis.js';
 
 useRedisCluster();
 
@@ -72,19 +72,17 @@ postgresOnly('several dispatch and process processes at once rescope every learn
   ]);
 });
 
-if (clusterTests && dialectsUnderTest().includes('postgres')) {
-  test('2 dispatch and 4 process processes at once on a Redis Cluster rescope every learner exactly once [postgres, redis cluster]', async (t) => {
-    t.timeout(120_000);
-    const f = await rescopeFixture(t, { dialect: 'postgres', redis: 'cluster' });
-    const { all } = await world(f, 3, 400);
-    await manyAtOnce(t, f, all, [
-      ['--batch-size', '40', '--concurrency', '3'],
-      ['--batch-size', '40', '--concurrency', '3'],
-      ['--batch-size', '25', '--concurrency', '2'],
-      ['--batch-size', '60', '--concurrency', '2'],
-    ]);
-  });
-}
+clusterOnly('2 dispatch and 4 process processes at once on a Redis Cluster rescope every learner exactly once', async (t, target) => {
+  t.timeout(120_000);
+  const f = await rescopeFixture(t, target);
+  const { all } = await world(f, 3, 400);
+  await manyAtOnce(t, f, all, [
+    ['--batch-size', '40', '--concurrency', '3'],
+    ['--batch-size', '40', '--concurrency', '3'],
+    ['--batch-size', '25', '--concurrency', '2'],
+    ['--batch-size', '60', '--concurrency', '2'],
+  ]);
+});
 
 postgresOnly('a process killed with SIGKILL mid-batch: after the lease, dispatch and process finish every learner once', async (t) => {
   t.timeout(120_000);

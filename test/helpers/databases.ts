@@ -111,6 +111,11 @@ export interface Target {
  */
 export function eachTarget(title: string, fn: (t: ExecutionContext, target: Target) => Promise<void> | void): void {
   for (const dialect of dialectsUnderTest()) test(`${title} [${dialect}]`, (t) => fn(t, { dialect, redis: 'single' }));
+  clusterOnly(title, (t, target) => fn(t, target));
+}
+
+/** Registers `title [postgres, redis cluster]` alone (the file must call useRedisCluster()). */
+export function clusterOnly(title: string, fn: (t: ExecutionContext, target: Target) => Promise<void> | void): void {
   if (clusterTests && dialectsUnderTest().includes('postgres')) {
     test(`${title} [postgres, redis cluster]`, (t) => fn(t, { dialect: 'postgres', redis: 'cluster' }));
   }
