@@ -24,6 +24,7 @@ import { type Database, openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { notificationJson, notificationKey } from '../src/notifications/notification.js';
 import { schoolConcerns } from '../src/notifications/school-concerns.js';
+import { scanKeys } from '../src/redis/nodes.js';
 import { startRedisCluster } from '../test/helpers/redis-cluster.js';
 import { startTcpProxy } from '../test/helpers/tcp-proxy.js';
 
@@ -137,12 +138,7 @@ async function seedApproach(redis: Redis, entries: Array<[string, string]>): Pro
 }
 
 async function cleanRedis(redis: Redis): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  for await (const { node, keys } of scanKeys(redis, `${prefix}*`)) await node.unlink(...keys);
   await redis.unlink(indexKey);
 }
 
