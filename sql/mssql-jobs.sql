@@ -115,7 +115,7 @@ update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) out
 select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
 
 -- 6. 6 parameters: NVarChar ×5, Bit
-select [s].[user_id], STRING_AGG(CAST([s].[competency_code] AS nvarchar(max)), CHAR(31)) AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5) group by [s].[user_id];
+select [s].[user_id], N'[' + STRING_AGG(CAST(N'"' + STRING_ESCAPE([s].[competency_code], 'json') + N'"' AS nvarchar(max)), N',') + N']' AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5) group by [s].[user_id];
 
 -- begin transaction
 
@@ -166,7 +166,7 @@ update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) out
 select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
 
 -- 5. 1204 parameters: NVarChar ×1203, Bit
-select [s].[user_id], STRING_AGG(CAST([s].[competency_code] AS nvarchar(max)), CHAR(31)) AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5, /* … 1197 more … */ @p1203) group by [s].[user_id];
+select [s].[user_id], N'[' + STRING_AGG(CAST(N'"' + STRING_ESCAPE([s].[competency_code], 'json') + N'"' AS nvarchar(max)), N',') + N']' AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5, /* … 1197 more … */ @p1203) group by [s].[user_id];
 
 -- begin transaction
 

@@ -120,7 +120,7 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
     { id: id(301), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'video', sequence: 1, competency_code: 'a' },
     { id: id(302), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'quiz', sequence: 2, competency_code: 'b' },
   ], 1);
-  r.on(/from \[user_competency_status\] as \[s\]/, [{ user_id: U(1), codes: 'a\u001fb' }], 1);
+  r.on(/from \[user_competency_status\] as \[s\]/, [{ user_id: U(1), codes: '["a","b"]' }], 1);
   // Storing the two fails as a batch and for row 2 alone (a database error on that row).
   r.on(/^insert into \[rescoped_content\]/, (b) => {
     if (b.includes(U(2))) throw new Error('simulated: the row for learner 2 violates a constraint');

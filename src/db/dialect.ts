@@ -100,8 +100,12 @@ export interface Dialect {
    * needs no JSON escaping, so the database can write it.
    */
   uuidJsonArraySql(expr: string): string;
-  /** Aggregate joining `expr` over a group into one string, separated by the unit separator (char 31). */
-  stringAggSql(expr: string): string;
+  /**
+   * Aggregate of the text values `expr` yields over a group as JSON array text, each value
+   * a JSON string (every character escaped, the empty string kept), in no particular
+   * order. A real list: a delimiter, whatever it is, is a character some value can hold.
+   */
+  textJsonArraySql(expr: string): string;
   /** SQL run first inside the migration transaction so two `migrate` runs queue up. */
   migrationLockSql(bookkeepingTable: string): string[];
   /** Creates the bookkeeping table unless it exists. */

@@ -35,7 +35,10 @@ export const mssql: Dialect = {
   // STRING_AGG … WITHIN GROUP needs SQL Server 2017; NULL + text stays NULL (CONCAT_NULL_YIELDS_NULL).
   uuidJsonArraySql: (expr) =>
     `'["' + STRING_AGG(LOWER(CAST(${expr} AS nvarchar(36))), '","') WITHIN GROUP (ORDER BY LOWER(CAST(${expr} AS nvarchar(36)))) + '"]'`,
-  stringAggSql: (expr) => `STRING_AGG(CAST(${expr} AS nvarchar(max)), CHAR(31))`,
+  // SQL Server before 2025 has no JSON array aggregate: STRING_ESCAPE makes each value a valid JSON
+  // string, so the ',' between them cannot be confused with data. nvarchar(max) input keeps
+  // STRING_AGG from stopping at 8,000 bytes.
+  textJsonArraySql: (expr) => `N'[' + STRING_AGG(CAST(N'"' + STRING_ESCAPE(${expr}, 'json') + N'"' AS nvarchar(max)), N',') + N']'`,
   // sp_getapplock reports a timeout in its return value, not as an error: THROW makes
   // one, so migrate never goes on without the lock.
   migrationLockSql: () => [

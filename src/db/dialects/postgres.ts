@@ -46,7 +46,8 @@ export const postgres: Dialect = {
   // A transaction-scoped advisory lock: released by COMMIT or by the session dying.
   affectedRowsSuffix: '',
   uuidJsonArraySql: (expr) => `'["' || string_agg(CAST(${expr} AS text), '","' ORDER BY ${expr}) || '"]'`,
-  stringAggSql: (expr) => `string_agg(CAST(${expr} AS text), chr(31))`,
+  // As text: node-pg would otherwise parse json itself, and the caller parses once.
+  textJsonArraySql: (expr) => `CAST(json_agg(CAST(${expr} AS text)) AS text)`,
   migrationLockSql: () => ["SELECT pg_advisory_xact_lock(hashtext('mtc-batch:migrate'))"],
   createBookkeepingSql: (table) =>
     `CREATE TABLE IF NOT EXISTS ${q(table)} (${q('name')} varchar(255) NOT NULL PRIMARY KEY, ${q('applied_at')} timestamptz NOT NULL)`,

@@ -38,7 +38,7 @@ export const sqlite: Dialect = {
   affectedRowsSuffix: '',
   // ORDER BY inside an aggregate needs SQLite 3.44 (better-sqlite3 bundles a newer one).
   uuidJsonArraySql: (expr) => `'["' || group_concat(lower(${expr}), '","' ORDER BY lower(${expr})) || '"]'`,
-  stringAggSql: (expr) => `group_concat(${expr}, char(31))`,
+  textJsonArraySql: (expr) => `json_group_array(${expr})`,
   migrationLockSql: (table) => [bookkeeping(table), `UPDATE ${q(table)} SET ${q('name')} = ${q('name')} WHERE 1 = 0`],
   createBookkeepingSql: bookkeeping,
   schemas: false,
