@@ -46,14 +46,14 @@ select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p
 -- 4. 15 parameters: NVarChar ×12, Int ×3
 insert into [rescope_queue] ([class_id], [course_id], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4), (@p5, @p6, @p7, @p8, @p9), (@p10, @p11, @p12, @p13, @p14); SELECT @@ROWCOUNT AS [affected_rows];
 
--- 5. 9 parameters: NVarChar ×7, Int ×2
-update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = @p2, [source] = @p3, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p4 and [class_id] = @p5 and [user_id] in (@p6, @p7) and [status] = @p8;select @@rowcount;
+-- 5. 11 parameters: NVarChar ×7, Int ×4
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = CASE WHEN [priority] > @p2 THEN @p3 ELSE [priority] END, [source] = CASE WHEN [priority] > @p4 THEN @p5 ELSE [source] END, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p6 and [class_id] = @p7 and [user_id] in (@p8, @p9) and [status] = @p10;select @@rowcount;
 
 -- 6. 7 parameters: Int ×2, NVarChar ×5
 update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] = @p3 and [user_id] in (@p4, @p5) and [status] is null and [priority] > @p6;select @@rowcount;
 
--- 7. 7 parameters: NVarChar ×5, Int ×2
-update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = @p2, [source] = @p3, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p4 and [class_id] is null and [user_id] in (@p5) and [status] = @p6;select @@rowcount;
+-- 7. 9 parameters: NVarChar ×5, Int ×4
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = CASE WHEN [priority] > @p2 THEN @p3 ELSE [priority] END, [source] = CASE WHEN [priority] > @p4 THEN @p5 ELSE [source] END, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p6 and [class_id] is null and [user_id] in (@p7) and [status] = @p8;select @@rowcount;
 
 -- 8. 5 parameters: Int ×2, NVarChar ×3
 update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] is null and [user_id] in (@p3) and [status] is null and [priority] > @p4;select @@rowcount;
@@ -64,8 +64,8 @@ INSERT INTO [rescope_queue] ([user_id], [course_id], [class_id], [source], [prio
 -- 10. 2 parameters: NVarChar, Bit
 select count(*) as [n] from [class_member] where [class_id] = @p0 and [is_active] = @p1;
 
--- 11. 9 parameters: NVarChar ×6, Int ×2, Bit
-update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = @p2, [source] = @p3, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p4 and [class_id] = @p5 and [user_id] in (select [user_id] from [class_member] where [class_id] = @p6 and [is_active] = @p7) and [status] = @p8;select @@rowcount;
+-- 11. 11 parameters: NVarChar ×6, Int ×4, Bit
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = CASE WHEN [priority] > @p2 THEN @p3 ELSE [priority] END, [source] = CASE WHEN [priority] > @p4 THEN @p5 ELSE [source] END, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p6 and [class_id] = @p7 and [user_id] in (select [user_id] from [class_member] where [class_id] = @p8 and [is_active] = @p9) and [status] = @p10;select @@rowcount;
 
 -- 12. 7 parameters: Int ×2, NVarChar ×4, Bit
 update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] = @p3 and [user_id] in (select [user_id] from [class_member] where [class_id] = @p4 and [is_active] = @p5) and [status] is null and [priority] > @p6;select @@rowcount;

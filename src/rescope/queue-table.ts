@@ -137,7 +137,10 @@ export type LearnerSet = { kind: 'members'; userIds: readonly string[] } | { kin
  * For learners already on the queue: a new request re-queues rows that had failed (a
  * fresh request is a reason to try again) and raises the priority of queued rows when
  * the new source is more urgent, so an `oob` request for a learner a class-wide request
- * already queued is not left behind that class. Returns how many failed rows were re-queued.
+ * already queued is not left behind that class. A row keeps the more urgent of its own
+ * priority and the request's (and the source that goes with it): re-queuing a failed
+ * `oob` row by a class-wide request must not send it behind the class. Returns how many
+ * failed rows were re-queued.
  */
 export async function refreshExisting(
   db: Database,
@@ -153,12 +156,17 @@ export async function refreshExisting(
     else q.whereIn('user_id', knex('class_member').select('user_id').where({ class_id: target.classId, is_active: true }));
     return q;
   };
+  // Both CASEs read the row's priority before the update.
+  const moreUrgent = {
+    priority: knex.raw('CASE WHEN ?? > ? THEN ? ELSE ?? END', ['priority', priority, priority, 'priority']),
+    source: knex.raw('CASE WHEN ?? > ? THEN ? ELSE ?? END', ['priority', priority, target.source, 'source']),
+  };
   const userChunks = target.learners.kind === 'members' ? listChunks(dialect, target.learners.userIds) : [undefined];
   let requeued = 0;
   for (const userIds of userChunks) {
     requeued += await scope(knex(queueTable), userIds)
       .where('status', 'failed')
-      .update({ status: null, attempts: 0, priority, source: target.source, available_at: knex.raw(dialect.nowSql), updated_at: knex.raw(dialect.nowSql) });
+      .update({ status: null, attempts: 0, ...moreUrgent, available_at: knex.raw(dialect.nowSql), updated_at: knex.raw(dialect.nowSql) });
     await scope(knex(queueTable), userIds)
       .whereNull('status')
       .where('priority', '>', priority)
