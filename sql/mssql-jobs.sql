@@ -239,7 +239,7 @@ SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = @p0;
 select [name] from [mtc_batch_migrations];
 
 -- 3. no parameters
-select [status], count(*) as [n], min([created_at]) as [oldest], (SYSUTCDATETIME()) AS [now] from [rescope_queue] group by [status];
+select [status], count(*) as [n], MIN(CASE WHEN [available_at] <= (SYSUTCDATETIME()) THEN [available_at] END) AS [oldest], (SYSUTCDATETIME()) AS [now] from [rescope_queue] group by [status];
 
 -- 4. 3 parameters: NVarChar ×2, Int
 select count(*) as [n] from [rescope_queue] where [status] in (@p0, @p1) and [updated_at] < (DATEADD(second, CAST(@p2 AS int), SYSUTCDATETIME()));

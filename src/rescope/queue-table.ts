@@ -24,7 +24,12 @@ export interface QueueCounts {
   dispatched: number;
   processing: number;
   failed: number;
-  /** Seconds since the oldest queued row was created, by the database's clock; null when none is queued. */
+  /**
+   * How long the oldest queued row that is due has waited since it became due (its
+   * `available_at`), by the database's clock; null when no queued row is due. Rows in
+   * retry back-off are not due yet, and a re-queued row becomes due when it is re-queued:
+   * neither says that dispatch and process are behind.
+   */
   oldestQueuedAgeSeconds: number | null;
 }
 
@@ -34,7 +39,7 @@ export async function queueCounts(db: Database): Promise<QueueCounts> {
   const rows: Array<{ status: string | null; n: unknown; oldest: unknown; now: unknown }> = await knex(queueTable)
     .select('status')
     .count({ n: '*' })
-    .min({ oldest: 'created_at' })
+    .select(knex.raw(`MIN(CASE WHEN ?? <= ${dialect.nowSql} THEN ?? END) AS ??`, ['available_at', 'available_at', 'oldest']))
     .select(knex.raw(`${dialect.nowSql} AS ??`, ['now']))
     .groupBy('status');
   const counts: QueueCounts = { queued: 0, dispatched: 0, processing: 0, failed: 0, oldestQueuedAgeSeconds: null };
