@@ -95,3 +95,10 @@ GO
 
 insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), '0003_mtc_reference');
 GO
+
+-- 0004_queue_override (owned): rescope_queue.override
+ALTER TABLE [rescope_queue] ADD [override] bit not null CONSTRAINT [rescope_queue_override_default] DEFAULT '0';
+GO
+
+insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), '0004_queue_override');
+GO

@@ -65,3 +65,8 @@ create index `check_processing_failed_ix` on `check` (`id`) where `processingFai
 create index `check_pupil_ix` on `check` (`pupil_id`);
 
 insert into `mtc_batch_migrations` (`applied_at`, `name`) values ((CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)), '0003_mtc_reference');
+
+-- 0004_queue_override (owned): rescope_queue.override
+alter table `rescope_queue` add column `override` boolean not null default '0';
+
+insert into `mtc_batch_migrations` (`applied_at`, `name`) values ((CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)), '0004_queue_override');

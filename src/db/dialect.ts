@@ -12,7 +12,7 @@ import { sqlite } from './dialects/sqlite.js';
 export type DialectName = 'sqlite' | 'postgres' | 'mssql';
 
 /** Element types of list parameters. */
-export type SqlListType = 'bigint' | 'uuid' | 'text' | 'json' | 'smallint';
+export type SqlListType = 'bigint' | 'uuid' | 'text' | 'json' | 'smallint' | 'boolean';
 
 export interface Dialect {
   readonly name: DialectName;
@@ -46,6 +46,22 @@ export interface Dialect {
    */
   jsonRowsInsertSql?: (table: string, columns: ReadonlyArray<readonly [string, SqlListType]>, ignoreDuplicates: boolean) => string;
   /**
+   * One statement (on SQL Server one batch) that stores rows of `columns` and, for each
+   * row whose key (the unique index uniqueWithNullIndexSql made over `key.columns` and
+   * `key.nullable`) already exists, replaces the `replaced` columns in place and sets the
+   * `stamped` columns to now: the row is never absent for a reader. Its bindings: where
+   * jsonRowsInsertSql exists, ONE JSON array of row objects (as insertRows binds it);
+   * elsewhere `rowCount` rows of values in `columns` order. Rows must have distinct keys.
+   */
+  upsertRowsSql(
+    table: string,
+    columns: ReadonlyArray<readonly [string, SqlListType]>,
+    key: { columns: readonly string[]; nullable: string },
+    replaced: readonly string[],
+    stamped: readonly string[],
+    rowCount: number,
+  ): string;
+  /**
    * Statements adding a primary key that also carries `include` columns, so lookups by
    * the key are answered from the index alone.
    */
@@ -73,6 +89,8 @@ export interface Dialect {
   readonly smallintParam: string;
   /** `?` as a short string value where the database cannot infer the type. */
   readonly stringParam: string;
+  /** `?` as a boolean (flag) value where the database cannot infer the type. */
+  readonly booleanParam: string;
   /**
    * Unique index treating NULL in `nullableUuid` as one value, so "one row per
    * (user, course, class-or-none)" holds for independent learning too.

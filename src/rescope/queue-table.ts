@@ -11,7 +11,7 @@ import type { Database } from '../db/database.js';
 import type { Dialect } from '../db/dialect.js';
 import { execute, statementOf } from '../db/execute.js';
 import { insertRows, listChunks, whereInList } from '../db/lists.js';
-import { toDate, toNumber, toUuid } from '../db/values.js';
+import { toBool, toDate, toNumber, toUuid } from '../db/values.js';
 import { type Source, sourcePriority } from './sources.js';
 
 export const queueTable = 'rescope_queue';
@@ -102,6 +102,8 @@ export interface NewQueueRow {
   courseId: string;
   classId: string | null;
   source: Source;
+  /** Recompute and replace the learner's content even when it is stored already. */
+  override: boolean;
 }
 
 const queueColumns = [
@@ -110,11 +112,12 @@ const queueColumns = [
   ['class_id', 'uuid'],
   ['source', 'text'],
   ['priority', 'smallint'],
+  ['override', 'boolean'],
 ] as const;
 
 /** Inserts rows, skipping any learner already queued for that course and class. Returns how many were inserted. */
 export async function insertQueueRows(db: Database, rows: readonly NewQueueRow[]): Promise<number> {
-  const values = rows.map((r) => [r.userId, r.courseId, r.classId, r.source, sourcePriority[r.source]]);
+  const values = rows.map((r) => [r.userId, r.courseId, r.classId, r.source, sourcePriority[r.source], r.override]);
   return insertRows(db.knex, db.dialect, queueTable, queueColumns, values, { ignoreDuplicates: true });
 }
 
@@ -122,15 +125,15 @@ export async function insertQueueRows(db: Database, rows: readonly NewQueueRow[]
  * Queues every active member of a class in one INSERT ... SELECT: the database does the
  * work, however large the class. Returns how many rows were inserted.
  */
-export async function insertActiveMembers(db: Database, target: { classId: string; courseId: string; source: Source }): Promise<number> {
+export async function insertActiveMembers(db: Database, target: { classId: string; courseId: string; source: Source; override: boolean }): Promise<number> {
   const { knex, dialect } = db;
   const sql =
-    `INSERT INTO ?? (??, ??, ??, ??, ??) ` +
-    `SELECT m.??, ${dialect.uuidParam}, ${dialect.uuidParam}, ${dialect.stringParam}, ${dialect.smallintParam} ` +
+    `INSERT INTO ?? (??, ??, ??, ??, ??, ??) ` +
+    `SELECT m.??, ${dialect.uuidParam}, ${dialect.uuidParam}, ${dialect.stringParam}, ${dialect.smallintParam}, ${dialect.booleanParam} ` +
     `FROM ?? m WHERE m.?? = ? AND m.?? = ? ${dialect.ignoreDuplicatesClause}`;
   const bindings = [
-    queueTable, 'user_id', 'course_id', 'class_id', 'source', 'priority',
-    'user_id', target.courseId, target.classId, target.source, sourcePriority[target.source],
+    queueTable, 'user_id', 'course_id', 'class_id', 'source', 'priority', 'override',
+    'user_id', target.courseId, target.classId, target.source, sourcePriority[target.source], target.override,
     'class_member', 'class_id', target.classId, 'is_active', true,
   ];
   return (await execute(knex, dialect, statementOf(knex.raw(sql, bindings)), { countAffected: true })).affected;
@@ -144,12 +147,16 @@ export type LearnerSet = { kind: 'members'; userIds: readonly string[] } | { kin
  * the new source is more urgent, so an `oob` request for a learner a class-wide request
  * already queued is not left behind that class. A row keeps the more urgent of its own
  * priority and the request's (and the source that goes with it): re-queuing a failed
- * `oob` row by a class-wide request must not send it behind the class. Returns how many
- * failed rows were re-queued.
+ * `oob` row by a class-wide request must not send it behind the class.
+ *
+ * An override request also marks the learner's queued, failed and dispatched rows
+ * `override`, so the worker that takes them replaces stored content instead of finding
+ * it and calling the row done. (A row already 'processing' is computing fresh content
+ * now.) Returns how many failed rows were re-queued.
  */
 export async function refreshExisting(
   db: Database,
-  target: { courseId: string; classId: string | null; source: Source; learners: LearnerSet },
+  target: { courseId: string; classId: string | null; source: Source; override: boolean; learners: LearnerSet },
 ): Promise<number> {
   const { knex, dialect } = db;
   const priority = sourcePriority[target.source];
@@ -166,16 +173,23 @@ export async function refreshExisting(
     priority: knex.raw('CASE WHEN ?? > ? THEN ? ELSE ?? END', ['priority', priority, priority, 'priority']),
     source: knex.raw('CASE WHEN ?? > ? THEN ? ELSE ?? END', ['priority', priority, target.source, 'source']),
   };
+  const override = target.override ? { override: true } : {};
   const userChunks = target.learners.kind === 'members' ? listChunks(dialect, target.learners.userIds) : [undefined];
   let requeued = 0;
   for (const userIds of userChunks) {
     requeued += await scope(knex(queueTable), userIds)
       .where('status', 'failed')
-      .update({ status: null, attempts: 0, ...moreUrgent, available_at: knex.raw(dialect.nowSql), updated_at: knex.raw(dialect.nowSql) });
-    await scope(knex(queueTable), userIds)
-      .whereNull('status')
-      .where('priority', '>', priority)
-      .update({ priority, source: target.source, updated_at: knex.raw(dialect.nowSql) });
+      .update({ status: null, attempts: 0, ...moreUrgent, ...override, available_at: knex.raw(dialect.nowSql), updated_at: knex.raw(dialect.nowSql) });
+    const queued = scope(knex(queueTable), userIds).whereNull('status');
+    if (target.override) {
+      await queued
+        .where((q) => q.where('priority', '>', priority).orWhere('override', false))
+        .update({ ...moreUrgent, override: true, updated_at: knex.raw(dialect.nowSql) });
+      // No updated_at: that is the lease clock of a row in flight.
+      await scope(knex(queueTable), userIds).where({ status: 'dispatched', override: false }).update({ override: true });
+    } else {
+      await queued.where('priority', '>', priority).update({ priority, source: target.source, updated_at: knex.raw(dialect.nowSql) });
+    }
   }
   return requeued;
 }
@@ -232,6 +246,8 @@ export interface ClaimedRow {
   courseId: string;
   classId: string | null;
   attempts: number;
+  /** Replace the learner's stored content rather than treat the row as done. */
+  override: boolean;
 }
 
 function toClaimedRow(r: Record<string, unknown>): ClaimedRow {
@@ -241,6 +257,7 @@ function toClaimedRow(r: Record<string, unknown>): ClaimedRow {
     courseId: toUuid(r.course_id),
     classId: r.class_id === null ? null : toUuid(r.class_id),
     attempts: toNumber(r.attempts),
+    override: toBool(r.override),
   };
 }
 
@@ -250,7 +267,7 @@ export async function dispatchedRows(db: Database, ids: readonly number[]): Prom
   const found: ClaimedRow[] = [];
   for (const chunk of listChunks(dialect, ids)) {
     const rows: Array<Record<string, unknown>> = await whereInList(
-      knex(queueTable).select('id', 'user_id', 'course_id', 'class_id', 'attempts'),
+      knex(queueTable).select('id', 'user_id', 'course_id', 'class_id', 'attempts', 'override'),
       dialect,
       'id',
       chunk,
@@ -274,12 +291,15 @@ export async function claimDispatched(db: Database, ids: readonly number[]): Pro
   return claimed;
 }
 
-/** Deletes rows still 'dispatched' whose learner already has content (a repeat request). */
+/**
+ * Deletes rows still 'dispatched' whose learner already has content (a repeat request).
+ * A row an override request marked since it was read stays, for the next worker.
+ */
 export async function deleteDispatched(db: Database, ids: readonly number[]): Promise<number> {
   const { knex, dialect } = db;
   let deleted = 0;
   for (const chunk of listChunks(dialect, ids)) {
-    deleted += await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint').where('status', 'dispatched').del();
+    deleted += await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint').where({ status: 'dispatched', override: false }).del();
   }
   return deleted;
 }

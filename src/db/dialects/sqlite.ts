@@ -22,9 +22,15 @@ export const sqlite: Dialect = {
   uuidParam: '?',
   smallintParam: '?',
   stringParam: '?',
+  booleanParam: '?',
   uniqueWithNullIndexSql: (table, index, columns, nullable) =>
     `CREATE UNIQUE INDEX ${q(index)} ON ${q(table)} (${[...columns.map(q), `COALESCE(${q(nullable)}, '')`].join(', ')})`,
   ignoreDuplicatesClause: 'ON CONFLICT DO NOTHING',
+  upsertRowsSql: (table, columns, key, replaced, stamped, rowCount) =>
+    `INSERT INTO ${q(table)} (${columns.map(([name]) => q(name)).join(', ')}) VALUES ` +
+    Array.from({ length: rowCount }, () => `(${columns.map(() => '?').join(', ')})`).join(', ') +
+    ` ON CONFLICT (${[...key.columns.map(q), `COALESCE(${q(key.nullable)}, '')`].join(', ')}) ` +
+    `DO UPDATE SET ${[...replaced.map((c) => `${q(c)} = excluded.${q(c)}`), ...stamped.map((c) => `${q(c)} = ${now}`)].join(', ')}`,
   // One writer at a time: the subquery and the update run under the same write lock.
   claimQueuedSql: (table) =>
     `UPDATE ${q(table)} SET ${q('status')} = 'dispatched', ${q('updated_at')} = ${now} ` +
