@@ -81,6 +81,14 @@ export interface Dialect {
   streamRows?: (knex: Knex, sql: string, bindings: readonly unknown[]) => AsyncIterable<Record<string, unknown>>;
   /** A boolean constant as DDL writes it (index predicates cannot take bindings). */
   booleanLiteral(value: boolean): string;
+  /**
+   * Where UUIDs are plain text compared byte by byte (SQLite), the collation that makes
+   * them compare case-insensitively, so an id the surrounding systems stored upper-case
+   * matches the same id in lower case; undefined where the database has a UUID type.
+   */
+  readonly uuidTextCollation?: string;
+  /** A UUID `expr` read from a reference table in the lower-case form our own tables hold. */
+  canonicalUuidSql(expr: string): string;
   /** Column type for JSON documents stored as text. */
   readonly jsonType: string;
   /** `?` as a UUID value where the database cannot infer the type (e.g. in a SELECT list). */

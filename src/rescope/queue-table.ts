@@ -123,13 +123,14 @@ export async function insertQueueRows(db: Database, rows: readonly NewQueueRow[]
 
 /**
  * Queues every active member of a class in one INSERT ... SELECT: the database does the
- * work, however large the class. Returns how many rows were inserted.
+ * work, however large the class. Member ids are written in the lower-case form of our
+ * own tables, whatever case the class_member table holds. Returns how many rows were inserted.
  */
 export async function insertActiveMembers(db: Database, target: { classId: string; courseId: string; source: Source; override: boolean }): Promise<number> {
   const { knex, dialect } = db;
   const sql =
     `INSERT INTO ?? (??, ??, ??, ??, ??, ??) ` +
-    `SELECT m.??, ${dialect.uuidParam}, ${dialect.uuidParam}, ${dialect.stringParam}, ${dialect.smallintParam}, ${dialect.booleanParam} ` +
+    `SELECT ${dialect.canonicalUuidSql('m.??')}, ${dialect.uuidParam}, ${dialect.uuidParam}, ${dialect.stringParam}, ${dialect.smallintParam}, ${dialect.booleanParam} ` +
     `FROM ?? m WHERE m.?? = ? AND m.?? = ? ${dialect.ignoreDuplicatesClause}`;
   const bindings = [
     queueTable, 'user_id', 'course_id', 'class_id', 'source', 'priority', 'override',

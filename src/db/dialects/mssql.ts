@@ -21,6 +21,8 @@ export const mssql: Dialect = {
   partialClaimIndex: true,
   queueTableTuningSql: () => [],
   booleanLiteral: (value) => (value ? '1' : '0'),
+  // uniqueidentifier values have no case (drivers print them upper-case; values.ts lower-cases).
+  canonicalUuidSql: (expr) => expr,
   jsonType: 'nvarchar(max)',
   uuidParam: 'CAST(? AS uniqueidentifier)',
   smallintParam: 'CAST(? AS smallint)',

@@ -38,6 +38,8 @@ export const postgres: Dialect = {
   ],
   streamRows: pgRowStream,
   booleanLiteral: (value) => (value ? 'true' : 'false'),
+  // uuid values have no case: PostgreSQL prints them lower-case.
+  canonicalUuidSql: (expr) => expr,
   jsonType: 'json',
   uuidParam: 'CAST(? AS uuid)',
   smallintParam: 'CAST(? AS smallint)',

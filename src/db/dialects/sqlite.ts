@@ -18,6 +18,8 @@ export const sqlite: Dialect = {
   partialClaimIndex: true,
   queueTableTuningSql: () => [],
   booleanLiteral: (value) => (value ? '1' : '0'),
+  uuidTextCollation: 'NOCASE',
+  canonicalUuidSql: (expr) => `lower(${expr})`,
   jsonType: 'text',
   uuidParam: '?',
   smallintParam: '?',
