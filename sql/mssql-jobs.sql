@@ -32,7 +32,7 @@ insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIM
 
 -- 33. the next statement of sql/mssql.sql, as written there
 
--- 34. 1 parameter: NVarChar
+-- 34. 1 parameter: NVarChar; sent 4 times in a row
 insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), @p0);
 
 -- commit
