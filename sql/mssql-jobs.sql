@@ -298,3 +298,30 @@ select count(*) as [n] from [rescoped_content];
 
 -- 6. 2 parameters: Int, NVarChar
 select top (@p0) [id], [user_id], [course_id], [class_id], [attempts], [last_error], [updated_at] from [rescope_queue] where [status] = @p1 order by [updated_at] asc;
+
+-- ==== failed: the failed rows of a class, grouped by error, newest first
+
+-- 1. 2 parameters: NVarChar ×2
+select count(*) as [n] from [rescope_queue] where [status] = @p0 and [class_id] = @p1;
+
+-- 2. 2 parameters: NVarChar ×2
+select [last_error], count(*) as [n] from [rescope_queue] where [status] = @p0 and [class_id] = @p1 group by [last_error];
+
+-- 3. 3 parameters: Int, NVarChar ×2
+select top (@p0) [id], [user_id], [course_id], [class_id], [attempts], [last_error], [updated_at] from [rescope_queue] where [status] = @p1 and [class_id] = @p2 order by [updated_at] desc, [id] desc;
+
+-- ==== retry-failed --id (2,500 ids, in chunks) --error-contains
+
+-- 1. 2088 parameters: NVarChar ×3, Int ×2085
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [status] = @p2 and CHARINDEX(LOWER(CAST(@p3 AS nvarchar(4000))), LOWER([last_error])) > 0 and [id] in (@p4, @p5, /* … 2081 more … */ @p2087);select @@rowcount;
+
+-- 2. 420 parameters: NVarChar ×3, Int ×417
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [status] = @p2 and CHARINDEX(LOWER(CAST(@p3 AS nvarchar(4000))), LOWER([last_error])) > 0 and [id] in (@p4, @p5, /* … 413 more … */ @p419);select @@rowcount;
+
+-- ==== discard-failed --course --dry-run, then --all
+
+-- 1. 2 parameters: NVarChar ×2
+select count(*) as [n] from [rescope_queue] where [status] = @p0 and [course_id] = @p1;
+
+-- 2. 1 parameter: NVarChar
+delete from [rescope_queue] where [status] = @p0;select @@rowcount;

@@ -22,7 +22,7 @@ import { dispatch } from '../src/rescope/dispatch.js';
 import { enqueue } from '../src/rescope/enqueue.js';
 import type { EnqueueRequest } from '../src/rescope/enqueue-request.js';
 import { processQueue } from '../src/rescope/process-queue.js';
-import { releaseDispatched, releaseProcessing } from '../src/rescope/queue-table.js';
+import { discardFailed, listFailed, releaseDispatched, releaseProcessing, retryFailed } from '../src/rescope/queue-table.js';
 import { rescopeShow } from '../src/rescope/show.js';
 import { getStatus } from '../src/status/status.js';
 import { type MssqlRecorder, type Recorded, mssqlRecorder } from './helpers/mssql-recorder.js';
@@ -193,6 +193,14 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
   await section('status', () =>
     getStatus(r.db, Promise.resolve(redis), { leaseSeconds: 600, busKey: bus.key, notificationIndexKey: notificationOptions.notificationIndexKey, notificationTtlSeconds: 3900 }),
   );
+  r.on(/^select count\(\*\) as \[n\] from \[rescope_queue\] where \[status\] = @p0 and \[class_id\]/, [{ n: 3 }], 1);
+  r.on(/group by \[last_error\]$/, [{ last_error: `storing content failed for ${U(1)}`, n: 2 }, { last_error: `storing content failed for ${U(2)}`, n: 1 }], 1);
+  await section('failed: the failed rows of a class, grouped by error, newest first', () => listFailed(r.db, { classId: C1 }, 50));
+  const manyIds = Array.from({ length: 2_500 }, (_, i) => i + 1);
+  r.on(/^update \[rescope_queue\] set \[status\] = @p0, \[attempts\] = @p1, \[available_at\]/, (b) => rowcount(b.length - 4)); // all but status, attempts, 'failed' and the text are ids
+  await section('retry-failed --id (2,500 ids, in chunks) --error-contains', () => retryFailed(r.db, { ids: manyIds, errorContains: 'Timeout' }));
+  r.on(/^select count\(\*\) as \[n\] from \[rescope_queue\] where \[status\] = @p0 and \[course_id\]/, [{ n: 4 }], 1);
+  await section('discard-failed --course --dry-run, then --all', async () => [await discardFailed(r.db, { courseId: K1 }, { dryRun: true }), await discardFailed(r.db, { all: true })]);
   return { sections, results };
 }
 
@@ -294,6 +302,9 @@ test('each scenario takes the path it is meant to', async (t) => {
   t.like(r('dispatch: recover'), { recovered: 1, failed: 1, dispatched: 3 });
   t.like(r('process: claim'), { processed: 1, alreadyDone: 1, failed: 1, retried: 0, ignored: 1, invalidMessages: 1 });
   t.like(r('process: a batch of 1,200'), { processed: 1_200 });
+  t.like(r('failed: the failed rows'), { total: 3, byError: [{ error: 'storing content failed for <id>', rows: 3 }] });
+  t.is(r('retry-failed --id'), 2_500);
+  t.deepEqual(r('discard-failed --course'), [4, 0]);
   t.like(r('process: override rows'), { processed: 2, alreadyDone: 0, failed: 0, retried: 0 });
   t.like(r('overdue-sync'), { schools: 2, overdueChecks: 3, processingErrors: 1 });
   t.like(r('notify-invalid'), { handled: 2, schools: 1, notCurrent: 1 });

@@ -5,17 +5,20 @@ import type { ExitCodeValue } from '../errors.js';
 import { environmentHelp } from './help.js';
 import { demoCommand } from './demo.js';
 import { dispatchCommand } from './dispatch.js';
+import { discardFailedCommand } from './discard-failed.js';
 import { enqueueCommand } from './enqueue.js';
+import { failedCommand } from './failed.js';
 import { migrateCommand } from './migrate.js';
 import { notifyInvalidCommand } from './notify-invalid.js';
 import { overdueSyncCommand } from './overdue-sync.js';
 import { processCommand } from './process.js';
 import { rescopeShowCommand } from './rescope-show.js';
+import { retryFailedCommand } from './retry-failed.js';
 import { statusCommand } from './status.js';
 import { version } from './version.js';
 
 // Each spec has its own options type; the list only needs what addCommand reads.
-export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqueueCommand, dispatchCommand, processCommand, rescopeShowCommand, overdueSyncCommand, notifyInvalidCommand, statusCommand, demoCommand] as ReadonlyArray<CommandSpec<never>>;
+export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqueueCommand, dispatchCommand, processCommand, rescopeShowCommand, overdueSyncCommand, notifyInvalidCommand, statusCommand, failedCommand, retryFailedCommand, discardFailedCommand, demoCommand] as ReadonlyArray<CommandSpec<never>>;
 
 export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void): Command {
   const program = new Command('mtc-batch')

@@ -89,6 +89,12 @@ export interface Dialect {
   readonly uuidTextCollation?: string;
   /** A UUID `expr` read from a reference table in the lower-case form our own tables hold. */
   canonicalUuidSql(expr: string): string;
+  /**
+   * True when the text `expr` (SQL without bindings, e.g. a quoted column) contains the one
+   * `?` binding, ignoring case (SQLite: ASCII letters only). No LIKE: its wildcards (and
+   * SQL Server's `[`) in the text would need escaping.
+   */
+  containsTextSql(expr: string): string;
   /** Column type for JSON documents stored as text. */
   readonly jsonType: string;
   /** `?` as a UUID value where the database cannot infer the type (e.g. in a SELECT list). */

@@ -8,13 +8,14 @@
  * row is worked on by one worker even when many dispatch and process runs overlap.
  */
 import type { Database } from '../db/database.js';
-import { toDate, toNumber, toUuid } from '../db/values.js';
-import { queueTable } from './queue-table-shared.js';
+import { toDate, toNumber } from '../db/values.js';
+import { type FailedRow, failedRowColumns, queueTable, toFailedRow } from './queue-table-shared.js';
 
 // The module's other parts; callers import everything from here.
-export { queueTable } from './queue-table-shared.js';
+export { type FailedRow, queueTable } from './queue-table-shared.js';
 export * from './queue-table-enqueue.js';
 export * from './queue-table-moves.js';
+export * from './queue-table-failed.js';
 
 export interface QueueCounts {
   queued: number;
@@ -54,32 +55,10 @@ export async function queueCounts(db: Database): Promise<QueueCounts> {
   return counts;
 }
 
-export interface FailedRow {
-  id: number;
-  userId: string;
-  courseId: string;
-  classId: string | null;
-  attempts: number;
-  lastError: string | null;
-  failedAt: Date | null;
-}
-
 /** The failed rows that have waited longest for an operator, with their errors. */
 export async function oldestFailed(db: Database, limit: number): Promise<FailedRow[]> {
-  const rows: Array<Record<string, unknown>> = await db.knex(queueTable)
-    .select('id', 'user_id', 'course_id', 'class_id', 'attempts', 'last_error', 'updated_at')
-    .where('status', 'failed')
-    .orderBy('updated_at')
-    .limit(limit);
-  return rows.map((r) => ({
-    id: toNumber(r.id),
-    userId: toUuid(r.user_id),
-    courseId: toUuid(r.course_id),
-    classId: r.class_id === null ? null : toUuid(r.class_id),
-    attempts: toNumber(r.attempts),
-    lastError: r.last_error === null ? null : String(r.last_error),
-    failedAt: toDate(r.updated_at),
-  }));
+  const rows: Array<Record<string, unknown>> = await db.knex(queueTable).select(...failedRowColumns).where('status', 'failed').orderBy('updated_at').limit(limit);
+  return rows.map(toFailedRow);
 }
 
 /** Rows dispatched or processing for longer than the lease: what the next dispatch will recover. */

@@ -23,6 +23,7 @@ export const mssql: Dialect = {
   booleanLiteral: (value) => (value ? '1' : '0'),
   // uniqueidentifier values have no case (drivers print them upper-case; values.ts lower-cases).
   canonicalUuidSql: (expr) => expr,
+  containsTextSql: (expr) => `CHARINDEX(LOWER(CAST(? AS nvarchar(4000))), LOWER(${expr})) > 0`,
   jsonType: 'nvarchar(max)',
   uuidParam: 'CAST(? AS uniqueidentifier)',
   smallintParam: 'CAST(? AS smallint)',

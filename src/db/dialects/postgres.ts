@@ -40,6 +40,7 @@ export const postgres: Dialect = {
   booleanLiteral: (value) => (value ? 'true' : 'false'),
   // uuid values have no case: PostgreSQL prints them lower-case.
   canonicalUuidSql: (expr) => expr,
+  containsTextSql: (expr) => `strpos(lower(${expr}), lower(CAST(? AS text))) > 0`,
   jsonType: 'json',
   uuidParam: 'CAST(? AS uuid)',
   smallintParam: 'CAST(? AS smallint)',

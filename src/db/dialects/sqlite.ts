@@ -20,6 +20,7 @@ export const sqlite: Dialect = {
   booleanLiteral: (value) => (value ? '1' : '0'),
   uuidTextCollation: 'NOCASE',
   canonicalUuidSql: (expr) => `lower(${expr})`,
+  containsTextSql: (expr) => `instr(lower(${expr}), lower(?)) > 0`,
   jsonType: 'text',
   uuidParam: '?',
   smallintParam: '?',

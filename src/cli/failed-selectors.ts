@@ -1,0 +1,58 @@
+/** The selectors retry-failed and discard-failed share: flags, their parsing, and how they read back. */
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { shown } from '../ids.js';
+import type { FailedSelector } from '../rescope/queue-table.js';
+import { uuidOption } from './options.js';
+
+export interface SelectorOptions {
+  id?: string[];
+  class?: string;
+  course?: string;
+  errorContains?: string;
+  all?: boolean;
+  dryRun?: boolean;
+}
+
+export const selectorHelp = '--id <n>..., --class <uuid>, --course <uuid>, --error-contains <text>, or --all';
+
+export function addSelectorOptions(cmd: Command, verb: string): void {
+  cmd
+    .option('--id <n...>', `${verb} these failed rows (queue row ids, as \`failed\` lists them)`)
+    .option('--class <uuid>', `${verb} the failed rows of this class`)
+    .option('--course <uuid>', `${verb} the failed rows of this course`)
+    .option('--error-contains <text>', `${verb} the failed rows whose last error contains this text (ignoring case)`)
+    .option('--all', `${verb} every failed row (alone)`)
+    .option('--dry-run', 'count the rows it would change, and change nothing');
+}
+
+/** The selector the flags give; exit 2 naming the flags when none (or a bad one) is given. */
+export function selectorFrom(opts: SelectorOptions): FailedSelector {
+  const ids = opts.id?.map((raw) => {
+    if (!/^[1-9]\d{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new UsageError(`--id must be a queue row id (a positive whole number); got ${shown(raw)}`);
+    return Number(raw);
+  });
+  if (opts.errorContains === '') throw new UsageError('--error-contains needs the text to look for');
+  const selector: FailedSelector = {
+    ids,
+    classId: uuidOption(opts.class, '--class'),
+    courseId: uuidOption(opts.course, '--course'),
+    errorContains: opts.errorContains,
+    all: opts.all === true,
+  };
+  const given = [ids !== undefined, selector.classId !== undefined, selector.courseId !== undefined, selector.errorContains !== undefined];
+  if (selector.all && given.some(Boolean)) throw new UsageError('--all selects every failed row: give it alone, or narrow with the other selectors instead');
+  if (!selector.all && !given.some(Boolean)) throw new UsageError(`say which failed rows: ${selectorHelp} (several narrow together)`);
+  return selector;
+}
+
+/** The selector in words, for the human output. */
+export function describeSelector(s: FailedSelector): string {
+  if (s.all) return 'every failed row';
+  const parts: string[] = [];
+  if (s.ids) parts.push(`id ${s.ids.map((id) => `#${id}`).join(', ')}`);
+  if (s.classId) parts.push(`class ${s.classId}`);
+  if (s.courseId) parts.push(`course ${s.courseId}`);
+  if (s.errorContains !== undefined) parts.push(`error containing ${JSON.stringify(s.errorContains)}`);
+  return `failed rows with ${parts.join(' and ')}`;
+}
