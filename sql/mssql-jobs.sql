@@ -325,3 +325,20 @@ select count(*) as [n] from [rescope_queue] where [status] = @p0 and [course_id]
 
 -- 2. 1 parameter: NVarChar
 delete from [rescope_queue] where [status] = @p0;select @@rowcount;
+
+-- ==== enqueue --wait: where the learners stand, and what moved since the wait began
+
+-- 1. no parameters
+SELECT (SYSUTCDATETIME()) AS [now];
+
+-- 2. 5 parameters: NVarChar ×5
+select [user_id], [status], [available_at], [attempts], [last_error] from [rescope_queue] where [course_id] = @p0 and [class_id] = @p1 and [user_id] in (@p2, @p3, @p4);
+
+-- 3. 2 parameters: NVarChar ×2
+select [user_id], [course_id], [class_id] from [rescoped_content] where [user_id] in (@p0, @p1);
+
+-- 4. no parameters
+SELECT (SYSUTCDATETIME()) AS [now];
+
+-- 5. 3 parameters: NVarChar ×2, DateTime
+select [status], count(*) as [n] from [rescope_queue] where [status] in (@p0, @p1) and [updated_at] >= @p2 group by [status];

@@ -24,6 +24,7 @@ import type { EnqueueRequest } from '../src/rescope/enqueue-request.js';
 import { processQueue } from '../src/rescope/process-queue.js';
 import { discardFailed, listFailed, releaseDispatched, releaseProcessing, retryFailed } from '../src/rescope/queue-table.js';
 import { rescopeShow } from '../src/rescope/show.js';
+import { waitForLearners } from '../src/rescope/wait.js';
 import { getStatus } from '../src/status/status.js';
 import { type MssqlRecorder, type Recorded, mssqlRecorder } from './helpers/mssql-recorder.js';
 import { redisUrl } from './helpers/redis.js';
@@ -201,6 +202,12 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
   await section('retry-failed --id (2,500 ids, in chunks) --error-contains', () => retryFailed(r.db, { ids: manyIds, errorContains: 'Timeout' }));
   r.on(/^select count\(\*\) as \[n\] from \[rescope_queue\] where \[status\] = @p0 and \[course_id\]/, [{ n: 4 }], 1);
   await section('discard-failed --course --dry-run, then --all', async () => [await discardFailed(r.db, { courseId: K1 }, { dryRun: true }), await discardFailed(r.db, { all: true })]);
+  r.on(/^SELECT \(SYSUTCDATETIME\(\)\) AS \[now\]$/, [{ now }]);
+  r.on(/^select \[user_id\], \[status\], \[available_at\]/, [{ user_id: U(1), status: 'dispatched', available_at: now, attempts: 0, last_error: null }], 1);
+  r.on(/from \[rescoped_content\] where \[user_id\] in/, [{ user_id: U(2), course_id: K1, class_id: C1 }], 1);
+  await section('enqueue --wait: where the learners stand, and what moved since the wait began', () =>
+    waitForLearners(r.db, [U(1), U(2), U(3)].map((userId) => ({ userId, courseId: K1, classId: C1 })), { timeoutMs: 0 }),
+  );
   return { sections, results };
 }
 
@@ -304,6 +311,7 @@ test('each scenario takes the path it is meant to', async (t) => {
   t.like(r('process: a batch of 1,200'), { processed: 1_200 });
   t.like(r('failed: the failed rows'), { total: 3, byError: [{ error: 'storing content failed for <id>', rows: 3 }] });
   t.is(r('retry-failed --id'), 2_500);
+  t.like(r('enqueue --wait'), { outcome: 'timed-out', learners: 3, done: [{ userId: U(2) }], removed: [{ userId: U(3) }], pending: [{ userId: U(1), state: 'dispatched' }] });
   t.deepEqual(r('discard-failed --course'), [4, 0]);
   t.like(r('process: override rows'), { processed: 2, alreadyDone: 0, failed: 0, retried: 0 });
   t.like(r('overdue-sync'), { schools: 2, overdueChecks: 3, processingErrors: 1 });

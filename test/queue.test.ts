@@ -1,10 +1,8 @@
-import type { Database } from '../src/db/database.js';
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { eachTarget } from './helpers/databases.js';
-import { type RescopeFixture, contentRows, enqueueRequests, queueRows, rescopeFixture } from './helpers/rescope.js';
-import type { LiveDialect } from './helpers/databases.js';
+import { type RescopeFixture, contentRows, enqueueRequests, failStorageFor, queueRows, rescopeFixture } from './helpers/rescope.js';
 import { useRedisCluster } from './helpers/redis.js';
 
 useRedisCluster();
@@ -103,17 +101,6 @@ eachTarget('a row whose learner already has content is deleted as already done',
   t.deepEqual(await queueRows(f.db), []);
   t.is((await contentRows(f.db)).length, 2);
 });
-
-async function failStorageFor(db: Database, dialect: LiveDialect, userId: string): Promise<void> {
-  if (dialect === 'postgres') {
-    await db.knex.raw(`CREATE FUNCTION refuse_learner() RETURNS trigger AS $$
-      BEGIN IF NEW.user_id = '${userId}' THEN RAISE EXCEPTION 'simulated storage failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
-    await db.knex.raw('CREATE TRIGGER refuse_learner BEFORE INSERT ON rescoped_content FOR EACH ROW EXECUTE FUNCTION refuse_learner()');
-  } else {
-    await db.knex.raw(`CREATE TRIGGER refuse_learner BEFORE INSERT ON rescoped_content
-      WHEN NEW.user_id = '${userId}' BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END`);
-  }
-}
 
 eachTarget('a learner whose content cannot be stored gets an attempt and its error; the rest of the batch is stored', async (t, target) => {
   const f = await rescopeFixture(t, target);

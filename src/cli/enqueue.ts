@@ -1,7 +1,8 @@
 import { ExitCode, NotApplicableError, NotFoundError, UsageError } from '../errors.js';
 import type { EnqueueInput, EnqueueResult } from '../rescope/enqueue.js';
 import { sources } from '../rescope/sources.js';
-import type { CommandSpec, RunContext } from './command.js';
+import type { CommandSpec, Outcome, RunContext } from './command.js';
+import { waitAfterEnqueue, waitSeconds } from './enqueue-wait.js';
 import { interruption } from './interrupted.js';
 import { plural } from './options.js';
 
@@ -12,6 +13,7 @@ interface EnqueueOptions {
   member?: string[];
   jsonl?: string;
   override?: boolean;
+  wait?: string | boolean;
 }
 
 /** Requests read per group: bounded memory for any file size, few round trips per group. */
@@ -27,6 +29,9 @@ export const enqueueCommand: CommandSpec<EnqueueOptions> = {
     'assign.course.to.class and rescope queue every active member of the class. A class whose rescope ' +
     'setting is off queues nothing. Repeating a request adds nothing. Learners who already have content are ' +
     'left as they are, unless --override (or "override": true) asks to recompute and replace it.\n\n' +
+    'With --wait [seconds] (300 without a value) it then watches, without dispatching or processing itself, until ' +
+    'every learner it queued or found queued is done or failed: exit 0 when all are done, 1 when some failed or the ' +
+    'wait ran out, saying who is still queued or in flight and whether dispatch and process appear to be running.\n\n' +
     'With --jsonl, each line is {"source":…,"classId":…,"courseId":…,"memberIds":[…]}; bad lines are ' +
     'reported with their numbers, the good ones are still queued, and the exit code is 6.',
   settings: ['databaseUrl', 'databaseSchema', 'logFormat', 'logLevel'],
@@ -37,34 +42,40 @@ export const enqueueCommand: CommandSpec<EnqueueOptions> = {
       .option('--course <uuid>', "the course; in a class it must be the class's course")
       .option('--member <uuid...>', 'learners to queue (join.class, oob)')
       .option('--jsonl <file|->', 'read many requests as JSON lines from a file, or - for stdin')
-      .option('--override', 'recompute learners who already have content and replace it (with --jsonl: every line)');
+      .option('--override', 'recompute learners who already have content and replace it (with --jsonl: every line)')
+      .option('--wait [seconds]', 'then wait until every learner queued is done or failed (default 300 s); exit 1 if not all are done');
   },
   async run(ctx, opts) {
     const fromFlags = opts.source !== undefined || opts.class !== undefined || opts.course !== undefined || opts.member !== undefined;
     if (opts.jsonl !== undefined && fromFlags) throw new UsageError('give either --jsonl or --source/--class/--course/--member, not both');
     if (opts.jsonl === undefined && !fromFlags) throw new UsageError('nothing to queue: give --source (with --class, --course, --member) or --jsonl <file|->');
-    return opts.jsonl !== undefined ? fromJsonLines(ctx, opts.jsonl, opts.override === true) : fromFlagRequest(ctx, opts);
+    const wait = waitSeconds(opts.wait);
+    const collectLearners = wait !== undefined;
+    const { outcome, learners } = opts.jsonl !== undefined ? await fromJsonLines(ctx, opts.jsonl, opts.override === true, collectLearners) : await fromFlagRequest(ctx, opts, collectLearners);
+    // Nothing is watched after an interrupted input: the signal asked to stop.
+    if (wait === undefined || ctx.io.signal?.aborted) return outcome;
+    return waitAfterEnqueue(ctx, learners ?? [], wait, outcome);
   },
 };
 
-async function fromFlagRequest(ctx: RunContext, opts: EnqueueOptions) {
+async function fromFlagRequest(ctx: RunContext, opts: EnqueueOptions, collectLearners: boolean) {
   const [{ parseEnqueueRequest }, { enqueue }] = await Promise.all([import('../rescope/enqueue-request.js'), import('../rescope/enqueue.js')]);
   const parsed = parseEnqueueRequest(
     { source: opts.source ?? null, classId: opts.class, courseId: opts.course, memberIds: opts.member, override: opts.override === true },
     flagNames,
   );
   if (!parsed.ok) throw new UsageError(parsed.error);
-  const result = await enqueue(await ctx.runtime.db(), [{ line: null, request: parsed.value }], { log: ctx.log });
+  const result = await enqueue(await ctx.runtime.db(), [{ line: null, request: parsed.value }], { log: ctx.log, collectLearners });
   const [rejection] = result.rejected;
   if (rejection) {
     if (rejection.reason === 'not-found') throw new NotFoundError(rejection.error);
     if (rejection.reason === 'not-applicable') throw new NotApplicableError(rejection.error);
     throw new UsageError(rejection.error);
   }
-  return outcome(result);
+  return { outcome: outcome(result), learners: result.learners };
 }
 
-async function fromJsonLines(ctx: RunContext, source: string, overrideAll: boolean) {
+async function fromJsonLines(ctx: RunContext, source: string, overrideAll: boolean, collectLearners: boolean) {
   const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { parseEnqueueRequest }, { emptyEnqueueResult, enqueue, mergeEnqueueResults }] =
     await Promise.all([import('../input/json-lines.js'), import('../log/progress.js'), import('../rescope/enqueue-request.js'), import('../rescope/enqueue.js')]);
   const db = await ctx.runtime.db();
@@ -84,7 +95,7 @@ async function fromJsonLines(ctx: RunContext, source: string, overrideAll: boole
         if (parsed.ok) inputs.push({ line: entry.line, request: overrideAll ? { ...parsed.value, override: true } : parsed.value });
         else total.rejected.push({ line: entry.line, error: parsed.error, reason: 'invalid' });
       }
-      if (inputs.length > 0) mergeEnqueueResults(total, await enqueue(db, inputs, { log: ctx.log }));
+      if (inputs.length > 0) mergeEnqueueResults(total, await enqueue(db, inputs, { log: ctx.log, collectLearners }));
       lastLine = group[group.length - 1]!.line;
       progress.advance(group.length);
     }
@@ -95,15 +106,17 @@ async function fromJsonLines(ctx: RunContext, source: string, overrideAll: boole
   for (const r of total.rejected) ctx.log.warn(`line ${r.line}: ${r.error}`);
   const stopped = interruption(ctx.io.signal, lastLine);
   const result = outcome(total);
-  if (!stopped) return result;
+  if (!stopped) return { outcome: result, learners: total.learners };
   return {
-    exitCode: ExitCode.failure,
-    result: { ...result.result, interruptedAfterLine: stopped.afterLine },
-    human: `${result.human}\n${stopped.message}`,
+    outcome: {
+      exitCode: ExitCode.failure,
+      result: { ...result.result, interruptedAfterLine: stopped.afterLine },
+      human: `${result.human}\n${stopped.message}`,
+    },
   };
 }
 
-function outcome(result: EnqueueResult) {
+function outcome(result: EnqueueResult): Outcome {
   const lines = [
     `queued ${plural(result.queued, 'learner')}; ${plural(result.duplicates, 'duplicate')} (already queued or repeated); ` +
       `${plural(result.dropped, 'member id')} dropped (not an active member of the class)`,

@@ -9,7 +9,8 @@ import { type Logger, silentLogger } from '../log/logger.js';
 import type { EnqueueRequest } from './enqueue-request.js';
 import { type RejectionKind, resolveTarget } from './enqueue-target.js';
 import { type NewQueueRow, insertActiveMembers, insertQueueRows, refreshExisting } from './queue-table.js';
-import { activeMembersAmong, countActiveMembers, loadClasses, loadCourses } from './reference-data.js';
+import { type Learner, learnerKey } from './content-table.js';
+import { activeMemberIds, activeMembersAmong, countActiveMembers, loadClasses, loadCourses } from './reference-data.js';
 import { memberListSources, sourcePriority } from './sources.js';
 
 export interface EnqueueInput {
@@ -36,6 +37,11 @@ export interface EnqueueResult {
   /** Requests for classes whose rescope setting is off: nothing queued for them. */
   rescopeOff: Array<{ line: number | null; classId: string }>;
   rejected: Rejection[];
+  /**
+   * With `collectLearners`: every learner the requests queued or found queued (a class-wide
+   * request: the class's active members), once each, for a caller that waits for them.
+   */
+  learners?: Learner[];
 }
 
 export function emptyEnqueueResult(): EnqueueResult {
@@ -49,10 +55,11 @@ export function mergeEnqueueResults(into: EnqueueResult, more: EnqueueResult): v
   into.requeued += more.requeued;
   into.rescopeOff.push(...more.rescopeOff);
   into.rejected.push(...more.rejected);
+  if (more.learners) (into.learners ??= []).push(...more.learners);
 }
 
 /** Queues a group of requests. Bad requests are reported in `rejected`; the others are still queued. */
-export async function enqueue(db: Database, inputs: readonly EnqueueInput[], options: { log?: Logger } = {}): Promise<EnqueueResult> {
+export async function enqueue(db: Database, inputs: readonly EnqueueInput[], options: { log?: Logger; collectLearners?: boolean } = {}): Promise<EnqueueResult> {
   const log = options.log ?? silentLogger;
   const result = emptyEnqueueResult();
   const classes = await loadClasses(db, inputs.flatMap((i) => (i.request.classId ? [i.request.classId] : [])));
@@ -86,7 +93,7 @@ export async function enqueue(db: Database, inputs: readonly EnqueueInput[], opt
     }
     result.duplicates += request.repeatedMembers;
     for (const userId of learners) {
-      const key = `${userId}|${target.courseId}|${target.classId ?? ''}`;
+      const key = learnerKey({ userId, courseId: target.courseId, classId: target.classId });
       const existing = memberRows.get(key);
       if (existing) result.duplicates++;
       const source = existing && sourcePriority[existing.source] <= sourcePriority[request.source] ? existing.source : request.source;
@@ -113,6 +120,13 @@ export async function enqueue(db: Database, inputs: readonly EnqueueInput[], opt
   }
   // Re-queued rows were counted as duplicates when their insert was skipped.
   result.duplicates -= result.requeued;
+  if (options.collectLearners) {
+    const learners = new Map([...memberRows].map(([key, { userId, courseId, classId }]) => [key, { userId, courseId, classId }]));
+    for (const { courseId, classId } of classWide) {
+      for (const userId of await activeMemberIds(db, classId)) learners.set(learnerKey({ userId, courseId, classId }), { userId, courseId, classId });
+    }
+    result.learners = [...learners.values()];
+  }
   return result;
 }
 

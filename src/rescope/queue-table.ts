@@ -16,6 +16,7 @@ export { type FailedRow, queueTable } from './queue-table-shared.js';
 export * from './queue-table-enqueue.js';
 export * from './queue-table-moves.js';
 export * from './queue-table-failed.js';
+export * from './queue-table-watch.js';
 
 export interface QueueCounts {
   queued: number;

@@ -74,6 +74,12 @@ export async function activeMembersAmong(db: Database, classId: string, userIds:
   return active;
 }
 
+/** The class's active members (learners). */
+export async function activeMemberIds(db: Database, classId: string): Promise<string[]> {
+  const rows: Array<{ user_id: unknown }> = await db.knex('class_member').select('user_id').where({ class_id: classId, is_active: true });
+  return rows.map((r) => toUuid(r.user_id));
+}
+
 export async function countActiveMembers(db: Database, classId: string): Promise<number> {
   const [row] = await db.knex('class_member').where({ class_id: classId, is_active: true }).count({ n: '*' });
   return toNumber(row?.n ?? 0);

@@ -71,3 +71,15 @@ export async function contentRows(db: Database): Promise<Array<{ userId: string;
     content: (typeof r.skipped_content === 'string' ? JSON.parse(r.skipped_content) : r.skipped_content) as Record<string, string[]>,
   }));
 }
+
+/** Makes storing content fail for one learner (a trigger raising an error), as a broken row would. */
+export async function failStorageFor(db: Database, dialect: LiveDialect, userId: string): Promise<void> {
+  if (dialect === 'postgres') {
+    await db.knex.raw(`CREATE FUNCTION refuse_learner() RETURNS trigger AS $$
+      BEGIN IF NEW.user_id = '${userId}' THEN RAISE EXCEPTION 'simulated storage failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+    await db.knex.raw('CREATE TRIGGER refuse_learner BEFORE INSERT ON rescoped_content FOR EACH ROW EXECUTE FUNCTION refuse_learner()');
+  } else {
+    await db.knex.raw(`CREATE TRIGGER refuse_learner BEFORE INSERT ON rescoped_content
+      WHEN NEW.user_id = '${userId}' BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END`);
+  }
+}
