@@ -40,7 +40,7 @@ export const demoCommand: CommandSpec<DemoOptions> = {
 
     // The jobs' own info lines would drown the story; warnings still show, --verbose all.
     const jobLog = createLogger({ format: config.logFormat, level: config.logLevel === 'debug' ? 'debug' : 'warn', stream: io.stderr, base: { command: 'demo' } });
-    const runtime = new Runtime(demoConfig, jobLog, io.signal);
+    const runtime = new Runtime(demoConfig, jobLog, { signal: io.signal, database: 'create' });
     let report: DemoReport;
     try {
       // Redis first: without it there is no demo, and no file should be left behind.

@@ -71,7 +71,7 @@ export async function isolatedDatabase(t: ExecutionContext, dialect: LiveDialect
     config,
     env,
     async open(poolSize?: number) {
-      const d = await openDatabase(config, { poolSize });
+      const d = await openDatabase(config, { poolSize, create: true });
       opened.push(d);
       return d;
     },
