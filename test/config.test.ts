@@ -37,9 +37,20 @@ test('file < environment < flags, and an unset flag overrides nothing', (t) => {
   t.is(config.redisUrl, 'redis://file:1');
 });
 
-test('MTC_BATCH_CONFIG names the file when --config is absent; an empty env var counts as unset', (t) => {
+test('MTC_BATCH_CONFIG names the file when --config is absent', (t) => {
   const file = configFile(JSON.stringify({ logFormat: 'json' }));
-  t.is(loadConfig({ env: { MTC_BATCH_CONFIG: file, MTC_BATCH_LOG_FORMAT: '' } }).logFormat, 'json');
+  t.is(loadConfig({ env: { MTC_BATCH_CONFIG: file } }).logFormat, 'json');
+});
+
+test('an empty environment variable or file value is an error naming it, not "unset"', (t) => {
+  const db = t.throws(() => loadConfig({ env: { DATABASE_URL: '' } }), { instanceOf: ConfigError });
+  t.is(db?.message, 'DATABASE_URL is set but empty: give a value, or remove it to use the default ("sqlite:./mtc-batch.sqlite")');
+  t.is(db?.exitCode, 2);
+  t.regex(t.throws(() => loadConfig({ env: { MTC_BATCH_LOG_FORMAT: '' } }))?.message ?? '', /^MTC_BATCH_LOG_FORMAT is set but empty/);
+  t.regex(t.throws(() => loadConfig({ env: { MTC_BATCH_DATABASE_SCHEMA: '' } }))?.message ?? '', /^MTC_BATCH_DATABASE_SCHEMA is set but empty.*\(unset\)/);
+  t.regex(t.throws(() => loadConfig({ env: { MTC_BATCH_CONFIG: '' } }))?.message ?? '', /^MTC_BATCH_CONFIG is set but empty/);
+  const file = configFile(JSON.stringify({ redisUrl: '' }));
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: file }))?.message ?? '', /^"redisUrl" in config file .* is set but empty/);
 });
 
 test('a bad value names the setting where it came from and what is allowed', (t) => {
