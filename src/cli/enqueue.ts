@@ -3,6 +3,7 @@ import type { EnqueueInput, EnqueueResult } from '../rescope/enqueue.js';
 import { sources } from '../rescope/sources.js';
 import type { CommandSpec, RunContext } from './command.js';
 import { interruption } from './interrupted.js';
+import { formatCount } from './format.js';
 import { plural } from './options.js';
 
 interface EnqueueOptions {
@@ -62,15 +63,17 @@ async function fromFlagRequest(ctx: RunContext, opts: EnqueueOptions) {
 }
 
 async function fromJsonLines(ctx: RunContext, source: string) {
-  const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { parseEnqueueRequest }, { emptyEnqueueResult, enqueue, mergeEnqueueResults }] =
+  const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { maxMembersPerRequest, parseEnqueueRequest }, { emptyEnqueueResult, enqueue, mergeEnqueueResults }] =
     await Promise.all([import('../input/json-lines.js'), import('../log/progress.js'), import('../rescope/enqueue-request.js'), import('../rescope/enqueue.js')]);
-  const db = await ctx.runtime.db();
   const { input } = await openJsonLines(source, ctx.io.stdin, '--jsonl');
+  const db = await ctx.runtime.db();
+  ctx.log.debug(`reading requests from --jsonl ${source}`);
   const total = emptyEnqueueResult();
   const progress = createProgress({ label: 'enqueue', unit: 'lines', total: null, stream: ctx.io.stderr, enabled: ctx.showProgress });
   let lastLine = 0;
   try {
-    for await (const group of inGroups(readJsonLines(input, ctx.io.signal), linesPerGroup)) {
+    const lines = readJsonLines(input, { signal: ctx.io.signal, name: `--jsonl ${source}`, tooLongHint: `a request holds at most ${formatCount(maxMembersPerRequest)} member ids: split it into several lines` });
+    for await (const group of inGroups(lines, linesPerGroup)) {
       const inputs: EnqueueInput[] = [];
       for (const entry of group) {
         if (!entry.ok) {

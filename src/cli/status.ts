@@ -1,4 +1,4 @@
-import { ExitCode } from '../errors.js';
+import { ConfigError, ExitCode } from '../errors.js';
 import type { CommandSpec } from './command.js';
 import { formatCount, formatDuration, table } from './format.js';
 
@@ -14,8 +14,15 @@ export const statusCommand: CommandSpec = {
   settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'notificationTtlSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   async run({ runtime, config }) {
     const { getStatus } = await import('../status/status.js');
+    // Redis connects while the database answers; its failure is part of the status.
     const redis = runtime.redis().then((r) => r.client);
+    redis.catch(() => undefined);
     const status = await getStatus(await runtime.db(), redis, config);
+    // A Redis that answers but refuses the configuration (a database number it does not
+    // have, a cluster node given as one server) is a configuration error, not an outage.
+    await redis.catch((err: unknown) => {
+      if (err instanceof ConfigError) throw err;
+    });
     const { queue } = status;
     const age = status.oldestQueuedAgeSeconds;
     const rows: Array<[string, string]> = [
