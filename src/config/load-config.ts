@@ -28,6 +28,8 @@ export function loadConfig(input: LoadConfigInput = {}): Readonly<Config> {
   if (file !== undefined) {
     const fromFile = readConfigFile(file, input.configFile !== undefined ? '--config' : configFileEnv);
     for (const [key, raw] of Object.entries(fromFile)) {
+      // A note for people ("$comment": "…"), as JSON has no comments.
+      if (key === '$comment') continue;
       const spec = settings.find((s) => s.key === key);
       if (!spec) {
         throw new ConfigError(
