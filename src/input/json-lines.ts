@@ -89,16 +89,13 @@ export async function* readJsonLines(input: Readable, options: ReadOptions = {})
     return parseLine(line, bytes);
   };
 
-  const stopped = new Promise<'stopped'>((resolve) => signal?.addEventListener('abort', () => resolve('stopped'), { once: true }));
-  const chunks = input[Symbol.asyncIterator]();
+  // A stop signal ends the read by closing the input (racing each read against a
+  // never-settled promise would keep every chunk alive through its reactions).
+  const stop = () => input.destroy();
+  signal?.addEventListener('abort', stop, { once: true });
   try {
-    for (;;) {
-      const pending = chunks.next();
-      // Abandoned when the signal wins the race: its late failure must not go unhandled.
-      pending.catch(() => undefined);
-      const next = await (signal ? Promise.race([pending, stopped]) : pending);
-      if (next === 'stopped' || next.done) break;
-      const chunk: Buffer = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    for await (const next of input) {
+      const chunk: Buffer = typeof next === 'string' ? Buffer.from(next) : (next as Buffer);
       let start = 0;
       for (let nl = chunk.indexOf(newline, start); nl >= 0; nl = chunk.indexOf(newline, start)) {
         hold(chunk.subarray(start, nl));
@@ -107,12 +104,14 @@ export async function* readJsonLines(input: Readable, options: ReadOptions = {})
         start = nl + 1;
       }
       hold(chunk.subarray(start));
+      if (signal?.aborted) break;
     }
   } catch (err) {
-    throw new UsageError(`cannot read ${options.name ?? 'the input'} after line ${line}: ${readProblem(err)}`, { cause: err });
+    if (!signal?.aborted) {
+      throw new UsageError(`cannot read ${options.name ?? 'the input'} after line ${line}: ${readProblem(err)}`, { cause: err });
+    }
   } finally {
-    // Stopped early (signal, or the consumer gave up): let go of the file or pipe.
-    chunks.return?.().catch(() => undefined);
+    signal?.removeEventListener('abort', stop);
   }
   // The last line needs no newline; but one cut off by a stop signal is not a line.
   if ((held > 0 || overlong) && !signal?.aborted) {
