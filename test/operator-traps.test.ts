@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { seedCourse, learners } from '../src/seed/course-world.js';
-import { runCli, spawnCli } from './helpers/cli.js';
+import { binPath, runCli, spawnCli } from './helpers/cli.js';
 import { eachDialect, isolatedDatabase, postgresUrl } from './helpers/databases.js';
 import { closedPort } from './helpers/net.js';
 import { redisUrl } from './helpers/redis.js';
@@ -195,4 +195,21 @@ test('status against PostgreSQL with Redis down or refusing the password: the da
     t.false(status.healthy);
     t.regex(status.redis.error, /ECONNREFUSED|WRONGPASS|invalid username-password/);
   }
+});
+
+test('a reader that goes away early (| head) is not a crash', async (t) => {
+  const dir = tempDir(t);
+  const env = { DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}` };
+  t.is((await runCli(['migrate'], { env })).code, 0);
+  const lines = Array.from({ length: 5_000 }, (_, i) => JSON.stringify({ source: 'oob', courseId: uuid, memberIds: [uuid], n: i })).join('\n');
+  writeFileSync(join(dir, 'in.jsonl'), lines);
+  const { spawnSync } = await import('node:child_process');
+  // 5,000 warnings on stderr, merged into a pipe whose reader leaves after one line.
+  const r = spawnSync('bash', ['-c', `"${process.execPath}" "${binPath}" enqueue --jsonl in.jsonl 2>&1 | head -1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+  });
+  t.regex(r.stdout, /exit=6/, r.stderr);
+  t.false(/EPIPE|Unhandled/.test(r.stdout + r.stderr), r.stdout + r.stderr);
 });
