@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../src/config/load-config.js';
-import { defaults, flagName, maskUrl } from '../src/config/settings.js';
+import { defaults, flagName, maskUrl, settings } from '../src/config/settings.js';
 import { ConfigError } from '../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-config-'));
@@ -77,4 +77,19 @@ test('flag names and URL masking', (t) => {
   t.is(maskUrl('redis://:s3cret@cache:6380'), 'redis://:***@cache:6380');
   t.is(maskUrl('sqlite:./a.sqlite'), 'sqlite:./a.sqlite');
   t.is(maskUrl('postgres://db/x'), 'postgres://db/x');
+});
+
+test('every setting refuses injection text and out-of-range numbers, naming where it came from', (t) => {
+  const hostile = ["x'; DROP TABLE rescope_queue; --", 'a"b', 'k;FLUSHALL', 'key\\x', 'tab\there', 'line\nbreak'];
+  const numbers = ['-1', '0x10', '1e3', '99999999999999999999', 'NaN', '12abc', ' '];
+  for (const spec of settings) {
+    const values = typeof spec.default === 'number' ? [...numbers, ...hostile] : hostile;
+    for (const value of values) {
+      const err = t.throws(() => loadConfig({ env: { [spec.env]: value } }), { instanceOf: ConfigError }, `${spec.env}=${JSON.stringify(value)}`);
+      t.true(err?.message.startsWith(spec.env), err?.message);
+      t.is(err?.exitCode, 2);
+      const flag = t.throws(() => loadConfig({ env: {}, flags: { [spec.key]: value } }), { instanceOf: ConfigError });
+      t.true(flag?.message.startsWith(flagName(spec.key)), flag?.message);
+    }
+  }
 });

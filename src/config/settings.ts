@@ -68,10 +68,15 @@ export function integerIn(min: number, max: number) {
   };
 }
 
+/**
+ * Key names and prefixes: printable ASCII without spaces, quotes, backslashes or `;`.
+ * Redis would store any bytes, but a key name holding those is a pasting mistake (or
+ * someone's injection text), and the ACL patterns operators write must match it.
+ */
 function redisKey(raw: unknown, where: string): string {
   const value = nonEmptyString(raw, where);
-  if (/\s/.test(value) || value.length > 200) {
-    throw new ConfigError(`${where} must be a Redis key without spaces, at most 200 characters; got ${describe(value)}`);
+  if (!/^[\x21-\x7e]{1,200}$/.test(value) || /["'`;\\]/.test(value)) {
+    throw new ConfigError(`${where} must be a Redis key of up to 200 printable characters without spaces, quotes, backslashes or ";"; got ${describe(value)}`);
   }
   return value;
 }
