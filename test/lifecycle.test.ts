@@ -3,17 +3,9 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { seedCourse } from '../src/seed/course-world.js';
 import { learners } from '../src/seed/course-world.js';
-import { spawnCli } from './helpers/cli.js';
+import { spawnCli, untilStderr } from './helpers/cli.js';
 import { eachDialect } from './helpers/databases.js';
 import { queueRows, rescopeFixture } from './helpers/rescope.js';
-
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const leaky = fileURLToPath(new URL('./fixtures/leaky-main.js', import.meta.url));
 
@@ -36,7 +28,7 @@ eachDialect('enqueue --jsonl stops on SIGTERM, handles what it read, and names t
   for (const member of members) worker.child.stdin!.write(`${JSON.stringify({ source: 'oob', courseId: course.id, memberIds: [member] })}\n`);
   // Signal once it reads its input (start-up takes longer on a loaded machine), then give
   // it a moment to take in the lines already waiting in the pipe.
-  await until(() => worker.stderr().includes('reading requests from --jsonl -'));
+  await untilStderr(worker, 'reading requests from --jsonl -');
   await new Promise((resolve) => setTimeout(resolve, 300));
   const signalled = Date.now();
   worker.child.kill('SIGTERM');
@@ -52,7 +44,7 @@ eachDialect('enqueue --jsonl stops on SIGTERM, handles what it read, and names t
 eachDialect('process stops on SIGINT like on SIGTERM', async (t, dialect) => {
   const f = await rescopeFixture(t, dialect);
   const worker = spawnCli(['process', '--wait-seconds', '60', '--json', '--verbose'], { env: f.env });
-  await until(() => worker.stderr().includes('taking ids from'));
+  await untilStderr(worker, 'taking ids from');
   worker.child.kill('SIGINT');
   const r = await worker;
   t.is(r.code, 0, r.stderr);

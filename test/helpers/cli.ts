@@ -78,3 +78,12 @@ export function spawnCli(
   });
   return Object.assign(promise, { child, stderr: () => stderr });
 }
+
+/** Waits until a spawned CLI's stderr holds `text` (start-up takes longer on a loaded machine). */
+export async function untilStderr(worker: { stderr(): string }, text: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!worker.stderr().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`stderr did not show ${JSON.stringify(text)} within ${timeoutMs} ms:\n${worker.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
