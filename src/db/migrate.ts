@@ -44,7 +44,12 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
   return withRetry(dialect, log, 'migrate', () =>
     knex.transaction(async (trx) => {
       for (const sql of dialect.migrationLockSql(bookkeepingTable)) await trx.raw(sql);
-      if (db.schema && dialect.schemas) await trx.raw(`CREATE SCHEMA IF NOT EXISTS "${db.schema}"`);
+      // Created only when missing: CREATE SCHEMA IF NOT EXISTS needs the right to create
+      // schemas even when the schema exists, which a migration role given one schema lacks.
+      if (db.schema && dialect.schemas) {
+        const exists = await trx.raw('SELECT 1 FROM pg_namespace WHERE nspname = ?', [db.schema]);
+        if ((exists as { rows: unknown[] }).rows.length === 0) await trx.raw(`CREATE SCHEMA "${db.schema}"`);
+      }
       await trx.raw(dialect.createBookkeepingSql(bookkeepingTable));
       const done = new Set(await appliedNames(trx));
       const result: MigrateResult = { applied: [], alreadyApplied: [], skipped: skipped.map((m) => m.name) };
