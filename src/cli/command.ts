@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { type Config, type SettingKey, flagName, flagProperty, maskUrl, settingSpec } from '../config/settings.js';
 import { missingTable } from '../db/sql-text.js';
-import { ConfigError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage } from '../errors.js';
+import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 import { Runtime } from '../runtime.js';
 import { guardOptionValues } from './option-values.js';
@@ -90,6 +90,11 @@ export function summaryFields(result: Record<string, unknown>): Record<string, u
  */
 function explained(err: unknown, runtime: Runtime | undefined): unknown {
   if (err instanceof MtcError) return err;
+  const lost = lostConnection(err);
+  if (lost && runtime) {
+    const target = lost.service === 'database' ? `the database ${maskUrl(runtime.config.databaseUrl)}` : `Redis ${maskUrl(runtime.config.redisUrl)}`;
+    return new ConnectionError(`lost the connection to ${target}: ${lost.reason}; the next run carries on where this one stopped`, { cause: err });
+  }
   if (/^(MOVED|ASK) \d+ /.test(errorMessage(err))) {
     return new ConfigError(`REDIS_URL points at a node of a Redis Cluster (it answered ${errorMessage(err).split(' ')[0]}): write it as redis+cluster://host:port[,host:port…]`, { cause: err });
   }
