@@ -10,10 +10,10 @@ export const statusCommand: CommandSpec<StatusOptions> = {
   name: 'status',
   summary: 'whether the system is healthy: queue by state, failures, bus, notifications',
   description:
-    'Queue rows by state (queued, dispatched, processing, failed), the age of the oldest queued row, rows past ' +
+    'Queue rows by state (queued, dispatched, processing, failed), how long the oldest due queued row has waited, rows past ' +
     'their lease, the oldest failed rows with their errors, rescoped content, ids on the bus, the number of school ' +
     'notifications and when overdue-sync last ran. "healthy" is false, with the problems listed, when rows failed, ' +
-    'rows sit past their lease, the oldest queued row waited longer than the lease, or Redis cannot be reached ' +
+    'rows sit past their lease, the oldest due queued row waited longer than the lease, or Redis cannot be reached ' +
     '(then the database part is still shown and the exit code is 1). With --strict, any problem exits 1 ' +
     '(for probes and CI smoke tests).',
   settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'notificationTtlSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
@@ -34,7 +34,7 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     const { queue } = status;
     const age = status.oldestQueuedAgeSeconds;
     const rows: Array<[string, string]> = [
-      ['queued', `${formatCount(queue.queued)}${age === null ? '' : `  (oldest ${formatDuration(age)})`}`],
+      ['queued', `${formatCount(queue.queued)}${age === null ? '' : `  (oldest due waited ${formatDuration(age)})`}`],
       ['dispatched', formatCount(queue.dispatched)],
       ['processing', `${formatCount(queue.processing)}${status.pastLease > 0 ? `  (${formatCount(status.pastLease)} past their lease)` : ''}`],
       ['failed', formatCount(queue.failed)],

@@ -1,7 +1,8 @@
 /**
  * One rescope request, as the original "Do Rescope API" took it
- * (`{"source","classId","courseId","memberIds"}`), checked for shape alone. Whether the
- * class, course and members exist is checked against the database by `enqueue`.
+ * (`{"source","classId","courseId","memberIds"}`, and the later `"override"`), checked
+ * for shape alone. Whether the class, course and members exist is checked against the
+ * database by `enqueue`.
  */
 import { isUuid, normalizeUuid, shown } from '../ids.js';
 import { type Source, isSource, memberListSources, sources } from './sources.js';
@@ -14,6 +15,11 @@ export interface EnqueueRequest {
   memberIds: string[];
   /** How many member ids the request repeated (counted as duplicates). */
   repeatedMembers: number;
+  /**
+   * Recompute learners who already have content (their competencies changed since), and
+   * replace it; without it a learner with content is left as is.
+   */
+  override: boolean;
 }
 
 /**
@@ -25,11 +31,12 @@ export const maxMembersPerRequest = 25_000;
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const knownFields = new Set(['source', 'classId', 'courseId', 'memberIds']);
+const knownFields = new Set(['source', 'classId', 'courseId', 'memberIds', 'override']);
 
-export type FieldNames = Readonly<Record<'source' | 'classId' | 'courseId' | 'memberIds', string>>;
+/** How errors name each field (JSON field names, or the flags that set them); `override` defaults to its JSON name. */
+export type FieldNames = Readonly<Record<'source' | 'classId' | 'courseId' | 'memberIds', string>> & { readonly override?: string };
 
-const jsonFieldNames: FieldNames = { source: 'source', classId: 'classId', courseId: 'courseId', memberIds: 'memberIds' };
+const jsonFieldNames: FieldNames = { source: 'source', classId: 'classId', courseId: 'courseId', memberIds: 'memberIds', override: 'override' };
 
 /**
  * Checks one request object; the error names the field (or, with `names`, the flag that
@@ -42,7 +49,7 @@ export function parseEnqueueRequest(input: unknown, names: FieldNames = jsonFiel
   }
   const o = input as Record<string, unknown>;
   const unknown = Object.keys(o).filter((k) => !knownFields.has(k));
-  if (unknown.length > 0) return fail(`unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: source, classId, courseId, memberIds`);
+  if (unknown.length > 0) return fail(`unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: source, classId, courseId, memberIds, override`);
   if (!isSource(o.source)) return fail(`${names.source} must be one of ${sources.join(', ')}; got ${shown(o.source)}`);
   const source = o.source;
 
@@ -55,6 +62,11 @@ export function parseEnqueueRequest(input: unknown, names: FieldNames = jsonFiel
   if (classId instanceof Error) return fail(classId.message);
   const courseId = optionalUuid('courseId');
   if (courseId instanceof Error) return fail(courseId.message);
+
+  if (o.override !== undefined && o.override !== null && typeof o.override !== 'boolean') {
+    return fail(`${names.override ?? 'override'} must be true or false; got ${shown(o.override)}`);
+  }
+  const override = o.override === true;
 
   let memberIds: string[] = [];
   let repeatedMembers = 0;
@@ -78,5 +90,5 @@ export function parseEnqueueRequest(input: unknown, names: FieldNames = jsonFiel
     if (classId === null) return fail(`${source} needs ${names.classId}`);
     if (memberIds.length > 0) return fail(`${source} takes no ${names.memberIds}: it queues every active member of the class`);
   }
-  return { ok: true, value: { source, classId, courseId, memberIds, repeatedMembers } };
+  return { ok: true, value: { source, classId, courseId, memberIds, repeatedMembers, override } };
 }

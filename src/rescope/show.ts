@@ -57,7 +57,7 @@ export async function rescopeShow(db: Database, redis: RedisClient, request: Sho
   const content = await readContent(db, learner);
   if (content !== null) return { status: 'found', learner, content };
 
-  const request_ = { source: 'oob' as const, classId, courseId, memberIds: [targetId], repeatedMembers: 0 };
+  const request_ = { source: 'oob' as const, classId, courseId, memberIds: [targetId], repeatedMembers: 0, override: false };
   const queued = await enqueue(db, [{ line: null, request: request_ }], { log });
   const [rejected] = queued.rejected;
   if (rejected) return { status: 'not-queued', learner, reason: rejected.error };
