@@ -86,8 +86,9 @@ test('demo never replaces a file it did not make', async (t) => {
     t.false(existsSync(join(dir, `${name}.sqlite`)), 'nothing created');
   }
   // A database named like a settings file gets its settings beside it, not over it.
+  // Its own Redis: the demo's keys are fixed (demo:), and another test runs a demo at the same time.
   const odd = join(dir, 'odd.json');
-  const ok = await spawnCli(['demo', '--file', odd, '--json'], { env: { REDIS_URL: demoRedisUrl } });
+  const ok = await spawnCli(['demo', '--file', odd, '--json'], { env: { REDIS_URL: (await ownRedis(t)).url } });
   t.is(ok.code, 0, ok.stderr);
   t.like(ok.json(), { configFile: `${odd}.json` });
 });

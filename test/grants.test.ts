@@ -4,7 +4,6 @@
  * sql/grants-postgres.sql gives, and every job run as that job role. The SQL Server
  * script is parsed like the other T-SQL files.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
@@ -12,6 +11,7 @@ import { allGrantFiles, mssqlGrantsFile } from '../src/db/grants.js';
 import { seedClass, seedCompetencies, seedCourse, learners } from '../src/seed/course-world.js';
 import { seedPupil, seedSchool } from '../src/seed/mtc-world.js';
 import { spawnCli } from './helpers/cli.js';
+import { exec } from './helpers/exec.js';
 import { isolatedDatabase, postgresOnly, postgresUrl, testRole, urlAs } from './helpers/databases.js';
 import { isolatedRedis } from './helpers/redis.js';
 import { parseTsql } from './helpers/tsql-parser.js';
@@ -43,11 +43,11 @@ test('the SQL Server grant script parses as T-SQL, batch by batch', (t) => {
   t.notRegex(grants, /GRANT (INSERT|UPDATE|DELETE) ON \[(check|pupil|school|class|course)/, 'no writes to reference tables beyond the one column');
 });
 
-function psql(file: string, vars: Record<string, string>): { status: number | null; output: string } {
+async function psql(file: string, vars: Record<string, string>): Promise<{ status: number | null; output: string }> {
   const url = new URL(postgresUrl);
   const args = ['-h', url.hostname, '-p', url.port || '5432', '-U', url.username || 'postgres', '-d', url.pathname.slice(1), '-X', '-q'];
   for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
-  const r = spawnSync('psql', [...args, '-f', file], { encoding: 'utf8' });
+  const r = await exec('psql', [...args, '-f', file]);
   return { status: r.status, output: r.stdout + r.stderr };
 }
 
@@ -61,14 +61,14 @@ postgresOnly('every job runs as the job role of sql/grants-postgres.sql; the mig
   const script = fileURLToPath(new URL('grants-postgres.sql', sqlDir));
   const vars = { schema, migrate_role: migrateRole, job_role: jobRole };
 
-  const before = psql(script, { ...vars, before_migrate: '1' });
+  const before = await psql(script, { ...vars, before_migrate: '1' });
   t.is(before.status, 0, before.output);
   const migrated = await spawnCli(['migrate'], { env: { DATABASE_URL: urlAs(migrateRole), MTC_BATCH_DATABASE_SCHEMA: schema } });
   t.is(migrated.code, 0, migrated.stderr);
   const owners = await admin.knex.raw('SELECT tablename, tableowner FROM pg_tables WHERE schemaname = ?', [schema]);
   const ownedBy = new Map((owners.rows as Array<{ tablename: string; tableowner: string }>).map((r) => [r.tablename, r.tableowner]));
   for (const table of ['rescope_queue', 'rescoped_content', 'mtc_batch_migrations']) t.is(ownedBy.get(table), migrateRole, table);
-  const after = psql(script, vars);
+  const after = await psql(script, vars);
   t.is(after.status, 0, after.output);
 
   // A world to work on, written by the administrator.

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { seedCourse, learners } from '../src/seed/course-world.js';
 import { binPath, runCli, spawnCli } from './helpers/cli.js';
+import { exec } from './helpers/exec.js';
 import { eachDialect, isolatedDatabase, postgresUrl } from './helpers/databases.js';
 import { closedPort } from './helpers/net.js';
 import { redisUrl } from './helpers/redis.js';
@@ -62,8 +63,7 @@ eachDialect('--jsonl reads a FIFO and /dev/stdin, not only regular files', async
   t.is(viaStdin.code, 0, viaStdin.stderr);
   const dir = tempDir(t);
   const fifo = join(dir, 'requests.fifo');
-  const { spawnSync } = await import('node:child_process');
-  t.is(spawnSync('mkfifo', [fifo]).status, 0);
+  t.is((await exec('mkfifo', [fifo])).status, 0);
   const reading = spawnCli(['enqueue', '--jsonl', fifo, '--json'], { env: f.env });
   const { createWriteStream } = await import('node:fs');
   const writer = createWriteStream(fifo);
@@ -203,12 +203,10 @@ test('a reader that goes away early (| head) is not a crash', async (t) => {
   t.is((await runCli(['migrate'], { env })).code, 0);
   const lines = Array.from({ length: 5_000 }, (_, i) => JSON.stringify({ source: 'oob', courseId: uuid, memberIds: [uuid], n: i })).join('\n');
   writeFileSync(join(dir, 'in.jsonl'), lines);
-  const { spawnSync } = await import('node:child_process');
   // 5,000 warnings on stderr, merged into a pipe whose reader leaves after one line.
-  const r = spawnSync('bash', ['-c', `"${process.execPath}" "${binPath}" enqueue --jsonl in.jsonl 2>&1 | head -1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], {
+  const r = await exec('bash', ['-c', `"${process.execPath}" "${binPath}" enqueue --jsonl in.jsonl 2>&1 | head -1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], {
     cwd: dir,
     env: { PATH: process.env.PATH, ...env },
-    encoding: 'utf8',
   });
   t.regex(r.stdout, /exit=6/, r.stderr);
   t.false(/EPIPE|Unhandled/.test(r.stdout + r.stderr), r.stdout + r.stderr);
