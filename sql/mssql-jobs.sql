@@ -281,22 +281,16 @@ select top (@p0) [skipped_content] from [rescoped_content] where [user_id] = @p1
 
 -- ==== status
 
--- 1. 1 parameter: NVarChar
-SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = @p0;
-
--- 2. no parameters
-select [name] from [mtc_batch_migrations];
-
--- 3. no parameters
+-- 1. no parameters
 select [status], count(*) as [n], MIN(CASE WHEN [available_at] <= (SYSUTCDATETIME()) THEN [available_at] END) AS [oldest], (SYSUTCDATETIME()) AS [now] from [rescope_queue] group by [status];
 
--- 4. 3 parameters: NVarChar ×2, Int
+-- 2. 3 parameters: NVarChar ×2, Int
 select count(*) as [n] from [rescope_queue] where [status] in (@p0, @p1) and [updated_at] < (DATEADD(second, CAST(@p2 AS int), SYSUTCDATETIME()));
 
--- 5. no parameters
+-- 3. no parameters
 select count(*) as [n] from [rescoped_content];
 
--- 6. 2 parameters: Int, NVarChar
+-- 4. 2 parameters: Int, NVarChar
 select top (@p0) [id], [user_id], [course_id], [class_id], [attempts], [last_error], [updated_at] from [rescope_queue] where [status] = @p1 order by [updated_at] asc;
 
 -- ==== failed: the failed rows of a class, grouped by error, newest first

@@ -29,7 +29,7 @@ eachDialect('--owned-only creates only the owned tables; a later full run adds t
   t.deepEqual(owned.skipped, referenceNames);
   for (const table of ownedTables) t.true(await db.knex.schema.hasTable(table), table);
   for (const table of referenceTables) t.false(await db.knex.schema.hasTable(table), table);
-  await t.notThrowsAsync(assertMigrated(db));
+  await t.notThrowsAsync(assertMigrated(db.knex, db.display));
   const rest = await migrate(db);
   t.deepEqual(rest.applied, referenceNames);
   for (const table of referenceTables) t.true(await db.knex.schema.hasTable(table), table);
@@ -56,8 +56,8 @@ postgresOnly('several pools migrating at once in one process also queue up', asy
 
 eachDialect('commands refuse an unmigrated database with the fix in the message', async (t, dialect) => {
   const db = await (await isolatedDatabase(t, dialect)).open();
-  const err = await t.throwsAsync(assertMigrated(db), { instanceOf: SchemaError });
-  t.regex(err?.message ?? '', /has no mtc-batch tables yet: run "mtc-batch migrate" first/);
+  const err = await t.throwsAsync(assertMigrated(db.knex, db.display), { instanceOf: SchemaError });
+  t.regex(err?.message ?? '', /the schema is not migrated in .*: run "mtc-batch migrate" first/);
   t.is(err?.exitCode, 2);
 });
 

@@ -49,15 +49,21 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
   t.regex(human.stdout, /#\d+ learner .* 5 attempts: storing content failed: disk full/);
   t.regex(human.stdout, /notifications +3 schools {2}\(overdue-sync 2m \d+s ago\)/);
   t.regex(human.stdout, /NOT healthy:\n {2}- 2 queue rows failed/);
+  // For probes and smoke tests: not healthy is a failure with --strict.
+  const strict = await runCli(['status', '--strict', '--json'], { env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey } });
+  t.is(strict.code, 1);
+  t.like(strict.json(), { healthy: false });
 });
 
 eachDialect('a quiet system is healthy; an unreachable Redis is reported with the database part, exit 1', async (t, dialect) => {
   const { db, tdb } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);
-  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}notified`, notificationTtlSeconds: 3900 };
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified`, notificationTtlSeconds: 3900 };
   const healthy = await getStatus(db, Promise.resolve(redis.client), options);
   t.true(healthy.healthy, healthy.problems.join('; '));
   t.like(healthy.redis, { bus: 0, notifications: 0, lastOverdueSyncSecondsAgo: null });
+  const strictHealthy = await runCli(['status', '--strict'], { env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey } });
+  t.is(strictHealthy.code, 0, strictHealthy.stdout);
 
   const port = await closedPort();
   const r = await runCli(['status', '--json'], { env: { ...tdb.env, REDIS_URL: `redis://127.0.0.1:${port}` } });

@@ -4,6 +4,7 @@ import { sources } from '../rescope/sources.js';
 import type { CommandSpec, Outcome, RunContext } from './command.js';
 import { waitAfterEnqueue, waitSeconds } from './enqueue-wait.js';
 import { interruption } from './interrupted.js';
+import { formatCount } from './format.js';
 import { plural } from './options.js';
 
 interface EnqueueOptions {
@@ -76,15 +77,17 @@ async function fromFlagRequest(ctx: RunContext, opts: EnqueueOptions, collectLea
 }
 
 async function fromJsonLines(ctx: RunContext, source: string, overrideAll: boolean, collectLearners: boolean) {
-  const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { parseEnqueueRequest }, { emptyEnqueueResult, enqueue, mergeEnqueueResults }] =
+  const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { maxMembersPerRequest, parseEnqueueRequest }, { emptyEnqueueResult, enqueue, mergeEnqueueResults }] =
     await Promise.all([import('../input/json-lines.js'), import('../log/progress.js'), import('../rescope/enqueue-request.js'), import('../rescope/enqueue.js')]);
-  const db = await ctx.runtime.db();
   const { input } = await openJsonLines(source, ctx.io.stdin, '--jsonl');
+  const db = await ctx.runtime.db();
+  ctx.log.debug(`reading requests from --jsonl ${source}`);
   const total = emptyEnqueueResult();
   const progress = createProgress({ label: 'enqueue', unit: 'lines', total: null, stream: ctx.io.stderr, enabled: ctx.showProgress });
   let lastLine = 0;
   try {
-    for await (const group of inGroups(readJsonLines(input, ctx.io.signal), linesPerGroup)) {
+    const lines = readJsonLines(input, { signal: ctx.io.signal, name: `--jsonl ${source}`, tooLongHint: `a request holds at most ${formatCount(maxMembersPerRequest)} member ids: split it into several lines` });
+    for await (const group of inGroups(lines, linesPerGroup)) {
       const inputs: EnqueueInput[] = [];
       for (const entry of group) {
         if (!entry.ok) {

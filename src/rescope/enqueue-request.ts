@@ -22,6 +22,13 @@ export interface EnqueueRequest {
   override: boolean;
 }
 
+/**
+ * Most learners one request may name. The same for flags, JSON lines and HTTP bodies; it
+ * fits a JSON line well within its byte cap (an id takes 39 bytes), and a larger group
+ * is better sent as several requests, each queued in bounded memory.
+ */
+export const maxMembersPerRequest = 25_000;
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 const knownFields = new Set(['source', 'classId', 'courseId', 'memberIds', 'override']);
@@ -65,6 +72,9 @@ export function parseEnqueueRequest(input: unknown, names: FieldNames = jsonFiel
   let repeatedMembers = 0;
   if (o.memberIds !== undefined && o.memberIds !== null) {
     if (!Array.isArray(o.memberIds)) return fail(`${names.memberIds} must be an array of UUIDs; got ${shown(o.memberIds)}`);
+    if (o.memberIds.length > maxMembersPerRequest) {
+      return fail(`${names.memberIds} holds ${o.memberIds.length} ids; a request takes at most ${maxMembersPerRequest}: split it into several requests`);
+    }
     const bad = o.memberIds.findIndex((m) => !isUuid(m));
     if (bad >= 0) return fail(`${names.memberIds}[${bad}] must be a UUID; got ${shown(o.memberIds[bad])}`);
     const unique = new Set((o.memberIds as string[]).map(normalizeUuid));

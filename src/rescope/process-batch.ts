@@ -7,7 +7,7 @@
  */
 import type { Database } from '../db/database.js';
 import { withRetry } from '../db/retry.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, lostConnection } from '../errors.js';
 import { shown } from '../ids.js';
 import type { Logger } from '../log/logger.js';
 import { parseBusMessage } from './bus.js';
@@ -145,6 +145,9 @@ async function storeAll(ctx: BatchContext, documents: ReadonlyArray<{ row: Claim
   try {
     return await storeTogether(ctx, documents, false);
   } catch (err) {
+    // A lost connection is not the rows' fault: splitting would only spend their attempts.
+    // The run stops; the rows come back with their lease.
+    if (lostConnection(err)) throw err;
     ctx.log.warn(`storing a batch of ${documents.length} failed; splitting it to isolate the cause`, { error: errorMessage(err) });
   }
   return storeSplitting(ctx, documents);

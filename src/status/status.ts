@@ -5,7 +5,6 @@
  */
 import type { RedisClient } from '../redis/redis.js';
 import type { Database } from '../db/database.js';
-import { assertMigrated } from '../db/migrate.js';
 import { errorMessage } from '../errors.js';
 import { countRescopedContent } from '../rescope/content-table.js';
 import { type FailedRow, type QueueCounts, countPastLease, oldestFailed, queueCounts } from '../rescope/queue-table.js';
@@ -56,7 +55,6 @@ async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<
  * Redis error as a problem.
  */
 export async function getStatus(db: Database, redis: Promise<RedisClient>, options: StatusOptions): Promise<SystemStatus> {
-  await assertMigrated(db);
   const [{ oldestQueuedAgeSeconds, ...queue }, pastLease, rescopedContent, failedRows, redisPart] = await Promise.all([
     queueCounts(db),
     countPastLease(db, options.leaseSeconds),
