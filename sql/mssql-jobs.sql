@@ -320,6 +320,14 @@ select count(*) as [n] from [rescope_queue] where [status] = @p0 and [course_id]
 -- 2. 1 parameter: NVarChar
 delete from [rescope_queue] where [status] = @p0;select @@rowcount;
 
+-- ==== rescope-show --explain: the course and the learner's statuses
+
+-- 1. 2 parameters: Bit, NVarChar
+select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
+
+-- 2. 5 parameters: NVarChar ×4, Bit
+select [s].[competency_code], [s].[status] from [user_competency_status] as [s] where [s].[user_id] = @p0 and [s].[status] in (@p1, @p2) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] = @p3 and [ci].[is_deleted] = @p4);
+
 -- ==== enqueue --wait: where the learners stand, and what moved since the wait began
 
 -- 1. no parameters

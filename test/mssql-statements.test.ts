@@ -25,6 +25,7 @@ import { processQueue } from '../src/rescope/process-queue.js';
 import { discardFailed, listFailed, releaseDispatched, releaseProcessing, retryFailed } from '../src/rescope/queue-table.js';
 import { rescopeShow } from '../src/rescope/show.js';
 import { waitForLearners } from '../src/rescope/wait.js';
+import { explainLearner } from '../src/rescope/explain-learner.js';
 import { getStatus } from '../src/status/status.js';
 import { type MssqlRecorder, type Recorded, mssqlRecorder } from './helpers/mssql-recorder.js';
 import { redisUrl } from './helpers/redis.js';
@@ -202,6 +203,12 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
   await section('retry-failed --id (2,500 ids, in chunks) --error-contains', () => retryFailed(r.db, { ids: manyIds, errorContains: 'Timeout' }));
   r.on(/^select count\(\*\) as \[n\] from \[rescope_queue\] where \[status\] = @p0 and \[course_id\]/, [{ n: 4 }], 1);
   await section('discard-failed --course --dry-run, then --all', async () => [await discardFailed(r.db, { courseId: K1 }, { dryRun: true }), await discardFailed(r.db, { all: true })]);
+  r.on(/from \[course_item\] as \[ci\] left join/, [
+    { id: id(301), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'assessment', sequence: 1, competency_code: 'a' },
+    { id: id(302), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'collection', sequence: 2, competency_code: 'b' },
+  ], 1);
+  r.on(/^select \[s\]\.\[competency_code\], \[s\]\.\[status\]/, [{ competency_code: 'a', status: 'mastered' }], 1);
+  await section('rescope-show --explain: the course and the learner\'s statuses', () => explainLearner(r.db, { userId: U(1), courseId: K1, classId: C1 }));
   r.on(/^SELECT \(SYSUTCDATETIME\(\)\) AS \[now\]$/, [{ now }]);
   r.on(/^select \[user_id\], \[status\], \[available_at\]/, [{ user_id: U(1), status: 'dispatched', available_at: now, attempts: 0, last_error: null }], 1);
   r.on(/from \[rescoped_content\] where \[user_id\] in/, [{ user_id: U(2), course_id: K1, class_id: C1 }], 1);
@@ -311,6 +318,7 @@ test('each scenario takes the path it is meant to', async (t) => {
   t.like(r('process: a batch of 1,200'), { processed: 1_200 });
   t.like(r('failed: the failed rows'), { total: 3, byError: [{ error: 'storing content failed for <id>', rows: 3 }] });
   t.is(r('retry-failed --id'), 2_500);
+  t.like(r('rescope-show --explain'), { content: { lessons: [], assessments: [id(301)], collections: [] } });
   t.like(r('enqueue --wait'), { outcome: 'timed-out', learners: 3, done: [{ userId: U(2) }], removed: [{ userId: U(3) }], pending: [{ userId: U(1), state: 'dispatched' }] });
   t.deepEqual(r('discard-failed --course'), [4, 0]);
   t.like(r('process: override rows'), { processed: 2, alreadyDone: 0, failed: 0, retried: 0 });

@@ -7,6 +7,7 @@ interface ShowOptions {
   course?: string;
   class?: string;
   user?: string;
+  explain?: boolean;
 }
 
 export const rescopeShowCommand: CommandSpec<ShowOptions> = {
@@ -25,7 +26,8 @@ export const rescopeShowCommand: CommandSpec<ShowOptions> = {
       .requiredOption('--token <token>', "the caller's session token")
       .requiredOption('--course <uuid>', 'the course')
       .option('--class <uuid>', 'the class (omit for independent learning)')
-      .option('--user <uuid>', "the learner to read (default: the session's user)");
+      .option('--user <uuid>', "the learner to read (default: the session's user)")
+      .option('--explain', 'with the stored content, why: each unit, lesson and item, skipped or not, and the competencies behind it');
   },
   async run({ runtime, config, log }, opts): Promise<Outcome> {
     const [{ rescopeShow }, { assertTokenShape }] = await Promise.all([import('../rescope/show.js'), import('../rescope/sessions.js')]);
@@ -37,8 +39,14 @@ export const rescopeShowCommand: CommandSpec<ShowOptions> = {
     const [db, redis] = await runtime.both();
     const outcome = await rescopeShow(db, redis.client, { token, courseId, classId, userId }, { sessionPrefix: config.sessionPrefix, log });
     switch (outcome.status) {
-      case 'found':
-        return { result: { status: 'found', content: JSON.parse(outcome.content) as unknown }, human: outcome.content };
+      case 'found': {
+        const found = { result: { status: 'found', content: JSON.parse(outcome.content) as unknown }, human: outcome.content };
+        if (!opts.explain) return found;
+        // Only after the access rule allowed it: --explain never shows more than rescope-show would.
+        const { explainStored } = await import('./rescope-explain.js');
+        const why = await explainStored(db, outcome.learner, outcome.content);
+        return { result: { ...found.result, ...why.result }, human: `${found.human}\n${why.human}` };
+      }
       case 'queued': {
         const where = outcome.learner.classId ? `class ${outcome.learner.classId}` : 'independent learning';
         return {

@@ -51,3 +51,20 @@ function codeList(value: unknown): string[] {
   }
   return parsed;
 }
+
+/**
+ * One learner's completed or mastered competencies among those `courseId` uses, with the
+ * status of each (for an explanation; process reads a batch with achievedCompetencies).
+ */
+export async function competencyStatuses(db: Database, userId: string, courseId: string): Promise<Map<string, (typeof achievedStatuses)[number]>> {
+  const { knex } = db;
+  const rows: Array<{ competency_code: unknown; status: unknown }> = await knex('user_competency_status as s')
+    .select('s.competency_code', 's.status')
+    .where('s.user_id', userId)
+    .whereIn('s.status', achievedStatuses)
+    .whereIn(
+      's.competency_code',
+      knex('course_item_competency as cic').join('course_item as ci', 'ci.id', 'cic.item_id').select('cic.competency_code').where({ 'ci.course_id': courseId, 'ci.is_deleted': false }),
+    );
+  return new Map(rows.map((r) => [String(r.competency_code), String(r.status) as (typeof achievedStatuses)[number]]));
+}
