@@ -22,6 +22,7 @@ interface World {
   klass: { id: string; creatorId: string };
   offClass: { id: string };
   deletedClass: { id: string };
+  archivedClass: { id: string };
   otherClass: { id: string; creatorId: string };
   learner: string;
   classmate: string;
@@ -41,6 +42,7 @@ async function world(t: ExecutionContext, target: Target): Promise<World> {
   const klass = await seedClass(f.db, { courseId: course.id, members: [learner, classmate], inactiveMembers: [inactive], collaborators: [coTeacher] });
   const offClass = await seedClass(f.db, { courseId: course.id, members: [learner], rescope: false });
   const deletedClass = await seedClass(f.db, { courseId: course.id, members: [learner], deleted: true });
+  const archivedClass = await seedClass(f.db, { courseId: course.id, members: [learner], archived: true });
   const otherClass = await seedClass(f.db, { courseId: otherCourse.id, members: [learner] });
   await seedCompetencies(f.db, { [learner]: { a: 'mastered', b: 'completed' } });
   const token = async (userId: string) => {
@@ -50,7 +52,7 @@ async function world(t: ExecutionContext, target: Target): Promise<World> {
   };
   const show = async ({ caller, ...rest }: Omit<ShowRequest, 'token'> & { caller: string }) =>
     rescopeShow(f.db, f.redis.client, { ...rest, token: await token(caller) }, { sessionPrefix });
-  return { f, sessionPrefix, token, show, course, noVersion, otherCourse, klass, offClass, deletedClass, otherClass, learner, classmate, inactive, stranger, coTeacher };
+  return { f, sessionPrefix, token, show, course, noVersion, otherCourse, klass, offClass, deletedClass, archivedClass, otherClass, learner, classmate, inactive, stranger, coTeacher };
 }
 
 eachTarget('the access matrix, each rule and its failure', async (t, target) => {
@@ -109,6 +111,27 @@ eachTarget('round trip: not found → queued once → dispatch and process → f
   );
 });
 
+eachTarget('an archived class without stored content is not applicable, queues nothing, and its stored content is still read', async (t, target) => {
+  const w = await world(t, target);
+  const request = { caller: w.learner, courseId: w.course.id, classId: w.archivedClass.id };
+  t.deepEqual(await w.show(request), { status: 'not-applicable', reason: `class ${w.archivedClass.id} is archived` });
+  t.is((await queueRows(w.f.db)).length, 0);
+  const stored = '{"units":[],"lessons":[],"assessments":["x"],"collections":[],"assessmentsExternal":[],"collectionsExternal":[]}';
+  await w.f.db.knex('rescoped_content').insert({ user_id: w.learner, course_id: w.course.id, class_id: w.archivedClass.id, skipped_content: stored });
+  t.like(await w.show(request), { status: 'found', content: stored });
+});
+
+eachTarget('a failed row that rescope-show queues again is reported as queued, not as already queued', async (t, target) => {
+  const w = await world(t, target);
+  const request = { caller: w.learner, courseId: w.course.id, classId: w.klass.id };
+  t.like(await w.show(request), { status: 'queued', alreadyQueued: false });
+  await w.f.db.knex('rescope_queue').update({ status: 'failed', attempts: 5, last_error: 'boom' });
+  t.like(await w.show(request), { status: 'queued', alreadyQueued: false });
+  const [row] = await queueRows(w.f.db);
+  t.like(row, { status: null, attempts: 0 });
+  t.like(await w.show(request), { status: 'queued', alreadyQueued: true });
+});
+
 eachTarget('rescope-show on the command line: exit codes and one JSON object for each outcome', async (t, target) => {
   const w = await world(t, target);
   const env = { ...w.f.env, MTC_BATCH_SESSION_PREFIX: w.sessionPrefix };
@@ -135,6 +158,9 @@ eachTarget('rescope-show on the command line: exit codes and one JSON object for
   const off = await run(w.learner, '--course', w.course.id, '--class', w.offClass.id, '--json');
   t.is(off.code, 5);
   t.like(off.json(), { status: 'not-applicable', reason: `class ${w.offClass.id} has rescope off` });
+  const archived = await run(w.learner, '--course', w.course.id, '--class', w.archivedClass.id, '--json');
+  t.is(archived.code, 5);
+  t.deepEqual(archived.json(), { status: 'not-applicable', reason: `class ${w.archivedClass.id} is archived` });
   const unknown = await runCli(['rescope-show', '--token', 'nope', '--course', w.course.id, '--json'], { env });
   t.is(unknown.code, 4);
   t.like(unknown.json(), { status: 'unauthorised' });

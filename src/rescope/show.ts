@@ -20,10 +20,14 @@ export interface ShowRequest {
   userId?: string;
 }
 
+/**
+ * Exactly the documented answers: found (exit 0), queued (exit 3: poll again later),
+ * unauthorised or forbidden (exit 4), not applicable (exit 5). There is no "not found and
+ * not queued": a client polling on "queued" would wait forever for it.
+ */
 export type ShowOutcome =
   | { status: 'found'; learner: Learner; content: string }
   | { status: 'queued'; learner: Learner; alreadyQueued: boolean }
-  | { status: 'not-queued'; learner: Learner; reason: string }
   | { status: 'unauthorised'; reason: string }
   | { status: 'forbidden'; reason: string }
   | { status: 'not-applicable'; reason: string };
@@ -59,9 +63,14 @@ export async function rescopeShow(db: Database, redis: RedisClient, request: Sho
 
   const request_ = { source: 'oob' as const, classId, courseId, memberIds: [targetId], repeatedMembers: 0 };
   const queued = await enqueue(db, [{ line: null, request: request_ }], { log });
+  // The access rule let the caller read, but enqueue's rules for the oob request are
+  // stricter (an archived class, a class whose setting changed meanwhile): nothing can be
+  // computed for this learner, so rescope does not apply, as enqueue itself says.
   const [rejected] = queued.rejected;
-  if (rejected) return { status: 'not-queued', learner, reason: rejected.error };
-  if (queued.rescopeOff.length > 0) return { status: 'not-queued', learner, reason: `class ${classId} has rescope off` };
-  log.info(queued.queued > 0 ? 'not found: queued an oob request' : 'not found: an oob request was already queued', { ...learner });
-  return { status: 'queued', learner, alreadyQueued: queued.queued === 0 };
+  if (rejected) return { status: 'not-applicable', reason: rejected.error };
+  if (queued.rescopeOff.length > 0) return { status: 'not-applicable', reason: `class ${classId} has rescope off` };
+  // A failed row queued again by this request is queued by it, not found waiting.
+  const alreadyQueued = queued.queued + queued.requeued === 0;
+  log.info(alreadyQueued ? 'not found: an oob request was already queued' : 'not found: queued an oob request', { ...learner });
+  return { status: 'queued', learner, alreadyQueued };
 }
