@@ -85,6 +85,12 @@ eachTarget('the access matrix, each rule and its failure', async (t, target) => 
   t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: expiring, courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'unauthorised' });
   await w.f.redis.client.set(`${w.sessionPrefix}garbled`, 'not json');
   t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: 'garbled', courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'unauthorised' });
+  await w.f.redis.client.set(`${w.sessionPrefix}anon`, JSON.stringify({ user_id: 'anonymous' }));
+  t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: 'anon', courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'unauthorised', reason: 'the session is anonymous' });
+  // A lookup extends the session, with its own validity, as the platform does.
+  await w.f.redis.client.set(`${w.sessionPrefix}short`, JSON.stringify({ user_id: w.learner, access_token_validity: 900 }), 'EX', 10);
+  t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: 'short', courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'queued' });
+  t.true((await w.f.redis.client.ttl(`${w.sessionPrefix}short`)) > 800);
   // Only the allowed requests queued anything, once per learner, course and class: the
   // learner in independent learning and in class (teacher and co-teacher asked for the
   // same row), and the classmate in class.

@@ -184,9 +184,10 @@ const settingList: SettingSpec[] = [
   {
     key: 'sessionPrefix',
     env: 'MTC_BATCH_SESSION_PREFIX',
-    description: 'Redis key prefix of platform sessions: <prefix><token> holds {"user_id":"<uuid>"}',
-    default: 'session:',
-    parse: redisKey,
+    description: 'Redis key prefix of platform sessions: <prefix><token> holds {"user_id":"<uuid>",…}; the platform uses none',
+    default: '',
+    // Empty is the platform's own layout (the token is the key), so it is a value, not "unset".
+    parse: (raw, where) => (raw === '' ? '' : redisKey(raw, where)),
   },
   {
     key: 'overdueAfterMinutes',
