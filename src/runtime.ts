@@ -5,7 +5,7 @@
 import type { Config } from './config/settings.js';
 import type { Database } from './db/database.js';
 import type { Logger } from './log/logger.js';
-import type { RedisHandle } from './redis/redis.js';
+import type { OpenRedisOptions, RedisHandle } from './redis/redis.js';
 
 export class Runtime {
   private dbPromise: Promise<Database> | undefined;
@@ -25,9 +25,9 @@ export class Runtime {
     return this.dbPromise;
   }
 
-  /** Redis, opened (and checked) on first call. */
-  redis(): Promise<RedisHandle> {
-    this.redisPromise ??= import('./redis/redis.js').then(({ openRedis }) => openRedis(this.config));
+  /** Redis, opened (and checked) on first call; `options` apply to that first call. */
+  redis(options: OpenRedisOptions = {}): Promise<RedisHandle> {
+    this.redisPromise ??= import('./redis/redis.js').then(({ openRedis }) => openRedis(this.config, options));
     return this.redisPromise;
   }
 

@@ -1,78 +1,19 @@
-import type { ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
-import { type ShowRequest, rescopeShow } from '../src/rescope/show.js';
-import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
+import { rescopeShow } from '../src/rescope/show.js';
 import { runCli } from './helpers/cli.js';
-import { type Target, eachTarget } from './helpers/databases.js';
-import { type RescopeFixture, queueRows, rescopeFixture } from './helpers/rescope.js';
+import { eachTarget } from './helpers/databases.js';
+import { queueRows } from './helpers/rescope.js';
+import { accessCases, world } from './helpers/rescope-world.js';
 import { useRedisCluster } from './helpers/redis.js';
 
 useRedisCluster();
 
-interface World {
-  f: RescopeFixture;
-  sessionPrefix: string;
-  token(userId: string): Promise<string>;
-  show(request: Omit<ShowRequest, 'token'> & { caller: string }): ReturnType<typeof rescopeShow>;
-  course: Awaited<ReturnType<typeof seedCourse>>;
-  noVersion: Awaited<ReturnType<typeof seedCourse>>;
-  otherCourse: Awaited<ReturnType<typeof seedCourse>>;
-  klass: { id: string; creatorId: string };
-  offClass: { id: string };
-  deletedClass: { id: string };
-  archivedClass: { id: string };
-  otherClass: { id: string; creatorId: string };
-  learner: string;
-  classmate: string;
-  inactive: string;
-  stranger: string;
-  coTeacher: string;
-}
-
-async function world(t: ExecutionContext, target: Target): Promise<World> {
-  const f = await rescopeFixture(t, target);
-  const sessionPrefix = `${f.redis.prefix}session:`;
-  const units = [[[{ competencies: ['a'] }, { format: 'collection', competencies: ['b'] }]], [[{ competencies: ['c'] }]]];
-  const course = await seedCourse(f.db, { units });
-  const noVersion = await seedCourse(f.db, { units, version: null });
-  const otherCourse = await seedCourse(f.db, { units });
-  const [learner, classmate, inactive, stranger, coTeacher] = learners(5) as [string, string, string, string, string];
-  const klass = await seedClass(f.db, { courseId: course.id, members: [learner, classmate], inactiveMembers: [inactive], collaborators: [coTeacher] });
-  const offClass = await seedClass(f.db, { courseId: course.id, members: [learner], rescope: false });
-  const deletedClass = await seedClass(f.db, { courseId: course.id, members: [learner], deleted: true });
-  const archivedClass = await seedClass(f.db, { courseId: course.id, members: [learner], archived: true });
-  const otherClass = await seedClass(f.db, { courseId: otherCourse.id, members: [learner] });
-  await seedCompetencies(f.db, { [learner]: { a: 'mastered', b: 'completed' } });
-  const token = async (userId: string) => {
-    const value = randomUUID();
-    await f.redis.client.set(`${sessionPrefix}${value}`, JSON.stringify({ user_id: userId }), 'EX', 600);
-    return value;
-  };
-  const show = async ({ caller, ...rest }: Omit<ShowRequest, 'token'> & { caller: string }) =>
-    rescopeShow(f.db, f.redis.client, { ...rest, token: await token(caller) }, { sessionPrefix });
-  return { f, sessionPrefix, token, show, course, noVersion, otherCourse, klass, offClass, deletedClass, archivedClass, otherClass, learner, classmate, inactive, stranger, coTeacher };
-}
-
 eachTarget('the access matrix, each rule and its failure', async (t, target) => {
   const w = await world(t, target);
   const c = w.course.id;
-  const cases: Array<[string, Parameters<World['show']>[0], string]> = [
-    ['learner in independent learning', { caller: w.learner, courseId: c, classId: null }, 'queued'],
-    ['another user in independent learning', { caller: w.classmate, courseId: c, classId: null, userId: w.learner }, 'forbidden'],
-    ['course without version', { caller: w.learner, courseId: w.noVersion.id, classId: null }, 'not-applicable'],
-    ['teacher', { caller: w.klass.creatorId, courseId: c, classId: w.klass.id, userId: w.learner }, 'queued'],
-    ['co-teacher', { caller: w.coTeacher, courseId: c, classId: w.klass.id, userId: w.learner }, 'queued'],
-    ['teacher of another class', { caller: w.otherClass.creatorId, courseId: c, classId: w.klass.id, userId: w.learner }, 'forbidden'],
-    ['learner reading themself in class', { caller: w.classmate, courseId: c, classId: w.klass.id }, 'queued'],
-    ['learner reading a classmate', { caller: w.classmate, courseId: c, classId: w.klass.id, userId: w.learner }, 'forbidden'],
-    ['target not a member', { caller: w.klass.creatorId, courseId: c, classId: w.klass.id, userId: w.stranger }, 'forbidden'],
-    ['target no longer active', { caller: w.klass.creatorId, courseId: c, classId: w.klass.id, userId: w.inactive }, 'forbidden'],
-    ['class of another course', { caller: w.learner, courseId: c, classId: w.otherClass.id }, 'forbidden'],
-    ['deleted class', { caller: w.learner, courseId: c, classId: w.deletedClass.id }, 'forbidden'],
-    ['rescope off', { caller: w.learner, courseId: c, classId: w.offClass.id }, 'not-applicable'],
-  ];
+  const cases = accessCases(w);
   for (const [name, request, expected] of cases) {
     const outcome = await w.show(request);
     t.is(outcome.status as string, expected, name);

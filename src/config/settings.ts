@@ -26,6 +26,8 @@ export interface Config {
   notificationTtlSeconds: number;
   notificationPrefix: string;
   notificationIndexKey: string;
+  serveHost: string;
+  servePort: number;
 }
 
 export type SettingKey = keyof Config;
@@ -228,6 +230,24 @@ const settingList: SettingSpec[] = [
       }
       return value;
     },
+  },
+  {
+    key: 'serveHost',
+    env: 'MTC_BATCH_SERVE_HOST',
+    description: 'address serve listens on (0.0.0.0 in a container, to be reached from outside the pod)',
+    default: '127.0.0.1',
+    parse(raw, where) {
+      const value = nonEmptyString(raw, where);
+      if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(value)) throw new ConfigError(`${where} must be a host name or IP address; got ${describe(value)}`);
+      return value;
+    },
+  },
+  {
+    key: 'servePort',
+    env: 'MTC_BATCH_SERVE_PORT',
+    description: 'TCP port serve listens on (0: any free port, logged at start)',
+    default: 8080,
+    parse: integerIn(0, 65_535),
   },
 ];
 

@@ -1,0 +1,29 @@
+import type { CommandSpec, Outcome } from './command.js';
+
+export const serveCommand: CommandSpec = {
+  name: 'serve',
+  summary: 'answer the Fetch and Do Rescope APIs over HTTP, with health, readiness and metrics, until stopped',
+  description:
+    'The one long-running command: the original rescope service\'s HTTP API (GET and POST ' +
+    '/api/rescope/{v1|v2}/scope/skipped, authorised by "Authorization: Token <token>" sessions in Redis) over the ' +
+    'same functions as rescope-show and enqueue, plus GET /healthz, /readyz and /metrics. Logs one JSON line per ' +
+    'request. On SIGTERM or SIGINT it stops accepting, finishes the requests in flight (cutting them after 20 s), ' +
+    'closes its connections and exits 0.',
+  settings: ['serveHost', 'servePort', 'sessionPrefix', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  stopsOnSignal: true,
+  async run({ runtime, config, log, io }): Promise<Outcome> {
+    const [{ startServer }, { assertMigrated }] = await Promise.all([import('../http/server.js'), import('../db/migrate.js')]);
+    const db = await runtime.db();
+    await assertMigrated(db);
+    // A long-running client: reconnect after a Redis restart, and never wait on a reply
+    // for longer than a request should take.
+    const redis = await runtime.redis({ reconnect: 'forever', commandTimeoutMs: 5_000 });
+    const signal = io.signal ?? runtime.signal;
+    const server = await startServer({ db, redis: redis.client, log, sessionPrefix: config.sessionPrefix }, { host: config.serveHost, port: config.servePort });
+    log.info('listening', { url: server.url, port: server.port });
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    log.info('stopping: no new connections; finishing the requests in flight', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) });
+    await server.stop();
+    return { result: { url: server.url, stopped: true }, human: `stopped serving ${server.url}` };
+  },
+};
