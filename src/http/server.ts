@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
-import { errorMessage } from '../errors.js';
+import { ConnectionError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RedisClient } from '../redis/redis.js';
 import { registerAuth } from './auth.js';
@@ -101,7 +101,13 @@ export interface RunningServer {
 
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
   const app = createApp(deps);
-  await app.listen({ host: listen.host, port: listen.port });
+  try {
+    await app.listen({ host: listen.host, port: listen.port });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    // EADDRINUSE, EACCES, an address not on this machine: one line naming what was asked.
+    throw new ConnectionError(`cannot listen on ${listen.host}:${listen.port} (MTC_BATCH_SERVE_HOST, MTC_BATCH_SERVE_PORT): ${errorMessage(err)}`, { cause: err });
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : listen.port;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
