@@ -13,8 +13,9 @@
  * machine falls on both. Target: serve ≥ 0.8 × bare requests per second.
  *
  * Run: npm run bench:serve
- * Env: MTC_BATCH_BENCH_POSTGRES_URL, MTC_BATCH_BENCH_REDIS_URL, BENCH_ROUNDS (default 2),
- *      BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50), BENCH_LEARNERS (2,000).
+ * Env: MTC_BATCH_BENCH_POSTGRES_URL, MTC_BATCH_BENCH_REDIS_URL, BENCH_ROUNDS (default 3),
+ *      BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50), BENCH_LEARNERS (2,000),
+ *      BENCH_PROFILE_DIR (serve writes a V8 CPU profile there).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -36,7 +37,7 @@ import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/c
 
 const pgUrl = process.env.MTC_BATCH_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.MTC_BATCH_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const learnerCount = Number(process.env.BENCH_LEARNERS ?? 2_000);
@@ -56,11 +57,14 @@ interface Measure {
   p50: number;
   p99: number;
   requests: number;
+  /** CPU time of the server process per request, ms (from /proc): steadier than req/s on a shared machine. */
+  cpuMs: number;
 }
 
 async function main(): Promise<void> {
   const logDir = mkdtempSync(join(tmpdir(), 'mtc-batch-serve-bench-'));
   const children: ChildProcess[] = [];
+  let collector: ChildProcess | undefined;
   const redis = new Redis(redisUrl);
   const db = await openDatabase({ databaseUrl: pgUrl, databaseSchema: schema }, { poolSize: 4 });
   let people: Learner[] = [];
@@ -72,39 +76,50 @@ async function main(): Promise<void> {
 
     const env = { PATH: process.env.PATH ?? '', DATABASE_URL: pgUrl, MTC_BATCH_DATABASE_SCHEMA: schema, REDIS_URL: redisUrl, MTC_BATCH_SESSION_PREFIX: prefix, MTC_BATCH_LOG_FORMAT: 'json' };
     const [servePort, barePort] = [await freePort(), await freePort()];
+    // serve's log goes through a pipe to a reader that writes the file, as a container
+    // runtime takes a pod's stderr: the writes of serve itself are to the pipe.
     const serveLog = join(logDir, 'serve.log');
     const logFd = openSync(serveLog, 'w');
-    children.push(spawn(process.execPath, [bin, 'serve', '--serve-port', String(servePort)], { env, stdio: ['ignore', 'ignore', logFd] }));
+    collector = spawn('cat', [], { stdio: ['pipe', logFd, 'inherit'] });
+    // BENCH_PROFILE_DIR=<dir>: serve writes a V8 CPU profile there when it stops.
+    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    children.push(spawn(process.execPath, [...profile, bin, 'serve', '--serve-port', String(servePort)], { env, stdio: ['ignore', 'ignore', collector.stdin!] }));
     children.push(spawn(process.execPath, [bareScript], { env: { ...env, BARE_PORT: String(barePort) }, stdio: ['ignore', 'ignore', 'inherit'] }));
     closeSync(logFd);
     await Promise.all([waitForHttp(servePort), waitForHttp(barePort)]);
 
     const path = (l: Learner) => `/api/rescope/v1/scope/skipped?courseId=${courseId}&classId=${classId}&userId=${l.userId}`;
-    const targets = { serve: servePort, bare: barePort } as const;
-    // Warm both (JIT, pools, caches) before anything is counted.
-    for (const port of Object.values(targets)) await load(port, people, path, 2);
+    const targets = { serve: { port: servePort, pid: children[0]!.pid! }, bare: { port: barePort, pid: children[1]!.pid! } } as const;
+    // Warm both (JIT compilation of every path, pools, caches) before anything is counted:
+    // serve has more code to compile, and 2 s left TurboFan busy in the first measured run.
+    for (const target of Object.values(targets)) await load(target, people, path, 5);
     const results: Record<keyof typeof targets, Measure[]> = { serve: [], bare: [] };
     for (let round = 0; round < rounds; round++) {
       const order: Array<keyof typeof targets> = round % 2 === 0 ? ['serve', 'bare'] : ['bare', 'serve'];
       for (const name of order) {
         const m = await load(targets[name], people, path, seconds);
         results[name].push(m);
-        console.log(`round ${round + 1} ${name.padEnd(5)} ${fmt(m.rps).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  (${fmt(m.requests)} requests)`);
+        console.log(`round ${round + 1} ${name.padEnd(5)} ${fmt(m.rps).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  ${m.cpuMs.toFixed(3)} ms CPU/request  (${fmt(m.requests)} requests)`);
       }
     }
     const mean = (ms: Measure[], k: keyof Measure) => ms.reduce((sum, m) => sum + m[k], 0) / ms.length;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
     const serve = mean(results.serve, 'rps');
     const bare = mean(results.bare, 'rps');
+    // Each round's two runs are next to each other in time: their ratio is the fairest
+    // comparison when other work on the machine comes and goes.
+    const ratios = results.serve.map((m, i) => m.rps / results.bare[i]!.rps);
     console.log('');
-    console.log(`serve: ${fmt(serve)} req/s, p99 ${mean(results.serve, 'p99').toFixed(1)} ms (mean of ${rounds} rounds of ${seconds} s at ${connections} connections)`);
-    console.log(`bare:  ${fmt(bare)} req/s, p99 ${mean(results.bare, 'p99').toFixed(1)} ms`);
-    console.log(`ratio: ${(serve / bare).toFixed(2)} (target ≥ 0.80)`);
+    console.log(`serve: ${fmt(serve)} req/s, p99 ${mean(results.serve, 'p99').toFixed(1)} ms, ${mean(results.serve, 'cpuMs').toFixed(3)} ms CPU/request (mean of ${rounds} rounds of ${seconds} s at ${connections} connections)`);
+    console.log(`bare:  ${fmt(bare)} req/s, p99 ${mean(results.bare, 'p99').toFixed(1)} ms, ${mean(results.bare, 'cpuMs').toFixed(3)} ms CPU/request`);
+    console.log(`ratio: ${(serve / bare).toFixed(2)} of the means; per round ${ratios.map((r) => r.toFixed(2)).join(', ')}, median ${median(ratios).toFixed(2)} (target ≥ 0.80)`);
     const logged = readFileSync(serveLog, 'utf8').split('\n').filter((l) => l.includes('"msg":"request"')).length;
     const served = results.serve.reduce((n, m) => n + m.requests, 0);
     console.log(`serve wrote ${fmt(logged)} access-log lines for ${fmt(served)} measured requests (and the warm-up)`);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.on('exit', resolve)))));
+    collector?.stdin?.end();
     if (people.length > 0) for (let i = 0; i < people.length; i += 1000) await redis.unlink(...people.slice(i, i + 1000).map((l) => `${prefix}${l.token}`));
     redis.disconnect();
     await db.close();
@@ -144,11 +159,14 @@ async function sessions(redis: Redis, classId: string): Promise<Learner[]> {
 }
 
 /** autocannon for `secs` at `connections`, each request a random learner's own content; every answer must be 200. */
-async function load(port: number, people: Learner[], path: (l: Learner) => string, secs: number): Promise<Measure> {
+async function load(target: { port: number; pid: number }, people: Learner[], path: (l: Learner) => string, secs: number): Promise<Measure> {
+  const { port } = target;
+  const cpuBefore = cpuMsOf(target.pid);
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: secs,
+    ...(process.env.BENCH_RATE ? { overallRate: Number(process.env.BENCH_RATE) } : {}),
     requests: [
       {
         method: 'GET',
@@ -161,7 +179,14 @@ async function load(port: number, people: Learner[], path: (l: Learner) => strin
   });
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) throw new Error(`port ${port}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total };
+  const cpuMs = (cpuMsOf(target.pid) - cpuBefore) / result.requests.total;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total, cpuMs };
+}
+
+/** User and system CPU of a process so far, in ms (Linux /proc, 10 ms clock ticks). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function freePort(): Promise<number> {

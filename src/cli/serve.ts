@@ -12,18 +12,29 @@ export const serveCommand: CommandSpec = {
   settings: ['serveHost', 'servePort', 'sessionPrefix', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   stopsOnSignal: true,
   async run({ runtime, config, log, io }): Promise<Outcome> {
-    const [{ startServer }, { assertMigrated }] = await Promise.all([import('../http/server.js'), import('../db/migrate.js')]);
+    const [{ startServer }, { assertMigrated }, { nonBlocking }, { createLogger }] = await Promise.all([
+      import('../http/server.js'),
+      import('../db/migrate.js'),
+      import('../log/nonblocking-stream.js'),
+      import('../log/logger.js'),
+    ]);
     const db = await runtime.db();
     await assertMigrated(db);
     // A long-running client: reconnect after a Redis restart, and never wait on a reply
     // for longer than a request should take.
     const redis = await runtime.redis({ reconnect: 'forever', commandTimeoutMs: 5_000 });
     const signal = io.signal ?? runtime.signal;
-    const server = await startServer({ db, redis: redis.client, log, sessionPrefix: config.sessionPrefix }, { host: config.serveHost, port: config.servePort });
-    log.info('listening', { url: server.url, port: server.port });
+    // The same logger and records, written without blocking: a request never waits for
+    // the log's reader (see nonblocking-stream.ts).
+    const sink = nonBlocking(io.stderr);
+    const serveLog = createLogger({ format: log.format, level: config.logLevel, stream: sink.stream, base: { command: 'serve' } });
+    const server = await startServer({ db, redis: redis.client, log: serveLog, sessionPrefix: config.sessionPrefix }, { host: config.serveHost, port: config.servePort });
+    serveLog.info('listening', { url: server.url, port: server.port });
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-    log.info('stopping: no new connections; finishing the requests in flight', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) });
+    serveLog.info('stopping: no new connections; finishing the requests in flight', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) });
     await server.stop();
+    // Every access line out before the command's own final record.
+    await sink.flush();
     return { result: { url: server.url, stopped: true }, human: `stopped serving ${server.url}` };
   },
 };

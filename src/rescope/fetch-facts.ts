@@ -60,21 +60,23 @@ export function fetchStatements(db: Database): FetchStatements {
   return built;
 }
 
+async function rowsOf(db: Database, sql: string, bindings: readonly unknown[]): Promise<Array<Record<string, unknown>>> {
+  if (db.dialect.readRows) return db.dialect.readRows(db.knex, sql, bindings);
+  return (await execute<Record<string, unknown>>(db.knex, db.dialect, { sql, bindings })).rows;
+}
+
 /** The access facts and the stored content of one fetch, in one statement. */
 export async function readFetchFacts(db: Database, key: FetchKey): Promise<FetchFacts> {
   const sql = fetchStatements(db);
   const base = { callerId: key.callerId, targetId: key.targetId, courseId: key.courseId, classId: key.classId, course: null, klass: null, targetIsActiveMember: false, callerIsCollaborator: false };
   if (key.classId === null) {
-    const { rows } = await execute<Record<string, unknown>>(db.knex, db.dialect, { sql: sql.independent, bindings: [key.targetId, key.courseId, key.courseId] });
+    const rows = await rowsOf(db, sql.independent, [key.targetId, key.courseId, key.courseId]);
     const row = rows[0];
     if (!row) return { facts: base, content: null };
     const course = { id: key.courseId, version: row.version === null ? null : String(row.version), isDeleted: toBool(row.is_deleted) };
     return { facts: { ...base, course }, content: contentText(row.content) };
   }
-  const { rows } = await execute<Record<string, unknown>>(db.knex, db.dialect, {
-    sql: sql.inClass,
-    bindings: [key.targetId, key.callerId, key.targetId, key.courseId, key.classId],
-  });
+  const rows = await rowsOf(db, sql.inClass, [key.targetId, key.callerId, key.targetId, key.courseId, key.classId]);
   const row = rows[0];
   if (!row) return { facts: base, content: null };
   const klass = {

@@ -1,4 +1,5 @@
 import type { Dialect } from '../dialect.js';
+import { pgReadRows } from './direct-read.js';
 import { errorCode, quoteDouble as q } from '../sql-text.js';
 import { pgRowStream } from './pg-row-stream.js';
 
@@ -28,6 +29,7 @@ export const postgres: Dialect = {
     `ALTER TABLE ${q(table)} SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0)`,
   ],
   streamRows: pgRowStream,
+  readRows: pgReadRows,
   booleanLiteral: (value) => (value ? 'true' : 'false'),
   jsonType: 'json',
   uuidParam: 'CAST(? AS uuid)',
