@@ -49,7 +49,7 @@ const server = createServer(async (req, res) => {
     const courseId = url.searchParams.get('courseId')!;
     const classId = url.searchParams.get('classId')!;
     const target = url.searchParams.get('userId') ?? caller;
-    const { rows } = await pool.query(sql, [target, caller, target, courseId, classId]);
+    const { rows } = await pool.query(sql, [target, caller, target, courseId, classId, classId]);
     const row = rows[0] as Record<string, unknown> | undefined;
     const allowed =
       row && !row.is_deleted && row.course_id === courseId && row.target_is_member === 1 && (caller === target || caller === row.creator_id || row.caller_is_collaborator === 1) && row.rescope;

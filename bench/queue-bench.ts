@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     const klass = await classWithMembers(db, course.id, learnerCount);
     await db.knex.raw('ANALYZE');
     const t0 = performance.now();
-    const queued = await enqueue(db, [{ line: null, request: { source: 'rescope', classId: klass, courseId: null, memberIds: [], repeatedMembers: 0 } }]);
+    const queued = await enqueue(db, [{ line: null, request: { source: 'rescope', classId: klass, courseId: null, memberIds: [], repeatedMembers: 0, override: false } }]);
     const enqueueMs = performance.now() - t0;
     const enqueueRate = (queued.queued / enqueueMs) * 1000;
     line('enqueue (class-wide request)', `${fmt(queued.queued)} rows in ${fmt(enqueueMs)} ms = ${fmt(enqueueRate)} rows/s (target ≥ 100,000)`);
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       for (let round = 1; round <= rounds; round++) {
         if (round > 1) {
           await db.knex.raw('TRUNCATE rescoped_content');
-          await enqueue(db, [{ line: null, request: { source: 'rescope', classId: klass, courseId: null, memberIds: [], repeatedMembers: 0 } }]);
+          await enqueue(db, [{ line: null, request: { source: 'rescope', classId: klass, courseId: null, memberIds: [], repeatedMembers: 0, override: false } }]);
         }
         await db.knex.raw('VACUUM ANALYZE rescope_queue');
         const machinery = await drainQueue(db, bus, learnerCount);
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     console.log(`real work: ${fmt(realLearnerCount)} learners, ${fmt(statusRows)} statuses (${(statusRows / realLearnerCount).toFixed(0)} each, covering whole lessons)`);
     const baseline = await plainSelectBaseline(db, realClass);
     await db.knex('rescoped_content').del();
-    await enqueue(db, [{ line: null, request: { source: 'rescope', classId: realClass, courseId: null, memberIds: [], repeatedMembers: 0 } }]);
+    await enqueue(db, [{ line: null, request: { source: 'rescope', classId: realClass, courseId: null, memberIds: [], repeatedMembers: 0, override: false } }]);
     await db.knex.raw('ANALYZE');
     const stopProfile = process.env.BENCH_PROFILE ? profileStatements(db) : () => undefined;
     const cpuBefore = { worker: process.cpuUsage(), database: postgresCpuMs() };

@@ -138,7 +138,7 @@ async function seedWorld(db: Awaited<ReturnType<typeof openDatabase>>, redis: Re
   const { id: classId } = await seedClass(db, { courseId: course.id, members });
   // Each learner mastered a different tenth of the codes: contents differ in size and ids.
   await seedCompetencies(db, Object.fromEntries(members.map((m, i) => [m, Object.fromEntries(Array.from({ length: code }, (_, c) => c).filter((c) => c % 10 === i % 10).map((c) => [`C${c}`, 'mastered']))])));
-  await enqueue(db, [{ line: null, request: { source: 'assign.course.to.class', classId, courseId: course.id, memberIds: [], repeatedMembers: 0 } }]);
+  await enqueue(db, [{ line: null, request: { source: 'assign.course.to.class', classId, courseId: course.id, memberIds: [], repeatedMembers: 0, override: false } }]);
   const bus = new RescopeBus(redis, `${prefix}bus`);
   const settings = { batchSize: 1000, leaseSeconds: 600, maxAttempts: 3, retryDelaySeconds: 30, concurrency: 2 };
   await dispatch(db, bus, { ...settings, batches: 100, maxBusLength: 1_000_000 });

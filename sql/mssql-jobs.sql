@@ -30,6 +30,11 @@ insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIM
 -- 32. 1 parameter: NVarChar
 insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), @p0);
 
+-- 33. the next statement of sql/mssql.sql, as written there
+
+-- 34. 1 parameter: NVarChar; sent 4 times in a row
+insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), @p0);
+
 -- commit
 
 -- ==== enqueue: join.class, oob, assign.course.to.class, and a class with rescope off
@@ -43,34 +48,34 @@ select [id], [version], [is_deleted] from [course] where [id] in (@p0);
 -- 3. 5 parameters: NVarChar ×4, Bit
 select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2, @p3, @p4);
 
--- 4. 15 parameters: NVarChar ×12, Int ×3
-insert into [rescope_queue] ([class_id], [course_id], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4), (@p5, @p6, @p7, @p8, @p9), (@p10, @p11, @p12, @p13, @p14); SELECT @@ROWCOUNT AS [affected_rows];
+-- 4. 18 parameters: NVarChar ×12, Bit ×3, Int ×3
+insert into [rescope_queue] ([class_id], [course_id], [override], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4, @p5), (@p6, @p7, @p8, @p9, @p10, @p11), (@p12, @p13, @p14, @p15, @p16, @p17); SELECT @@ROWCOUNT AS [affected_rows];
 
--- 5. 9 parameters: NVarChar ×7, Int ×2
-update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = @p2, [source] = @p3, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p4 and [class_id] = @p5 and [user_id] in (@p6, @p7) and [status] = @p8;select @@rowcount;
+-- 5. 11 parameters: NVarChar ×7, Int ×4
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = CASE WHEN [priority] > @p2 THEN @p3 ELSE [priority] END, [source] = CASE WHEN [priority] > @p4 THEN @p5 ELSE [source] END, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p6 and [class_id] = @p7 and [user_id] in (@p8, @p9) and [status] = @p10;select @@rowcount;
 
 -- 6. 7 parameters: Int ×2, NVarChar ×5
 update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] = @p3 and [user_id] in (@p4, @p5) and [status] is null and [priority] > @p6;select @@rowcount;
 
--- 7. 7 parameters: NVarChar ×5, Int ×2
-update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = @p2, [source] = @p3, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p4 and [class_id] is null and [user_id] in (@p5) and [status] = @p6;select @@rowcount;
+-- 7. 9 parameters: NVarChar ×5, Int ×4
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = CASE WHEN [priority] > @p2 THEN @p3 ELSE [priority] END, [source] = CASE WHEN [priority] > @p4 THEN @p5 ELSE [source] END, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p6 and [class_id] is null and [user_id] in (@p7) and [status] = @p8;select @@rowcount;
 
 -- 8. 5 parameters: Int ×2, NVarChar ×3
 update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] is null and [user_id] in (@p3) and [status] is null and [priority] > @p4;select @@rowcount;
 
--- 9. 6 parameters: NVarChar ×4, Int, Bit
-INSERT INTO [rescope_queue] ([user_id], [course_id], [class_id], [source], [priority]) SELECT m.[user_id], CAST(@p0 AS uniqueidentifier), CAST(@p1 AS uniqueidentifier), CAST(@p2 AS nvarchar(64)), CAST(@p3 AS smallint) FROM [class_member] m WHERE m.[class_id] = @p4 AND m.[is_active] = @p5 ; SELECT @@ROWCOUNT AS [affected_rows];
+-- 9. 7 parameters: NVarChar ×4, Int, Bit ×2
+INSERT INTO [rescope_queue] ([user_id], [course_id], [class_id], [source], [priority], [override]) SELECT m.[user_id], CAST(@p0 AS uniqueidentifier), CAST(@p1 AS uniqueidentifier), CAST(@p2 AS nvarchar(64)), CAST(@p3 AS smallint), CAST(@p4 AS bit) FROM [class_member] m WHERE m.[class_id] = @p5 AND m.[is_active] = @p6 ; SELECT @@ROWCOUNT AS [affected_rows];
 
 -- 10. 2 parameters: NVarChar, Bit
 select count(*) as [n] from [class_member] where [class_id] = @p0 and [is_active] = @p1;
 
--- 11. 9 parameters: NVarChar ×6, Int ×2, Bit
-update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = @p2, [source] = @p3, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p4 and [class_id] = @p5 and [user_id] in (select [user_id] from [class_member] where [class_id] = @p6 and [is_active] = @p7) and [status] = @p8;select @@rowcount;
+-- 11. 11 parameters: NVarChar ×6, Int ×4, Bit
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = CASE WHEN [priority] > @p2 THEN @p3 ELSE [priority] END, [source] = CASE WHEN [priority] > @p4 THEN @p5 ELSE [source] END, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p6 and [class_id] = @p7 and [user_id] in (select [user_id] from [class_member] where [class_id] = @p8 and [is_active] = @p9) and [status] = @p10;select @@rowcount;
 
 -- 12. 7 parameters: Int ×2, NVarChar ×4, Bit
 update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] = @p3 and [user_id] in (select [user_id] from [class_member] where [class_id] = @p4 and [is_active] = @p5) and [status] is null and [priority] > @p6;select @@rowcount;
 
--- ==== enqueue: join.class for 1,500 learners (inserts of 420 rows × 5 parameters)
+-- ==== enqueue: join.class for 1,500 learners (inserts of 350 rows × 6 parameters)
 
 -- 1. 1 parameter: NVarChar
 select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] from [class] where [id] in (@p0);
@@ -78,11 +83,31 @@ select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] f
 -- 2. 1502 parameters: NVarChar ×1501, Bit
 select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2, @p3, /* … 1497 more … */ @p1501);
 
--- 3. 2100 parameters: NVarChar ×1680, Int ×420; sent 3 times in a row
-insert into [rescope_queue] ([class_id], [course_id], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4), /* … 418 more rows … */ (@p2095, @p2096, @p2097, @p2098, @p2099); SELECT @@ROWCOUNT AS [affected_rows];
+-- 3. 2100 parameters: NVarChar ×1400, Bit ×350, Int ×350; sent 4 times in a row
+insert into [rescope_queue] ([class_id], [course_id], [override], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4, @p5), /* … 348 more rows … */ (@p2094, @p2095, @p2096, @p2097, @p2098, @p2099); SELECT @@ROWCOUNT AS [affected_rows];
 
--- 4. 1200 parameters: NVarChar ×960, Int ×240
-insert into [rescope_queue] ([class_id], [course_id], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4), /* … 238 more rows … */ (@p1195, @p1196, @p1197, @p1198, @p1199); SELECT @@ROWCOUNT AS [affected_rows];
+-- 4. 600 parameters: NVarChar ×400, Bit ×100, Int ×100
+insert into [rescope_queue] ([class_id], [course_id], [override], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4, @p5), /* … 98 more rows … */ (@p594, @p595, @p596, @p597, @p598, @p599); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- ==== enqueue: an override request for learners already queued marks their rows
+
+-- 1. 1 parameter: NVarChar
+select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] from [class] where [id] in (@p0);
+
+-- 2. 4 parameters: NVarChar ×3, Bit
+select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2, @p3);
+
+-- 3. 12 parameters: NVarChar ×8, Bit ×2, Int ×2
+insert into [rescope_queue] ([class_id], [course_id], [override], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4, @p5), (@p6, @p7, @p8, @p9, @p10, @p11); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- 4. 12 parameters: NVarChar ×7, Int ×4, Bit
+update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = CASE WHEN [priority] > @p2 THEN @p3 ELSE [priority] END, [source] = CASE WHEN [priority] > @p4 THEN @p5 ELSE [source] END, [override] = @p6, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p7 and [class_id] = @p8 and [user_id] in (@p9, @p10) and [status] = @p11;select @@rowcount;
+
+-- 5. 11 parameters: Int ×4, NVarChar ×5, Bit ×2
+update [rescope_queue] set [priority] = CASE WHEN [priority] > @p0 THEN @p1 ELSE [priority] END, [source] = CASE WHEN [priority] > @p2 THEN @p3 ELSE [source] END, [override] = @p4, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p5 and [class_id] = @p6 and [user_id] in (@p7, @p8) and [status] is null and ([priority] > @p9 or [override] = @p10);select @@rowcount;
+
+-- 6. 7 parameters: Bit ×2, NVarChar ×5
+update [rescope_queue] set [override] = @p0 where [course_id] = @p1 and [class_id] = @p2 and [user_id] in (@p3, @p4) and [status] = @p5 and [override] = @p6;select @@rowcount;
 
 -- ==== dispatch: recover expired leases, then claim
 
@@ -100,13 +125,13 @@ update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) whe
 -- ==== process: claim, compute, store; a duplicate, junk, a row already done, a row that cannot be stored
 
 -- 1. 4 parameters: Int ×3, NVarChar
-select [id], [user_id], [course_id], [class_id], [attempts] from [rescope_queue] where [id] in (@p0, @p1, @p2) and [status] = @p3;
+select [id], [user_id], [course_id], [class_id], [attempts], [override] from [rescope_queue] where [id] in (@p0, @p1, @p2) and [status] = @p3;
 
 -- 2. 3 parameters: NVarChar ×3
 select [user_id], [course_id], [class_id] from [rescoped_content] where [user_id] in (@p0, @p1, @p2);
 
--- 3. 2 parameters: Int, NVarChar
-delete from [rescope_queue] where [id] in (@p0) and [status] = @p1;select @@rowcount;
+-- 3. 3 parameters: Int, NVarChar, Bit
+delete from [rescope_queue] where [id] in (@p0) and [status] = @p1 and [override] = @p2;select @@rowcount;
 
 -- 4. 4 parameters: NVarChar ×2, Int ×2
 update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id] where [id] in (@p1, @p2) and [status] = @p3;
@@ -115,7 +140,7 @@ update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) out
 select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
 
 -- 6. 6 parameters: NVarChar ×5, Bit
-select [s].[user_id], STRING_AGG(CAST([s].[competency_code] AS nvarchar(max)), CHAR(31)) AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5) group by [s].[user_id];
+select [s].[user_id], N'[' + STRING_AGG(CAST(N'"' + STRING_ESCAPE([s].[competency_code], 'json') + N'"' AS nvarchar(max)), N',') + N']' AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5) group by [s].[user_id];
 
 -- begin transaction
 
@@ -154,7 +179,7 @@ update [rescope_queue] set [attempts] = [attempts] + 1, [last_error] = @p0, [sta
 -- ==== process: a batch of 1,200 (lists of 1,200 ids; inserts of 525 rows × 4 parameters)
 
 -- 1. 1201 parameters: Int ×1200, NVarChar
-select [id], [user_id], [course_id], [class_id], [attempts] from [rescope_queue] where [id] in (@p0, @p1, /* … 1197 more … */ @p1199) and [status] = @p1200;
+select [id], [user_id], [course_id], [class_id], [attempts], [override] from [rescope_queue] where [id] in (@p0, @p1, /* … 1197 more … */ @p1199) and [status] = @p1200;
 
 -- 2. 1200 parameters: NVarChar ×1200
 select [user_id], [course_id], [class_id] from [rescoped_content] where [user_id] in (@p0, @p1, /* … 1197 more … */ @p1199);
@@ -166,7 +191,7 @@ update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) out
 select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
 
 -- 5. 1204 parameters: NVarChar ×1203, Bit
-select [s].[user_id], STRING_AGG(CAST([s].[competency_code] AS nvarchar(max)), CHAR(31)) AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5, /* … 1197 more … */ @p1203) group by [s].[user_id];
+select [s].[user_id], N'[' + STRING_AGG(CAST(N'"' + STRING_ESCAPE([s].[competency_code], 'json') + N'"' AS nvarchar(max)), N',') + N']' AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5, /* … 1197 more … */ @p1203) group by [s].[user_id];
 
 -- begin transaction
 
@@ -186,6 +211,30 @@ delete from [rescope_queue] where [id] in (@p0, @p1, /* … 1197 more … */ @p1
 -- 1. 4 parameters: NVarChar ×2, Int ×2
 update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) where [id] in (@p1, @p2) and [status] = @p3;select @@rowcount;
 
+-- ==== process: override rows replace their learners' content in one batch
+
+-- 1. 3 parameters: Int ×2, NVarChar
+select [id], [user_id], [course_id], [class_id], [attempts], [override] from [rescope_queue] where [id] in (@p0, @p1) and [status] = @p2;
+
+-- 2. 4 parameters: NVarChar ×2, Int ×2
+update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id] where [id] in (@p1, @p2) and [status] = @p3;
+
+-- 3. 2 parameters: Bit, NVarChar
+select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
+
+-- 4. 6 parameters: NVarChar ×5, Bit
+select [s].[user_id], N'[' + STRING_AGG(CAST(N'"' + STRING_ESCAPE([s].[competency_code], 'json') + N'"' AS nvarchar(max)), N',') + N']' AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5) group by [s].[user_id];
+
+-- begin transaction
+
+-- 5. 8 parameters: NVarChar ×8
+DECLARE @rows TABLE ([user_id] uniqueidentifier NULL, [course_id] uniqueidentifier NULL, [class_id] uniqueidentifier NULL, [skipped_content] nvarchar(max) NULL); INSERT INTO @rows ([user_id], [course_id], [class_id], [skipped_content]) VALUES (@p0, @p1, @p2, @p3), (@p4, @p5, @p6, @p7); UPDATE t SET [skipped_content] = r.[skipped_content], [created_at] = SYSUTCDATETIME() FROM [rescoped_content] AS t WITH (HOLDLOCK) INNER JOIN @rows AS r ON t.[user_id] = r.[user_id] AND t.[course_id] = r.[course_id] AND (t.[class_id] = r.[class_id] OR (t.[class_id] IS NULL AND r.[class_id] IS NULL)); INSERT INTO [rescoped_content] ([user_id], [course_id], [class_id], [skipped_content]) SELECT r.[user_id], r.[course_id], r.[class_id], r.[skipped_content] FROM @rows AS r WHERE NOT EXISTS (SELECT 1 FROM [rescoped_content] AS t WITH (UPDLOCK, HOLDLOCK) WHERE t.[user_id] = r.[user_id] AND t.[course_id] = r.[course_id] AND (t.[class_id] = r.[class_id] OR (t.[class_id] IS NULL AND r.[class_id] IS NULL)));
+
+-- 6. 3 parameters: Int ×2, NVarChar
+delete from [rescope_queue] where [id] in (@p0, @p1) and [status] = @p2;select @@rowcount;
+
+-- commit
+
 -- ==== overdue-sync
 
 -- 1. 2 parameters: DateTime ×2
@@ -201,8 +250,8 @@ select [c].[checkCode], [c].[id] as [check_id], [p].[currentCheckId], [p].[atten
 
 -- ==== rescope-show: a learner's own content in a class, not there yet, so queued
 
--- 1. 5 parameters: NVarChar ×5
-SELECT [k].[course_id], [k].[creator_id], [k].[rescope], [k].[is_deleted], [k].[is_archived], CASE WHEN EXISTS (SELECT 1 FROM [class_member] [m] WHERE [m].[class_id] = [k].[id] AND [m].[user_id] = @p0 AND [m].[is_active] = 1) THEN 1 ELSE 0 END AS [target_is_member], CASE WHEN EXISTS (SELECT 1 FROM [class_collaborator] [c] WHERE [c].[class_id] = [k].[id] AND [c].[user_id] = @p1) THEN 1 ELSE 0 END AS [caller_is_collaborator], (SELECT [r].[skipped_content] FROM [rescoped_content] [r] WHERE [r].[user_id] = @p2 AND [r].[course_id] = @p3 AND [r].[class_id] = [k].[id]) AS [content] FROM [class] [k] WHERE [k].[id] = @p4;
+-- 1. 6 parameters: NVarChar ×6
+SELECT [k].[course_id], [k].[creator_id], [k].[rescope], [k].[is_deleted], [k].[is_archived], CASE WHEN EXISTS (SELECT 1 FROM [class_member] [m] WHERE [m].[class_id] = [k].[id] AND [m].[user_id] = @p0 AND [m].[is_active] = 1) THEN 1 ELSE 0 END AS [target_is_member], CASE WHEN EXISTS (SELECT 1 FROM [class_collaborator] [c] WHERE [c].[class_id] = [k].[id] AND [c].[user_id] = @p1) THEN 1 ELSE 0 END AS [caller_is_collaborator], (SELECT [r].[skipped_content] FROM [rescoped_content] [r] WHERE [r].[user_id] = @p2 AND [r].[course_id] = @p3 AND [r].[class_id] = @p4) AS [content] FROM [class] [k] WHERE [k].[id] = @p5;
 
 -- 2. 1 parameter: NVarChar
 select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] from [class] where [id] in (@p0);
@@ -210,8 +259,8 @@ select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] f
 -- 3. 3 parameters: NVarChar ×2, Bit
 select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2);
 
--- 4. 5 parameters: NVarChar ×4, Int
-insert into [rescope_queue] ([class_id], [course_id], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4); SELECT @@ROWCOUNT AS [affected_rows];
+-- 4. 6 parameters: NVarChar ×4, Bit, Int
+insert into [rescope_queue] ([class_id], [course_id], [override], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4, @p5); SELECT @@ROWCOUNT AS [affected_rows];
 
 -- ==== rescope-show: independent learning, found
 
@@ -220,20 +269,14 @@ SELECT [co].[version], [co].[is_deleted], (SELECT [r].[skipped_content] FROM [re
 
 -- ==== status
 
--- 1. 1 parameter: NVarChar
-SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = @p0;
+-- 1. no parameters
+select [status], count(*) as [n], MIN(CASE WHEN [available_at] <= (SYSUTCDATETIME()) THEN [available_at] END) AS [oldest], (SYSUTCDATETIME()) AS [now] from [rescope_queue] group by [status];
 
--- 2. no parameters
-select [name] from [mtc_batch_migrations];
-
--- 3. no parameters
-select [status], count(*) as [n], min([created_at]) as [oldest], (SYSUTCDATETIME()) AS [now] from [rescope_queue] group by [status];
-
--- 4. 3 parameters: NVarChar ×2, Int
+-- 2. 3 parameters: NVarChar ×2, Int
 select count(*) as [n] from [rescope_queue] where [status] in (@p0, @p1) and [updated_at] < (DATEADD(second, CAST(@p2 AS int), SYSUTCDATETIME()));
 
--- 5. no parameters
+-- 3. no parameters
 select count(*) as [n] from [rescoped_content];
 
--- 6. 2 parameters: Int, NVarChar
+-- 4. 2 parameters: Int, NVarChar
 select top (@p0) [id], [user_id], [course_id], [class_id], [attempts], [last_error], [updated_at] from [rescope_queue] where [status] = @p1 order by [updated_at] asc;

@@ -95,3 +95,22 @@ GO
 
 insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), '0003_mtc_reference');
 GO
+
+-- 0004_queue_override (owned): rescope_queue.override
+ALTER TABLE [rescope_queue] ADD [override] bit not null CONSTRAINT [rescope_queue_override_default] DEFAULT '0';
+GO
+
+insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), '0004_queue_override');
+GO
+
+-- 0005_owned_uuid_collation (owned): SQLite: rescope_queue and rescoped_content ids compare case-insensitively
+insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), '0005_owned_uuid_collation');
+GO
+
+-- 0006_reference_uuid_collation (reference, skipped by --owned-only): SQLite: course, class and competency tables compare ids case-insensitively
+insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), '0006_reference_uuid_collation');
+GO
+
+-- 0007_mtc_uuid_collation (reference, skipped by --owned-only): SQLite: school, pupil and check compare ids case-insensitively
+insert into [mtc_batch_migrations] ([applied_at], [name]) values ((SYSUTCDATETIME()), '0007_mtc_uuid_collation');
+GO

@@ -79,3 +79,17 @@ create index "check_processing_failed_ix" on "check" ("id") where "processingFai
 create index "check_pupil_ix" on "check" ("pupil_id");
 
 insert into "mtc_batch_migrations" ("applied_at", "name") values ((CURRENT_TIMESTAMP), '0003_mtc_reference');
+
+-- 0004_queue_override (owned): rescope_queue.override
+alter table "rescope_queue" add column "override" boolean not null default '0';
+
+insert into "mtc_batch_migrations" ("applied_at", "name") values ((CURRENT_TIMESTAMP), '0004_queue_override');
+
+-- 0005_owned_uuid_collation (owned): SQLite: rescope_queue and rescoped_content ids compare case-insensitively
+insert into "mtc_batch_migrations" ("applied_at", "name") values ((CURRENT_TIMESTAMP), '0005_owned_uuid_collation');
+
+-- 0006_reference_uuid_collation (reference, skipped by --owned-only): SQLite: course, class and competency tables compare ids case-insensitively
+insert into "mtc_batch_migrations" ("applied_at", "name") values ((CURRENT_TIMESTAMP), '0006_reference_uuid_collation');
+
+-- 0007_mtc_uuid_collation (reference, skipped by --owned-only): SQLite: school, pupil and check compare ids case-insensitively
+insert into "mtc_batch_migrations" ("applied_at", "name") values ((CURRENT_TIMESTAMP), '0007_mtc_uuid_collation');

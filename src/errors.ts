@@ -111,3 +111,23 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
+
+/**
+ * Whether `err` says a connection that was working went away (the server restarted or
+ * killed it), and which one: the jobs are built so the next run repairs such a stop.
+ */
+export function lostConnection(err: unknown): { service: 'database' | 'redis'; reason: string } | null {
+  const message = errorMessage(err);
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  // PostgreSQL's admin shutdown / crash / connection failure classes, and a socket reset
+  // under a query (ioredis reports its own as "Connection is closed"); knex prefixes the SQL.
+  if (['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE'].includes(code) || /Connection terminated/.test(message)) {
+    return { service: 'database', reason: message.includes(' - ') ? message.slice(message.lastIndexOf(' - ') + 3) : message };
+  }
+  const name = (err as { name?: unknown } | null)?.name;
+  if (name === 'MaxRetriesPerRequestError' || /^Connection is closed\.?$/.test(message) || /Stream isn't writeable/.test(message)) {
+    return { service: 'redis', reason: 'it stopped answering and did not come back while the job retried' };
+  }
+  return null;
+}
+

@@ -7,28 +7,55 @@ import type { Database } from './db/database.js';
 import type { Logger } from './log/logger.js';
 import type { OpenRedisOptions, RedisHandle } from './redis/redis.js';
 
+export interface RuntimeOptions {
+  /** Aborted on SIGTERM/SIGINT: long commands stop taking work and wind down. */
+  signal?: AbortSignal;
+  /**
+   * What the command needs of the database: `migrated` (the default) refuses a missing
+   * SQLite file or a schema that is not migrated, with a message saying to run migrate;
+   * `create` (migrate) may create the file and needs no schema.
+   */
+  database?: 'migrated' | 'create';
+}
+
 export class Runtime {
   private dbPromise: Promise<Database> | undefined;
   private redisPromise: Promise<RedisHandle> | undefined;
+  readonly signal: AbortSignal;
+  private readonly database: 'migrated' | 'create';
 
   constructor(
     readonly config: Readonly<Config>,
     readonly log: Logger,
-    /** Aborted on SIGTERM/SIGINT: long commands stop taking work and wind down. */
-    readonly signal: AbortSignal = new AbortController().signal,
-  ) {}
+    options: RuntimeOptions = {},
+  ) {
+    this.signal = options.signal ?? new AbortController().signal;
+    this.database = options.database ?? 'migrated';
+  }
 
   /** The database, opened (and checked) on first call. */
   db(options: { poolSize?: number } = {}): Promise<Database> {
     // Loaded on first use: knex and ioredis are most of a command's start-up time.
-    this.dbPromise ??= import('./db/database.js').then(({ openDatabase }) => openDatabase(this.config, { ...options, log: this.log }));
+    this.dbPromise ??= quiet(
+      import('./db/database.js').then(({ openDatabase }) =>
+        openDatabase(this.config, { ...options, log: this.log, create: this.database === 'create', requireSchema: this.database === 'migrated' }),
+      ),
+    );
     return this.dbPromise;
   }
 
   /** Redis, opened (and checked) on first call; `options` apply to that first call. */
   redis(options: OpenRedisOptions = {}): Promise<RedisHandle> {
-    this.redisPromise ??= import('./redis/redis.js').then(({ openRedis }) => openRedis(this.config, options));
+    this.redisPromise ??= quiet(import('./redis/redis.js').then(({ openRedis }) => openRedis(this.config, options)));
     return this.redisPromise;
+  }
+
+  /**
+   * The database and Redis, opened at the same time (a command that needs both waits for
+   * the slower, not for the sum). Either failure is the command's failure.
+   */
+  async both(options: { poolSize?: number } = {}): Promise<[Database, RedisHandle]> {
+    return Promise.all([this.db(options), this.redis()]);
   }
 
   /** Closes whatever was opened; never throws (a close failure is logged). */
@@ -44,4 +71,14 @@ export class Runtime {
     });
     await Promise.all(closing);
   }
+}
+
+/**
+ * A connection promise may be started early and awaited late (the Redis handshake runs
+ * while the database answers): marking it handled keeps a failure that arrives first
+ * from becoming an unhandled rejection. Whoever awaits it still gets the error.
+ */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }

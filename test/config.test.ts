@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../src/config/load-config.js';
-import { defaults, flagName, maskUrl } from '../src/config/settings.js';
+import { defaults, flagName, maskUrl, settings } from '../src/config/settings.js';
 import { ConfigError } from '../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-config-'));
@@ -37,9 +37,20 @@ test('file < environment < flags, and an unset flag overrides nothing', (t) => {
   t.is(config.redisUrl, 'redis://file:1');
 });
 
-test('MTC_BATCH_CONFIG names the file when --config is absent; an empty env var counts as unset', (t) => {
+test('MTC_BATCH_CONFIG names the file when --config is absent', (t) => {
   const file = configFile(JSON.stringify({ logFormat: 'json' }));
-  t.is(loadConfig({ env: { MTC_BATCH_CONFIG: file, MTC_BATCH_LOG_FORMAT: '' } }).logFormat, 'json');
+  t.is(loadConfig({ env: { MTC_BATCH_CONFIG: file } }).logFormat, 'json');
+});
+
+test('an empty environment variable or file value is an error naming it, not "unset"', (t) => {
+  const db = t.throws(() => loadConfig({ env: { DATABASE_URL: '' } }), { instanceOf: ConfigError });
+  t.is(db?.message, 'DATABASE_URL is set but empty: give a value, or remove it to use the default ("sqlite:./mtc-batch.sqlite")');
+  t.is(db?.exitCode, 2);
+  t.regex(t.throws(() => loadConfig({ env: { MTC_BATCH_LOG_FORMAT: '' } }))?.message ?? '', /^MTC_BATCH_LOG_FORMAT is set but empty/);
+  t.regex(t.throws(() => loadConfig({ env: { MTC_BATCH_DATABASE_SCHEMA: '' } }))?.message ?? '', /^MTC_BATCH_DATABASE_SCHEMA is set but empty.*\(unset\)/);
+  t.regex(t.throws(() => loadConfig({ env: { MTC_BATCH_CONFIG: '' } }))?.message ?? '', /^MTC_BATCH_CONFIG is set but empty/);
+  const file = configFile(JSON.stringify({ redisUrl: '' }));
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: file }))?.message ?? '', /^"redisUrl" in config file .* is set but empty/);
 });
 
 test('a bad value names the setting where it came from and what is allowed', (t) => {
@@ -66,4 +77,19 @@ test('flag names and URL masking', (t) => {
   t.is(maskUrl('redis://:s3cret@cache:6380'), 'redis://:***@cache:6380');
   t.is(maskUrl('sqlite:./a.sqlite'), 'sqlite:./a.sqlite');
   t.is(maskUrl('postgres://db/x'), 'postgres://db/x');
+});
+
+test('every setting refuses injection text and out-of-range numbers, naming where it came from', (t) => {
+  const hostile = ["x'; DROP TABLE rescope_queue; --", 'a"b', 'k;FLUSHALL', 'key\\x', 'tab\there', 'line\nbreak'];
+  const numbers = ['-1', '0x10', '1e3', '99999999999999999999', 'NaN', '12abc', ' '];
+  for (const spec of settings) {
+    const values = typeof spec.default === 'number' ? [...numbers, ...hostile] : hostile;
+    for (const value of values) {
+      const err = t.throws(() => loadConfig({ env: { [spec.env]: value } }), { instanceOf: ConfigError }, `${spec.env}=${JSON.stringify(value)}`);
+      t.true(err?.message.startsWith(spec.env), err?.message);
+      t.is(err?.exitCode, 2);
+      const flag = t.throws(() => loadConfig({ env: {}, flags: { [spec.key]: value } }), { instanceOf: ConfigError });
+      t.true(flag?.message.startsWith(flagName(spec.key)), flag?.message);
+    }
+  }
 });

@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { spawnCli } from './helpers/cli.js';
 import { redisUrl } from './helpers/redis.js';
+import { ownRedis } from './helpers/redis-server.js';
 
 // The demo's keys have a fixed prefix (demo:), so this test gives it a logical database
 // of its own instead of a key prefix.
@@ -73,4 +74,38 @@ test('demo never replaces a file it did not make', async (t) => {
   t.is(refused.code, 2);
   t.regex(refused.stderr, /was not made by mtc-batch demo/);
   t.true(existsSync(migrated));
+
+  // The settings file beside the database is not the demo's to overwrite either.
+  for (const name of ['package', 'tsconfig']) {
+    const theirs = join(dir, `${name}.json`);
+    writeFileSync(theirs, '{"name":"mine"}\n');
+    const r = await spawnCli(['demo', '--file', join(dir, `${name}.sqlite`)], { env: { REDIS_URL: demoRedisUrl } });
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, new RegExp(`writes its settings to .*${name}\\.json, which exists and was not made by mtc-batch demo`));
+    t.is(readFileSync(theirs, 'utf8'), '{"name":"mine"}\n');
+    t.false(existsSync(join(dir, `${name}.sqlite`)), 'nothing created');
+  }
+  // A database named like a settings file gets its settings beside it, not over it.
+  // Its own Redis: the demo's keys are fixed (demo:), and another test runs a demo at the same time.
+  const odd = join(dir, 'odd.json');
+  const ok = await spawnCli(['demo', '--file', odd, '--json'], { env: { REDIS_URL: (await ownRedis(t)).url } });
+  t.is(ok.code, 0, ok.stderr);
+  t.like(ok.json(), { configFile: `${odd}.json` });
+});
+
+test('the demo never writes a Redis password into its settings file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const guarded = await ownRedis(t, { password: 'hunter2' });
+  const file = join(dir, 'demo.sqlite');
+  const r = await spawnCli(['demo', '--file', file], { env: { REDIS_URL: guarded.url } });
+  t.is(r.code, 0, r.stderr);
+  const saved = readFileSync(join(dir, 'demo.json'), 'utf8');
+  t.false(saved.includes('hunter2'));
+  t.false(r.stdout.includes('hunter2'));
+  t.false('redisUrl' in (JSON.parse(saved) as object));
+  t.regex(r.stdout, /REDIS_URL holds a password, which is not written there/);
+  // The file still works as a config file (the marker is allowed), with REDIS_URL from the environment.
+  const status = await spawnCli(['status', '--config', join(dir, 'demo.json'), '--json'], { env: { REDIS_URL: guarded.url } });
+  t.is(status.code, 0, status.stderr);
 });

@@ -40,6 +40,21 @@ test('each shape error names the field and what is allowed', (t) => {
   t.regex(error({ source: 'rescope', classId: klass, members: [] }), /^unknown field "members"/);
 });
 
+test('override is an optional JSON boolean, false unless given as true', (t) => {
+  const base = { source: 'oob', courseId: course, memberIds: [member] };
+  const value = (input: object) => {
+    const r = parseEnqueueRequest(input);
+    return r.ok ? r.value.override : r.error;
+  };
+  t.is(value(base), false);
+  t.is(value({ ...base, override: null }), false);
+  t.is(value({ ...base, override: false }), false);
+  t.is(value({ ...base, override: true }), true);
+  t.is(value({ source: 'rescope', classId: klass, override: true }), true);
+  t.is(value({ ...base, override: 'true' }), 'override must be true or false; got "true"');
+  t.is(value({ ...base, override: 1 }), 'override must be true or false; got 1');
+});
+
 test('flag names replace field names in messages for the command line', (t) => {
   const r = parseEnqueueRequest({ source: 'join.class', classId: 'nope' }, { source: '--source', classId: '--class', courseId: '--course', memberIds: '--member' });
   t.false(r.ok);

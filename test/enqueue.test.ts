@@ -104,3 +104,20 @@ eachDialect('a request for more learners than one statement can bind is inserted
   t.like(result, { queued: 15_000, duplicates: 0, dropped: 0 });
   t.is((await queueRows(db)).length, 15_000);
 });
+
+eachDialect('re-queuing a failed row keeps the more urgent of its priority and the new request\'s', async (t, dialect) => {
+  const { db } = await rescopeFixture(t, dialect);
+  const course = await seedCourse(db, oneItem);
+  const [waiting, other] = learners(2) as [string, string];
+  const klass = await seedClass(db, { courseId: course.id, members: [waiting, other] });
+  await enqueueRequests(db, { source: 'oob', classId: klass.id, memberIds: [waiting] }, { source: 'rescope', classId: klass.id });
+  await db.knex('rescope_queue').update({ status: 'failed', attempts: 5, last_error: 'boom' });
+  t.like(await enqueueRequests(db, { source: 'rescope', classId: klass.id }), { queued: 0, requeued: 2, duplicates: 0 });
+  const rows = new Map((await queueRows(db)).map((r) => [r.userId, r]));
+  t.like(rows.get(waiting), { status: null, attempts: 0, priority: 1, source: 'oob' }, 'the oob row is not sent behind the class');
+  t.like(rows.get(other), { status: null, attempts: 0, priority: 4, source: 'rescope' });
+  // And a more urgent request re-queuing a failed row still raises it.
+  await db.knex('rescope_queue').where({ user_id: other }).update({ status: 'failed' });
+  await enqueueRequests(db, { source: 'join.class', classId: klass.id, memberIds: [other] });
+  t.like((await queueRows(db)).find((r) => r.userId === other), { status: null, priority: 2, source: 'join.class' });
+});

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { seedCourse } from '../src/seed/course-world.js';
 import { learners } from '../src/seed/course-world.js';
-import { spawnCli } from './helpers/cli.js';
+import { spawnCli, untilStderr } from './helpers/cli.js';
 import { eachDialect } from './helpers/databases.js';
 import { queueRows, rescopeFixture } from './helpers/rescope.js';
 
@@ -24,9 +24,12 @@ eachDialect('enqueue --jsonl stops on SIGTERM, handles what it read, and names t
   const f = await rescopeFixture(t, dialect);
   const course = await seedCourse(f.db, { units: [[[{ competencies: ['a'] }]]] });
   const members = learners(3);
-  const worker = spawnCli(['enqueue', '--jsonl', '-', '--json'], { env: f.env, keepStdinOpen: true });
+  const worker = spawnCli(['enqueue', '--jsonl', '-', '--json', '--verbose'], { env: f.env, keepStdinOpen: true });
   for (const member of members) worker.child.stdin!.write(`${JSON.stringify({ source: 'oob', courseId: course.id, memberIds: [member] })}\n`);
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  // Signal once it reads its input (start-up takes longer on a loaded machine), then give
+  // it a moment to take in the lines already waiting in the pipe.
+  await untilStderr(worker, 'reading requests from --jsonl -');
+  await new Promise((resolve) => setTimeout(resolve, 300));
   const signalled = Date.now();
   worker.child.kill('SIGTERM');
   const r = await worker;
@@ -40,8 +43,8 @@ eachDialect('enqueue --jsonl stops on SIGTERM, handles what it read, and names t
 
 eachDialect('process stops on SIGINT like on SIGTERM', async (t, dialect) => {
   const f = await rescopeFixture(t, dialect);
-  const worker = spawnCli(['process', '--wait-seconds', '60', '--json'], { env: f.env });
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const worker = spawnCli(['process', '--wait-seconds', '60', '--json', '--verbose'], { env: f.env });
+  await untilStderr(worker, 'taking ids from');
   worker.child.kill('SIGINT');
   const r = await worker;
   t.is(r.code, 0, r.stderr);

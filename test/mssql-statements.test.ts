@@ -48,7 +48,7 @@ const [K1, K2] = [id(201), id(202)];
 const U = (n: number) => id(1000 + n);
 const now = new Date('2026-03-02T10:00:00.000Z');
 
-const request = (r: Partial<EnqueueRequest> & Pick<EnqueueRequest, 'source'>): EnqueueRequest => ({ classId: null, courseId: null, memberIds: [], repeatedMembers: 0, ...r });
+const request = (r: Partial<EnqueueRequest> & Pick<EnqueueRequest, 'source'>): EnqueueRequest => ({ classId: null, courseId: null, memberIds: [], repeatedMembers: 0, override: false, ...r });
 const classRow = (classId: string, rescope = true) => ({ id: classId, course_id: K1, creator_id: U(0), rescope, is_deleted: false, is_archived: false });
 /** knex's count of an UPDATE or DELETE (`;select @@rowcount`). */
 const rowcount = (n: number) => [{ '': n }];
@@ -99,9 +99,16 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
   const many = Array.from({ length: 1_500 }, (_, i) => U(10_000 + i));
   r.on(/from \[class\] where \[id\] in/, [classRow(C1)], 1);
   r.on(/from \[class_member\] where .* \[user_id\] in/, many.map((user_id) => ({ user_id })), 1);
-  r.on(/^insert into \[rescope_queue\]/, (b) => affected(valuesRows(b, 5)));
-  await section('enqueue: join.class for 1,500 learners (inserts of 420 rows × 5 parameters)', () =>
+  r.on(/^insert into \[rescope_queue\]/, (b) => affected(valuesRows(b, 6)));
+  await section('enqueue: join.class for 1,500 learners (inserts of 350 rows × 6 parameters)', () =>
     enqueue(r.db, [{ line: 1, request: request({ source: 'join.class', classId: C1, memberIds: many }) }]),
+  );
+
+  r.on(/from \[class\] where \[id\] in/, [classRow(C1)], 1);
+  r.on(/from \[class_member\] where .* \[user_id\] in/, [{ user_id: U(1) }, { user_id: U(2) }], 1);
+  r.on(/^insert into \[rescope_queue\]/, affected(0), 1);
+  await section('enqueue: an override request for learners already queued marks their rows', () =>
+    enqueue(r.db, [{ line: 1, request: request({ source: 'join.class', classId: C1, memberIds: [U(1), U(2)], override: true }) }]),
   );
 
   r.on(/^update \[rescope_queue\] set \[status\] = CASE/, [{ status: null }, { status: 'failed' }], 1);
@@ -114,13 +121,13 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
   const learnerOf = (rowId: number) => ({ id: rowId, user_id: U(rowId), course_id: K1, class_id: rowId === 3 ? null : C1, attempts: rowId === 2 ? 4 : 0 });
   r.on(/from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+$/, (b) => b.filter((x): x is number => typeof x === 'number').map(learnerOf), 1);
   r.on(/from \[rescoped_content\] where \[user_id\] in/, [{ user_id: U(3), course_id: K1, class_id: null }], 1);
-  r.on(/^delete from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+;select @@rowcount$/, rowcount(1), 1);
+  r.on(/^delete from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+ and \[override\] = @p\d+;select @@rowcount$/, rowcount(1), 1);
   r.on(/^update \[rescope_queue\] set \[status\] = @p0, \[updated_at\] = \(SYSUTCDATETIME\(\)\) output inserted\.\[id\]/, [{ id: 1 }, { id: 2 }], 1);
   r.on(/from \[course_item\] as \[ci\] left join/, [
     { id: id(301), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'video', sequence: 1, competency_code: 'a' },
     { id: id(302), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'quiz', sequence: 2, competency_code: 'b' },
   ], 1);
-  r.on(/from \[user_competency_status\] as \[s\]/, [{ user_id: U(1), codes: 'a\u001fb' }], 1);
+  r.on(/from \[user_competency_status\] as \[s\]/, [{ user_id: U(1), codes: '["a","b"]' }], 1);
   // Storing the two fails as a batch and for row 2 alone (a database error on that row).
   r.on(/^insert into \[rescoped_content\]/, (b) => {
     if (b.includes(U(2))) throw new Error('simulated: the row for learner 2 violates a constraint');
@@ -143,6 +150,17 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
     processQueue(r.db, bus, { batchSize: 1_200, concurrency: 1, maxAttempts: 5, retryDelaySeconds: 30 }),
   );
   await section('process: stopping with rows unfinished; they go back to the queue', () => releaseProcessing(r.db, [10, 11]));
+
+  // An override row: its learner's content is replaced in place (UPDATE, then INSERT of the rest, one batch).
+  await bus.push([20, 21]);
+  r.on(/from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+$/, [20, 21].map((n) => ({ id: n, user_id: U(n), course_id: K1, class_id: n === 20 ? C1 : null, attempts: 0, override: true })), 1);
+  r.on(/^update \[rescope_queue\] set \[status\] = @p0, \[updated_at\] = \(SYSUTCDATETIME\(\)\) output inserted\.\[id\]/, [{ id: 20 }, { id: 21 }], 1);
+  r.on(/from \[course_item\] as \[ci\] left join/, [{ id: id(301), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'assessment', sequence: 1, competency_code: 'a' }], 1);
+  r.on(/from \[user_competency_status\] as \[s\]/, [{ user_id: U(20), codes: '["a"]' }], 1);
+  r.on(/^delete from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+;select @@rowcount$/, rowcount(2), 1);
+  await section('process: override rows replace their learners\' content in one batch', () =>
+    processQueue(r.db, bus, { batchSize: 10, concurrency: 1, maxAttempts: 5, retryDelaySeconds: 30 }),
+  );
 
   r.on(/^SELECT f\.school_uuid/, [
     { school_uuid: id(601).toUpperCase(), failed_pupils: `["${id(701)}"]`, overdue_checks: `["${id(801)}","${id(802)}"]`, failed_count: 1, overdue_count: 2 },
@@ -277,6 +295,7 @@ test('each scenario takes the path it is meant to', async (t) => {
   t.like(r('dispatch: recover'), { recovered: 1, failed: 1, dispatched: 3 });
   t.like(r('process: claim'), { processed: 1, alreadyDone: 1, failed: 1, retried: 0, ignored: 1, invalidMessages: 1 });
   t.like(r('process: a batch of 1,200'), { processed: 1_200 });
+  t.like(r('process: override rows'), { processed: 2, alreadyDone: 0, failed: 0, retried: 0 });
   t.like(r('overdue-sync'), { schools: 2, overdueChecks: 3, processingErrors: 1 });
   t.like(r('notify-invalid'), { handled: 2, schools: 1, notCurrent: 1 });
   t.like(r('rescope-show: a learner'), { status: 'queued', alreadyQueued: false });
@@ -317,7 +336,7 @@ test('no statement passes 2,100 parameters or 1,000 VALUES rows; big inputs are 
       .find((s) => s.title.startsWith(title))!
       .statements.filter((s) => s.sql.startsWith(`insert into [${table}]`))
       .map((s) => s.types.length / columns);
-  t.deepEqual(rowsInserted('enqueue: join.class for 1,500', 'rescope_queue', 5), [420, 420, 420, 240], 'queue rows: 2,100 / 5 columns');
+  t.deepEqual(rowsInserted('enqueue: join.class for 1,500', 'rescope_queue', 6), [350, 350, 350, 350, 100], 'queue rows: 2,100 / 6 columns');
   t.deepEqual(rowsInserted('process: a batch', 'rescoped_content', 4), [525, 525, 150], 'content rows: 2,100 / 4 columns');
 });
 

@@ -98,9 +98,18 @@ eachTarget('notify-invalid on the command line: bad lines by number, exit 6; two
   t.regex(out.rejected[1]!.error, /version must be 1; got 2/);
   t.deepEqual((await f.read(school.urlSlug))?.processingErrorPupilUUIDs, [a.urlSlug, b.urlSlug].sort());
 
-  const ops = await runCli(['notify-invalid', '--check-code', c.checkCode, 'nope', '--json'], { env: f.env });
-  t.is(ops.code, 6);
-  t.like(ops.json(), { handled: 1, rejected: [{ line: null, error: '--check-code must be a UUID; got "nope"' }] });
+  // An operator's bad id is a usage error, and nothing is done (not even the good id).
+  const typo = await runCli(['notify-invalid', '--check-code', c.checkCode, 'nope', '--json'], { env: f.env });
+  t.is(typo.code, 2);
+  t.like(typo.json(), { error: { code: 'usage', message: '--check-code must be a UUID; got "nope"' } });
+  t.false(toBool((await f.db.knex('check').first('processingFailed').where({ checkCode: c.checkCode }))?.processingFailed));
+  // A flag where a value belongs is not taken as a check code.
+  const swallowed = await runCli(['notify-invalid', '--check-code', '--config', 'x.json'], { env: f.env });
+  t.is(swallowed.code, 2);
+  t.regex(swallowed.stderr, /--check-code needs a value, but the next argument is the flag --config/);
+  const ops = await runCli(['notify-invalid', '--check-code', c.checkCode, '--json'], { env: f.env });
+  t.is(ops.code, 0, ops.stderr);
+  t.like(ops.json(), { handled: 1, rejected: [] });
   t.is((await runCli(['notify-invalid'], { env: f.env })).code, 2);
 
   const others: Array<Awaited<ReturnType<typeof seedPupil>>> = [];

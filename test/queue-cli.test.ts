@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { learners, seedClass, seedCourse } from '../src/seed/course-world.js';
-import { runCli, spawnCli } from './helpers/cli.js';
+import { runCli, spawnCli, untilStderr } from './helpers/cli.js';
 import { eachTarget } from './helpers/databases.js';
 import { contentRows, queueRows, rescopeFixture } from './helpers/rescope.js';
 import { tmpdir } from 'node:os';
@@ -110,8 +110,8 @@ eachTarget('queue flags are validated with the flag named', async (t, target) =>
 
 eachTarget('process exits promptly on SIGTERM, saying so, with nothing lost', async (t, target) => {
   const f = await rescopeFixture(t, target);
-  const worker = spawnCli(['process', '--wait-seconds', '60', '--json'], { env: f.env });
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const worker = spawnCli(['process', '--wait-seconds', '60', '--json', '--verbose'], { env: f.env });
+  await untilStderr(worker, 'taking ids from');
   const signalled = Date.now();
   worker.child.kill('SIGTERM');
   const r = await worker;

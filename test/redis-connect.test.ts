@@ -1,8 +1,8 @@
 import test from 'ava';
-import { ConnectionError } from '../src/errors.js';
+import { ConfigError, ConnectionError } from '../src/errors.js';
 import { openRedis } from '../src/redis/redis.js';
 import { closedPort } from './helpers/net.js';
-import { redisUrl } from './helpers/redis.js';
+import { clusterTests, isolatedRedis, redisUrl, useRedisCluster } from './helpers/redis.js';
 
 test('an unreachable Redis is one clear error naming the target, password masked', async (t) => {
   const port = await closedPort();
@@ -35,4 +35,13 @@ test('a cluster URL naming a server without cluster mode says so', async (t) => 
   const { hostname, port } = new URL(redisUrl);
   const err = await t.throwsAsync(openRedis({ redisUrl: `redis+cluster://${hostname}:${port || 6379}` }), { instanceOf: ConnectionError });
   t.regex(err?.message ?? '', /cluster support disabled/);
+});
+
+useRedisCluster();
+
+(clusterTests ? test : test.skip)('a plain redis:// URL at a cluster node says to use redis+cluster://, before any command runs', async (t) => {
+  const { url } = await isolatedRedis(t, 'cluster');
+  const node = url.replace('redis+cluster://', '').split(',')[0]!;
+  const err = await t.throwsAsync(openRedis({ redisUrl: `redis://${node}` }), { instanceOf: ConfigError });
+  t.regex(err?.message ?? '', new RegExp(`REDIS_URL redis://${node} is a node of a Redis Cluster: write it as redis\\+cluster://`));
 });

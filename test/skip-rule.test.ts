@@ -95,3 +95,24 @@ test('coverage counts each competency once, and ignores codes no item uses', (t)
   t.deepEqual([...coveredItemIds(course, ['b', 'a'])].sort(), ['dup', 'pair']);
   t.deepEqual([...coveredItemIds(course, [])], []);
 });
+
+test('a lesson id under two units is skipped only when all its items, in both units, are; it is listed once', (t) => {
+  const course = buildCourseStructure('c', [
+    item('u1', 'L', ['x'], 'assessment', 'a'),
+    item('u2', 'L', ['y'], 'collection', 'b'),
+    item('u2', 'M', ['x'], 'assessment', 'c'),
+  ]);
+  const partly = skippedContentFor(course, ['x']);
+  t.deepEqual(partly, { ...emptyContent(), lessons: ['M'], assessments: ['a', 'c'] }, 'item b of lesson L is not skipped, so neither L nor its units are');
+  t.deepEqual(skippedContentFor(course, ['x', 'y']), { ...emptyContent(), units: ['u1', 'u2'], lessons: ['L', 'M'], assessments: ['a', 'c'], collections: ['b'] });
+  t.deepEqual(skippedContentFor(course, ['y']), { ...emptyContent(), collections: ['b'] });
+});
+
+test('a unit whose items are not contiguous in sequence is one unit, listed once, in order of its first item', (t) => {
+  const course = buildCourseStructure('c', [
+    { id: 'first', unitId: 'u1', lessonId: 'l1', format: 'assessment', sequence: 1, competencies: ['a'] },
+    { id: 'between', unitId: 'u2', lessonId: 'l2', format: 'assessment', sequence: 2, competencies: ['a'] },
+    { id: 'last', unitId: 'u1', lessonId: 'l3', format: 'assessment', sequence: 3, competencies: ['a'] },
+  ]);
+  t.deepEqual(skippedContentFor(course, ['a']), { ...emptyContent(), units: ['u1', 'u2'], lessons: ['l1', 'l3', 'l2'], assessments: ['first', 'last', 'between'] });
+});

@@ -23,7 +23,7 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
   await db.knex('rescope_queue').insert(
     rows.map(([i, status, at, error]) => ({
       user_id: user(i), course_id: course, source: 'oob', priority: 1, status, attempts: status === 'failed' ? 5 : 0,
-      last_error: error, created_at: new Date(at), updated_at: new Date(at),
+      last_error: error, created_at: new Date(at), updated_at: new Date(at), available_at: new Date(at),
     })),
   );
   await db.knex('rescoped_content').insert({ user_id: user(7), course_id: course, skipped_content: '{}' });
@@ -41,7 +41,7 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
   t.true(Math.abs(((status.redis as { lastOverdueSyncSecondsAgo: number }).lastOverdueSyncSecondsAgo) - 120) <= 2);
   t.false(status.healthy);
   t.is(status.problems.length, 3);
-  t.regex(status.problems.join('\n'), /2 queue rows failed[^]*1 rows dispatched or processing past their 600 s lease[^]*oldest queued row has waited/);
+  t.regex(status.problems.join('\n'), /2 queue rows failed[^]*1 rows dispatched or processing past their 600 s lease[^]*oldest due queued row has waited/);
 
   const human = await runCli(['status'], { env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey } });
   t.is(human.code, 0, human.stderr);
@@ -49,15 +49,21 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
   t.regex(human.stdout, /#\d+ learner .* 5 attempts: storing content failed: disk full/);
   t.regex(human.stdout, /notifications +3 schools {2}\(overdue-sync 2m \d+s ago\)/);
   t.regex(human.stdout, /NOT healthy:\n {2}- 2 queue rows failed/);
+  // For probes and smoke tests: not healthy is a failure with --strict.
+  const strict = await runCli(['status', '--strict', '--json'], { env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey } });
+  t.is(strict.code, 1);
+  t.like(strict.json(), { healthy: false });
 });
 
 eachDialect('a quiet system is healthy; an unreachable Redis is reported with the database part, exit 1', async (t, dialect) => {
   const { db, tdb } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);
-  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}notified`, notificationTtlSeconds: 3900 };
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified`, notificationTtlSeconds: 3900 };
   const healthy = await getStatus(db, Promise.resolve(redis.client), options);
   t.true(healthy.healthy, healthy.problems.join('; '));
   t.like(healthy.redis, { bus: 0, notifications: 0, lastOverdueSyncSecondsAgo: null });
+  const strictHealthy = await runCli(['status', '--strict'], { env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey } });
+  t.is(strictHealthy.code, 0, strictHealthy.stdout);
 
   const port = await closedPort();
   const r = await runCli(['status', '--json'], { env: { ...tdb.env, REDIS_URL: `redis://127.0.0.1:${port}` } });
@@ -66,4 +72,33 @@ eachDialect('a quiet system is healthy; an unreachable Redis is reported with th
   t.deepEqual(out.queue, { queued: 0, dispatched: 0, processing: 0, failed: 0 });
   t.false(out.healthy);
   t.regex(out.problems[0] ?? '', new RegExp(`cannot connect to Redis redis://127.0.0.1:${port}`));
+});
+
+eachDialect('the oldest queued age counts only rows that are due, from when they became due: back-off and re-queued rows raise no alarm', async (t, dialect) => {
+  const { db } = await migratedDatabase(t, dialect);
+  const redis = await isolatedRedis(t);
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}notified`, notificationTtlSeconds: 3900 };
+  const now = Date.now();
+  const row = (i: number, createdAgo: number, dueIn: number) => ({
+    user_id: user(i), course_id: course, source: 'oob', priority: 1, status: null, attempts: 1,
+    created_at: new Date(now - createdAgo * 1000), updated_at: new Date(now), available_at: new Date(now + dueIn * 1000),
+  });
+  // Created hours ago, but in retry back-off for another hour; and one re-queued just now.
+  await db.knex('rescope_queue').insert([row(1, 7200, 3600), row(2, 10_800, 0)]);
+  const quiet = await getStatus(db, Promise.resolve(redis.client), options);
+  t.is(quiet.queue.queued, 2);
+  t.true((quiet.oldestQueuedAgeSeconds ?? Infinity) <= 5, `got ${quiet.oldestQueuedAgeSeconds}`);
+  t.true(quiet.healthy, quiet.problems.join('; '));
+
+  // A row due for 20 minutes is behind, however recently it was created.
+  await db.knex('rescope_queue').insert(row(3, 60, -1200));
+  const behind = await getStatus(db, Promise.resolve(redis.client), options);
+  t.true(Math.abs((behind.oldestQueuedAgeSeconds ?? 0) - 1200) < 30, `got ${behind.oldestQueuedAgeSeconds}`);
+  t.false(behind.healthy);
+  t.regex(behind.problems.join('\n'), /oldest due queued row has waited/);
+
+  const none = await getStatus(db, Promise.resolve(redis.client), options);
+  await db.knex('rescope_queue').del();
+  t.not(none.oldestQueuedAgeSeconds, null);
+  t.is((await getStatus(db, Promise.resolve(redis.client), options)).oldestQueuedAgeSeconds, null);
 });

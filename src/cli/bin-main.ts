@@ -34,6 +34,13 @@ export async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // `mtc-batch status | head -1`: a reader that goes away early is not the command's
+  // failure, and must not become an unhandled 'error' event with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
 
   let code: number;
   try {

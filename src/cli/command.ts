@@ -8,10 +8,12 @@ import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { type Config, type SettingKey, flagName, flagProperty, settingSpec } from '../config/settings.js';
-import { ExitCode, type ExitCodeValue, errorMessage } from '../errors.js';
+import { type Config, type SettingKey, flagName, flagProperty, maskUrl, settingSpec } from '../config/settings.js';
+import { missingTable } from '../db/sql-text.js';
+import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 import { Runtime } from '../runtime.js';
+import { guardOptionValues } from './option-values.js';
 import { reportError } from './report-error.js';
 
 export interface CommandIO {
@@ -49,6 +51,11 @@ export interface CommandSpec<O extends object = Record<string, unknown>> {
   description?: string;
   /** Settings this command takes as flags (e.g. `batchSize` → `--batch-size`). */
   settings: SettingKey[];
+  /**
+   * `create`: the command may create the database and needs no schema (migrate). By
+   * default a command needs an existing, migrated database.
+   */
+  database?: 'migrated' | 'create';
   /** Command-specific options and arguments. */
   configure?(cmd: Command): void;
   run(ctx: RunContext, opts: O, args: string[]): Promise<Outcome>;
@@ -77,6 +84,31 @@ export function summaryFields(result: Record<string, unknown>): Record<string, u
   return fields;
 }
 
+/**
+ * Raw errors whose cause is known become errors saying what to do: MOVED from a plain
+ * redis:// URL at a cluster node (when connecting did not already tell), and "no such
+ * table" from a job's query (the schema check at connect covers the toolkit's own
+ * tables; this covers the reference tables, which other systems own in production).
+ */
+function explained(err: unknown, runtime: Runtime | undefined): unknown {
+  if (err instanceof MtcError) return err;
+  const lost = lostConnection(err);
+  if (lost && runtime) {
+    const target = lost.service === 'database' ? `the database ${maskUrl(runtime.config.databaseUrl)}` : `Redis ${maskUrl(runtime.config.redisUrl)}`;
+    return new ConnectionError(`lost the connection to ${target}: ${lost.reason}; the next run carries on where this one stopped`, { cause: err });
+  }
+  if (/^(MOVED|ASK) \d+ /.test(errorMessage(err))) {
+    return new ConfigError(`REDIS_URL points at a node of a Redis Cluster (it answered ${errorMessage(err).split(' ')[0]}): write it as redis+cluster://host:port[,host:port…]`, { cause: err });
+  }
+  const table = missingTable(err);
+  if (table === null) return err;
+  return new SchemaError(
+    `table ${table} does not exist in ${runtime ? maskUrl(runtime.config.databaseUrl) : 'the database'}: run "mtc-batch migrate" ` +
+      `(or, where other systems own the reference tables, point DATABASE_URL at their database)`,
+    { cause: err },
+  );
+}
+
 /** Adds `spec` to `program`; `setExit` receives the command's exit code. */
 export function addCommand<O extends object>(
   program: Command,
@@ -96,6 +128,7 @@ export function addCommand<O extends object>(
     .option('--json', 'print exactly one JSON object on stdout (logs stay on stderr)')
     .option('-q, --quiet', 'log warnings and errors only')
     .option('-v, --verbose', 'log debug detail too');
+  guardOptionValues(cmd);
 
   cmd.action(async (...actionArgs: unknown[]) => {
     const self = actionArgs[actionArgs.length - 1] as Command;
@@ -108,22 +141,26 @@ export function addCommand<O extends object>(
 
     let log = createLogger({ format: 'auto', level: 'info', stream: io.stderr, base: { command: spec.name } });
     let runtime: Runtime | undefined;
+    const started = performance.now();
+    const durationMs = () => Math.round(performance.now() - started);
     try {
       const config = loadConfig({ flags, configFile: opts.config, env: io.env });
       log = createLogger({ format: config.logFormat, level: config.logLevel, stream: io.stderr, base: { command: spec.name } });
-      runtime = new Runtime(config, log, io.signal);
+      runtime = new Runtime(config, log, { signal: io.signal, database: spec.database });
       const showProgress = !json && log.format === 'human' && io.stderr.isTTY === true;
-      const started = performance.now();
       const outcome = await spec.run({ config, log, runtime, io, json, showProgress }, opts, self.args);
       if (json) io.stdout.write(`${JSON.stringify(outcome.result)}\n`);
       else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
       const exitCode = outcome.exitCode ?? ExitCode.ok;
-      const summary = { ...summaryFields(outcome.result), exitCode, durationMs: Math.round(performance.now() - started) };
+      const summary = { ...summaryFields(outcome.result), exitCode, durationMs: durationMs() };
       if (io.signal?.aborted && !spec.stopsOnSignal) log.warn(`stopped early: ${errorMessage(io.signal.reason)}`, summary);
       else log.info('finished', summary);
       setExit(exitCode);
     } catch (err) {
-      setExit(reportError(err, { json, log, io }));
+      const exitCode = reportError(explained(err, runtime), { json, log, io });
+      // Every command ends with one record saying how, failures included.
+      log.info('finished', { exitCode, durationMs: durationMs() });
+      setExit(exitCode);
     } finally {
       if (runtime) {
         const closing = performance.now();

@@ -1,9 +1,10 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError, errorMessage } from '../errors.js';
 import type { DemoReport } from '../demo/demo.js';
 import type { ShowOutcome } from '../rescope/show.js';
 import type { SkippedContent } from '../rescope/skip-rule.js';
+import { maskUrl } from '../config/settings.js';
 import { createLogger } from '../log/logger.js';
 import { Runtime } from '../runtime.js';
 import type { CommandSpec } from './command.js';
@@ -15,6 +16,10 @@ interface DemoOptions {
 
 /** Marks a database the demo made ('mtcd'), so a rerun only ever deletes its own file. */
 const demoApplicationId = 0x6d746364;
+
+/** Marks the settings file the demo writes (config files may carry a "$comment"). */
+const configMarkerKey = '$comment';
+const configMarker = 'written by mtc-batch demo; the next demo run with the same --file replaces it';
 
 export const demoCommand: CommandSpec<DemoOptions> = {
   name: 'demo',
@@ -32,15 +37,18 @@ export const demoCommand: CommandSpec<DemoOptions> = {
   async run({ config, io }, opts) {
     const { clearDemoKeys, demoSettings, runDemo } = await import('../demo/demo.js');
     const file = opts.file ?? './mtc-batch-demo.sqlite';
-    await removeEarlierDemo(file);
+    const configFile = demoConfigFile(file);
+    // Both files are checked before anything is touched: the demo only ever replaces a
+    // database and a settings file that an earlier demo made.
+    const earlierDatabase = await checkEarlierDatabase(file);
+    checkEarlierConfig(configFile);
+    if (earlierDatabase) for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
     const settings = demoSettings(file);
     const demoConfig = Object.freeze({ ...config, ...settings });
-    const configName = `${basename(file).replace(/\.[^.]*$/, '')}.json`;
-    const configFile = dirname(file) === '.' ? `./${configName}` : join(dirname(file), configName);
 
     // The jobs' own info lines would drown the story; warnings still show, --verbose all.
     const jobLog = createLogger({ format: config.logFormat, level: config.logLevel === 'debug' ? 'debug' : 'warn', stream: io.stderr, base: { command: 'demo' } });
-    const runtime = new Runtime(demoConfig, jobLog, io.signal);
+    const runtime = new Runtime(demoConfig, jobLog, { signal: io.signal, database: 'create' });
     let report: DemoReport;
     try {
       // Redis first: without it there is no demo, and no file should be left behind.
@@ -53,26 +61,59 @@ export const demoCommand: CommandSpec<DemoOptions> = {
     } finally {
       await runtime.close();
     }
-    writeFileSync(configFile, `${JSON.stringify({ ...settings, redisUrl: config.redisUrl }, null, 2)}\n`);
-    return { result: summarise(report, file, configFile), human: narrate(report, file, configFile, config.redisUrl) };
+    // A password is never written into a file left lying in a checkout: without it the
+    // commands below need REDIS_URL from the environment, as they got it this time.
+    const passwordless = maskUrl(config.redisUrl) === config.redisUrl;
+    const saved = { [configMarkerKey]: configMarker, ...settings, ...(passwordless ? { redisUrl: config.redisUrl } : {}) };
+    writeFileSync(configFile, `${JSON.stringify(saved, null, 2)}\n`);
+    return {
+      result: summarise(report, file, configFile),
+      human: narrate(report, file, configFile, maskUrl(config.redisUrl), passwordless),
+    };
   },
 };
 
-async function removeEarlierDemo(file: string): Promise<void> {
-  if (!existsSync(file)) return;
+/** The settings file beside the database: `demo.sqlite` → `demo.json` (never the database itself). */
+function demoConfigFile(file: string): string {
+  const name = `${basename(file).replace(/\.[^.]*$/, '')}.json`;
+  const beside = dirname(file) === '.' ? `./${name}` : join(dirname(file), name);
+  return resolve(beside) === resolve(file) ? `${file}.json` : beside;
+}
+
+/** True when `file` is an earlier demo's database (to be replaced); false when there is none. */
+async function checkEarlierDatabase(file: string): Promise<boolean> {
+  if (!existsSync(file)) return false;
   let applicationId: unknown;
   try {
     const { default: Sqlite } = await import('better-sqlite3');
     const existing = new Sqlite(file, { readonly: true, fileMustExist: true });
-    applicationId = existing.pragma('application_id', { simple: true });
-    existing.close();
+    try {
+      applicationId = existing.pragma('application_id', { simple: true });
+    } finally {
+      existing.close();
+    }
   } catch (err) {
     throw new UsageError(`${file} exists and is not an SQLite database (${errorMessage(err)}): give another --file`);
   }
   if (applicationId !== demoApplicationId) {
     throw new UsageError(`${file} exists and was not made by mtc-batch demo: give another --file, or remove it yourself`);
   }
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+  return true;
+}
+
+/** Refuses to overwrite a settings file an earlier demo did not write (it carries the marker). */
+function checkEarlierConfig(configFile: string): void {
+  if (!existsSync(configFile)) return;
+  let marked = false;
+  try {
+    const parsed = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown> | null;
+    marked = parsed !== null && typeof parsed === 'object' && parsed[configMarkerKey] === configMarker;
+  } catch {
+    marked = false;
+  }
+  if (!marked) {
+    throw new UsageError(`the demo writes its settings to ${configFile}, which exists and was not made by mtc-batch demo: give another --file, or move it away`);
+  }
 }
 
 function nameOf(report: DemoReport, id: string): string {
@@ -112,7 +153,7 @@ function entryLists(value: string | null): { errors: string[]; overdue: string[]
   return { errors: parsed.processingErrorPupilUUIDs, overdue: parsed.overdueChecksUUIDs };
 }
 
-function narrate(report: DemoReport, file: string, configFile: string, redisUrl: string): string {
+function narrate(report: DemoReport, file: string, configFile: string, redisUrl: string, configHasRedis: boolean): string {
   const w = report.world;
   const { ada, ben, cat } = w.year5.learners;
   const n = (id: string) => nameOf(report, id);
@@ -154,7 +195,7 @@ function narrate(report: DemoReport, file: string, configFile: string, redisUrl:
     `status: ${s.healthy ? 'healthy' : `not healthy (${s.problems.join('; ')})`}; ${s.queue.queued} queued, ${s.rescopedContent} rescoped, ` +
       `${'error' in s.redis ? '?' : s.redis.notifications} school notifications`,
     '',
-    `Each step by hand, against the same file (settings in ${configFile}):`,
+    `Each step by hand, against the same file (settings in ${configFile}${configHasRedis ? '' : '; REDIS_URL holds a password, which is not written there: keep REDIS_URL set'}):`,
     `  npx mtc-batch status --config ${configFile}`,
     `  npx mtc-batch enqueue --config ${configFile} --source oob --class ${w.year5.id} --member ${cat}`,
     `  npx mtc-batch dispatch --config ${configFile} && npx mtc-batch process --config ${configFile}`,

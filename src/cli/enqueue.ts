@@ -3,6 +3,7 @@ import type { EnqueueInput, EnqueueResult } from '../rescope/enqueue.js';
 import { sources } from '../rescope/sources.js';
 import type { CommandSpec, RunContext } from './command.js';
 import { interruption } from './interrupted.js';
+import { formatCount } from './format.js';
 import { plural } from './options.js';
 
 interface EnqueueOptions {
@@ -11,12 +12,13 @@ interface EnqueueOptions {
   course?: string;
   member?: string[];
   jsonl?: string;
+  override?: boolean;
 }
 
 /** Requests read per group: bounded memory for any file size, few round trips per group. */
 const linesPerGroup = 2_000;
 
-const flagNames = { source: '--source', classId: '--class', courseId: '--course', memberIds: '--member' } as const;
+const flagNames = { source: '--source', classId: '--class', courseId: '--course', memberIds: '--member', override: '--override' } as const;
 
 export const enqueueCommand: CommandSpec<EnqueueOptions> = {
   name: 'enqueue',
@@ -24,7 +26,8 @@ export const enqueueCommand: CommandSpec<EnqueueOptions> = {
   description:
     'Queues one row per learner, course and class. join.class and oob name their learners (--member); ' +
     'assign.course.to.class and rescope queue every active member of the class. A class whose rescope ' +
-    'setting is off queues nothing. Repeating a request adds nothing.\n\n' +
+    'setting is off queues nothing. Repeating a request adds nothing. Learners who already have content are ' +
+    'left as they are, unless --override (or "override": true) asks to recompute and replace it.\n\n' +
     'With --jsonl, each line is {"source":…,"classId":…,"courseId":…,"memberIds":[…]}; bad lines are ' +
     'reported with their numbers, the good ones are still queued, and the exit code is 6.',
   settings: ['databaseUrl', 'databaseSchema', 'logFormat', 'logLevel'],
@@ -34,20 +37,21 @@ export const enqueueCommand: CommandSpec<EnqueueOptions> = {
       .option('--class <uuid>', 'the class (omit for independent learning, oob only)')
       .option('--course <uuid>', "the course; in a class it must be the class's course")
       .option('--member <uuid...>', 'learners to queue (join.class, oob)')
-      .option('--jsonl <file|->', 'read many requests as JSON lines from a file, or - for stdin');
+      .option('--jsonl <file|->', 'read many requests as JSON lines from a file, or - for stdin')
+      .option('--override', 'recompute learners who already have content and replace it (with --jsonl: every line)');
   },
   async run(ctx, opts) {
     const fromFlags = opts.source !== undefined || opts.class !== undefined || opts.course !== undefined || opts.member !== undefined;
     if (opts.jsonl !== undefined && fromFlags) throw new UsageError('give either --jsonl or --source/--class/--course/--member, not both');
     if (opts.jsonl === undefined && !fromFlags) throw new UsageError('nothing to queue: give --source (with --class, --course, --member) or --jsonl <file|->');
-    return opts.jsonl !== undefined ? fromJsonLines(ctx, opts.jsonl) : fromFlagRequest(ctx, opts);
+    return opts.jsonl !== undefined ? fromJsonLines(ctx, opts.jsonl, opts.override === true) : fromFlagRequest(ctx, opts);
   },
 };
 
 async function fromFlagRequest(ctx: RunContext, opts: EnqueueOptions) {
   const [{ parseEnqueueRequest }, { enqueue }] = await Promise.all([import('../rescope/enqueue-request.js'), import('../rescope/enqueue.js')]);
   const parsed = parseEnqueueRequest(
-    { source: opts.source ?? null, classId: opts.class, courseId: opts.course, memberIds: opts.member },
+    { source: opts.source ?? null, classId: opts.class, courseId: opts.course, memberIds: opts.member, override: opts.override === true },
     flagNames,
   );
   if (!parsed.ok) throw new UsageError(parsed.error);
@@ -61,16 +65,18 @@ async function fromFlagRequest(ctx: RunContext, opts: EnqueueOptions) {
   return outcome(result);
 }
 
-async function fromJsonLines(ctx: RunContext, source: string) {
-  const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { parseEnqueueRequest }, { emptyEnqueueResult, enqueue, mergeEnqueueResults }] =
+async function fromJsonLines(ctx: RunContext, source: string, overrideAll: boolean) {
+  const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { maxMembersPerRequest, parseEnqueueRequest }, { emptyEnqueueResult, enqueue, mergeEnqueueResults }] =
     await Promise.all([import('../input/json-lines.js'), import('../log/progress.js'), import('../rescope/enqueue-request.js'), import('../rescope/enqueue.js')]);
-  const db = await ctx.runtime.db();
   const { input } = await openJsonLines(source, ctx.io.stdin, '--jsonl');
+  const db = await ctx.runtime.db();
+  ctx.log.debug(`reading requests from --jsonl ${source}`);
   const total = emptyEnqueueResult();
   const progress = createProgress({ label: 'enqueue', unit: 'lines', total: null, stream: ctx.io.stderr, enabled: ctx.showProgress });
   let lastLine = 0;
   try {
-    for await (const group of inGroups(readJsonLines(input, ctx.io.signal), linesPerGroup)) {
+    const lines = readJsonLines(input, { signal: ctx.io.signal, name: `--jsonl ${source}`, tooLongHint: `a request holds at most ${formatCount(maxMembersPerRequest)} member ids: split it into several lines` });
+    for await (const group of inGroups(lines, linesPerGroup)) {
       const inputs: EnqueueInput[] = [];
       for (const entry of group) {
         if (!entry.ok) {
@@ -78,7 +84,7 @@ async function fromJsonLines(ctx: RunContext, source: string) {
           continue;
         }
         const parsed = parseEnqueueRequest(entry.value);
-        if (parsed.ok) inputs.push({ line: entry.line, request: parsed.value });
+        if (parsed.ok) inputs.push({ line: entry.line, request: overrideAll ? { ...parsed.value, override: true } : parsed.value });
         else total.rejected.push({ line: entry.line, error: parsed.error, reason: 'invalid' });
       }
       if (inputs.length > 0) mergeEnqueueResults(total, await enqueue(db, inputs, { log: ctx.log }));

@@ -11,6 +11,7 @@ export const migrateCommand: CommandSpec<MigrateOptions> = {
     'Creates or updates the schema. Safe to run again, and safe to run from two places at once: the second run waits for the first and then finds nothing to do.\n' +
     'The statements are the ones in sql/<dialect>.sql.',
   settings: ['databaseUrl', 'databaseSchema', 'logFormat', 'logLevel'],
+  database: 'create',
   configure(cmd) {
     cmd.option('--owned-only', "create only mtc-batch's own tables (rescope_queue, rescoped_content), not the reference tables other systems own");
   },

@@ -1,9 +1,8 @@
 import { ExitCode, UsageError } from '../errors.js';
 import type { CheckInvalidInput, NotifyInvalidResult } from '../notifications/check-invalid.js';
 import type { CommandSpec } from './command.js';
-import { isUuid, normalizeUuid, shown } from '../ids.js';
 import { interruption } from './interrupted.js';
-import { plural } from './options.js';
+import { plural, uuidOption } from './options.js';
 
 interface NotifyInvalidCommandOptions {
   jsonl?: string;
@@ -50,20 +49,19 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
     };
 
     if (opts.checkCode !== undefined) {
-      const inputs: CheckInvalidInput[] = [];
-      for (const code of opts.checkCode) {
-        if (isUuid(code)) inputs.push({ line: null, checkCode: normalizeUuid(code) });
-        else total.rejected.push({ line: null, error: `--check-code must be a UUID; got ${shown(code)}` });
-      }
-      if (inputs.length > 0) add(await notifyInvalid(await runtime.db(), (await runtime.redis()).client, inputs, options));
+      // Ids typed by an operator: a bad one is a usage error before anything is done (as
+      // in rescope-show), not a rejected message among good ones.
+      const inputs: CheckInvalidInput[] = opts.checkCode.map((code) => ({ line: null, checkCode: uuidOption(code, '--check-code')! }));
+      const [db, redis] = await runtime.both();
+      add(await notifyInvalid(db, redis.client, inputs, options));
     } else {
       const { input } = await openJsonLines(opts.jsonl!, io.stdin, '--jsonl');
-      const db = await runtime.db();
-      const redis = await runtime.redis();
+      const [db, redis] = await runtime.both();
+      log.debug(`reading messages from --jsonl ${opts.jsonl}`);
       let lastLine = 0;
       const progress = createProgress({ label: 'notify-invalid', unit: 'messages', total: null, stream: io.stderr, enabled: showProgress });
       try {
-        for await (const group of inGroups(readJsonLines(input, io.signal), messagesPerGroup)) {
+        for await (const group of inGroups(readJsonLines(input, { signal: io.signal, name: `--jsonl ${opts.jsonl}` }), messagesPerGroup)) {
           const inputs: CheckInvalidInput[] = [];
           for (const entry of group) {
             const parsed = entry.ok ? parseCheckInvalidMessage(entry.value) : entry;

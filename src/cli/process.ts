@@ -30,10 +30,10 @@ export const processCommand: CommandSpec<ProcessCommandOptions> = {
       import('../rescope/process-queue.js'),
     ]);
     // One connection per batch in flight, and one for everything else.
-    const db = await runtime.db({ poolSize: config.concurrency + 1 });
-    const redis = await runtime.redis();
+    const [db, redis] = await runtime.both({ poolSize: config.concurrency + 1 });
     const bus = new RescopeBus(redis.client, config.busKey);
     const waiting = await bus.length();
+    log.debug(`taking ids from ${config.busKey}`, { waiting });
     const progress = createProgress({ label: 'process', unit: 'rows', total: max === undefined ? waiting : Math.min(max, waiting), stream: io.stderr, enabled: showProgress });
     let result;
     try {

@@ -35,8 +35,7 @@ export const rescopeShowCommand: CommandSpec<ShowOptions> = {
     const courseId = uuidOption(opts.course, '--course')!;
     const classId = uuidOption(opts.class, '--class') ?? null;
     const userId = uuidOption(opts.user, '--user');
-    const db = await runtime.db();
-    const redis = await runtime.redis();
+    const [db, redis] = await runtime.both();
     const outcome = await rescopeShow(db, redis.client, { token, courseId, classId, userId }, { sessionPrefix: config.sessionPrefix, log });
     switch (outcome.status) {
       case 'found':

@@ -12,17 +12,14 @@ export const serveCommand: CommandSpec = {
   settings: ['serveHost', 'servePort', 'sessionPrefix', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   stopsOnSignal: true,
   async run({ runtime, config, log, io }): Promise<Outcome> {
-    const [{ startServer }, { assertMigrated }, { nonBlocking }, { createLogger }] = await Promise.all([
+    const [{ startServer }, { nonBlocking }, { createLogger }] = await Promise.all([
       import('../http/server.js'),
-      import('../db/migrate.js'),
       import('../log/nonblocking-stream.js'),
       import('../log/logger.js'),
     ]);
-    const db = await runtime.db();
-    await assertMigrated(db);
-    // A long-running client: reconnect after a Redis restart, and never wait on a reply
-    // for longer than a request should take.
-    const redis = await runtime.redis({ reconnect: 'forever', commandTimeoutMs: 5_000 });
+    // The runtime refuses a database that is not migrated. Redis as a long-running client:
+    // reconnect after a Redis restart, and never wait on a reply longer than a request should.
+    const [db, redis] = await Promise.all([runtime.db(), runtime.redis({ reconnect: 'forever', commandTimeoutMs: 5_000 })]);
     const signal = io.signal ?? runtime.signal;
     // The same logger and records, written without blocking: a request never waits for
     // the log's reader (see nonblocking-stream.ts).

@@ -1,25 +1,40 @@
-import { ExitCode } from '../errors.js';
+import { ConfigError, ExitCode } from '../errors.js';
 import type { CommandSpec } from './command.js';
 import { formatCount, formatDuration, table } from './format.js';
 
-export const statusCommand: CommandSpec = {
+interface StatusOptions {
+  strict?: boolean;
+}
+
+export const statusCommand: CommandSpec<StatusOptions> = {
   name: 'status',
   summary: 'whether the system is healthy: queue by state, failures, bus, notifications',
   description:
-    'Queue rows by state (queued, dispatched, processing, failed), the age of the oldest queued row, rows past ' +
+    'Queue rows by state (queued, dispatched, processing, failed), how long the oldest due queued row has waited, rows past ' +
     'their lease, the oldest failed rows with their errors, rescoped content, ids on the bus, the number of school ' +
     'notifications and when overdue-sync last ran. "healthy" is false, with the problems listed, when rows failed, ' +
-    'rows sit past their lease, the oldest queued row waited longer than the lease, or Redis cannot be reached ' +
-    '(then the database part is still shown and the exit code is 1).',
+    'rows sit past their lease, the oldest due queued row waited longer than the lease, or Redis cannot be reached ' +
+    '(then the database part is still shown and the exit code is 1). With --strict, any problem exits 1 ' +
+    '(for probes and CI smoke tests).',
   settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'notificationTtlSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
-  async run({ runtime, config }) {
+  configure(cmd) {
+    cmd.option('--strict', 'exit 1 when the system is not healthy (default: only when Redis cannot be reached)');
+  },
+  async run({ runtime, config }, opts) {
     const { getStatus } = await import('../status/status.js');
+    // Redis connects while the database answers; its failure is part of the status.
     const redis = runtime.redis().then((r) => r.client);
+    redis.catch(() => undefined);
     const status = await getStatus(await runtime.db(), redis, config);
+    // A Redis that answers but refuses the configuration (a database number it does not
+    // have, a cluster node given as one server) is a configuration error, not an outage.
+    await redis.catch((err: unknown) => {
+      if (err instanceof ConfigError) throw err;
+    });
     const { queue } = status;
     const age = status.oldestQueuedAgeSeconds;
     const rows: Array<[string, string]> = [
-      ['queued', `${formatCount(queue.queued)}${age === null ? '' : `  (oldest ${formatDuration(age)})`}`],
+      ['queued', `${formatCount(queue.queued)}${age === null ? '' : `  (oldest due waited ${formatDuration(age)})`}`],
       ['dispatched', formatCount(queue.dispatched)],
       ['processing', `${formatCount(queue.processing)}${status.pastLease > 0 ? `  (${formatCount(status.pastLease)} past their lease)` : ''}`],
       ['failed', formatCount(queue.failed)],
@@ -39,6 +54,7 @@ export const statusCommand: CommandSpec = {
       }
     }
     lines.push(status.healthy ? 'healthy' : `NOT healthy:\n${status.problems.map((p) => `  - ${p}`).join('\n')}`);
-    return { exitCode: 'error' in status.redis ? ExitCode.failure : ExitCode.ok, result: { ...status }, human: lines.join('\n') };
+    const failed = 'error' in status.redis || (opts.strict === true && !status.healthy);
+    return { exitCode: failed ? ExitCode.failure : ExitCode.ok, result: { ...status }, human: lines.join('\n') };
   },
 };

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, errorMessage } from '../errors.js';
-import { type Config, type SettingKey, defaults, flagName, settings } from './settings.js';
+import { type Config, type SettingKey, type SettingSpec, defaults, flagName, settings } from './settings.js';
 
 export const configFileEnv = 'MTC_BATCH_CONFIG';
 
@@ -21,35 +21,48 @@ export function loadConfig(input: LoadConfigInput = {}): Readonly<Config> {
   const env = input.env ?? process.env;
   const config: Record<string, unknown> = { ...defaults };
 
-  const file = input.configFile ?? nonEmpty(env[configFileEnv]);
+  if (input.configFile === undefined && env[configFileEnv] === '') {
+    throw new ConfigError(`${configFileEnv} is set but empty: unset it, or name a JSON file of settings`);
+  }
+  const file = input.configFile ?? env[configFileEnv];
   if (file !== undefined) {
     const fromFile = readConfigFile(file, input.configFile !== undefined ? '--config' : configFileEnv);
     for (const [key, raw] of Object.entries(fromFile)) {
+      // A note for people ("$comment": "…"), as JSON has no comments.
+      if (key === '$comment') continue;
       const spec = settings.find((s) => s.key === key);
       if (!spec) {
         throw new ConfigError(
           `unknown setting "${key}" in config file ${file}; known settings: ${settings.map((s) => s.key).join(', ')}`,
         );
       }
-      config[key] = spec.parse(raw, `"${key}" in config file ${file}`);
+      config[key] = parseSetting(spec, raw, `"${key}" in config file ${file}`);
     }
   }
 
+  // An empty variable is a value, not "unset": a Kubernetes secret that came out empty
+  // must stop the job, not send it to the default database.
   for (const spec of settings) {
-    const raw = nonEmpty(env[spec.env]);
-    if (raw !== undefined) config[spec.key] = spec.parse(raw, spec.env);
+    const raw = env[spec.env];
+    if (raw !== undefined) config[spec.key] = parseSetting(spec, raw, spec.env);
   }
 
   for (const spec of settings) {
     const raw = input.flags?.[spec.key];
-    if (raw !== undefined) config[spec.key] = spec.parse(raw, flagName(spec.key));
+    if (raw !== undefined) config[spec.key] = parseSetting(spec, raw, flagName(spec.key));
   }
 
   return Object.freeze(config as unknown as Config);
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
+function parseSetting(spec: SettingSpec, raw: unknown, where: string): unknown {
+  try {
+    return spec.parse(raw, where);
+  } catch (err) {
+    if (raw !== '' || !(err instanceof ConfigError)) throw err;
+    const fallback = spec.default === null ? 'unset' : JSON.stringify(spec.default);
+    throw new ConfigError(`${where} is set but empty: give a value, or remove it to use the default (${fallback})`, { cause: err });
+  }
 }
 
 function readConfigFile(file: string, where: string): Record<string, unknown> {

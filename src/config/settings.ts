@@ -5,6 +5,7 @@
  */
 import { ConfigError, errorMessage } from '../errors.js';
 import { parseClusterUrl } from '../redis/redis-url.js';
+import { credentialProblem, maskUrl, redisDatabaseNumber } from './urls.js';
 
 export type LogFormat = 'auto' | 'human' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -69,12 +70,26 @@ export function integerIn(min: number, max: number) {
   };
 }
 
+/**
+ * Key names and prefixes: printable ASCII without spaces, quotes, backslashes or `;`.
+ * Redis would store any bytes, but a key name holding those is a pasting mistake (or
+ * someone's injection text), and the ACL patterns operators write must match it.
+ */
 function redisKey(raw: unknown, where: string): string {
   const value = nonEmptyString(raw, where);
-  if (/\s/.test(value) || value.length > 200) {
-    throw new ConfigError(`${where} must be a Redis key without spaces, at most 200 characters; got ${describe(value)}`);
+  if (!/^[\x21-\x7e]{1,200}$/.test(value) || /["'`;\\]/.test(value)) {
+    throw new ConfigError(`${where} must be a Redis key of up to 200 printable characters without spaces, quotes, backslashes or ";"; got ${describe(value)}`);
   }
   return value;
+}
+
+/** A URL whose credentials or syntax would be misread fails here, naming the setting. */
+function checkUrl(value: string, where: string): void {
+  const problem = credentialProblem(value);
+  if (problem) throw new ConfigError(`${where}: ${problem}; got ${describe(maskUrl(value))}`);
+  if (/^[a-z]+:\/\//.test(value) && !URL.canParse(value.replace(/^(rediss?)\+cluster:/, '$1:').replace(/,.*$/, ''))) {
+    throw new ConfigError(`${where} is not a valid URL; got ${describe(maskUrl(value))}`);
+  }
 }
 
 const databaseUrlPattern = /^(sqlite:|postgres:\/\/|postgresql:\/\/|mssql:\/\/)/;
@@ -92,6 +107,7 @@ const settingList: SettingSpec[] = [
           `${where} must start with sqlite:, postgres://, postgresql:// or mssql://; got ${describe(maskUrl(value))}`,
         );
       }
+      if (!value.startsWith('sqlite:')) checkUrl(value, where);
       return value;
     },
   },
@@ -119,10 +135,16 @@ const settingList: SettingSpec[] = [
       if (!/^rediss?(\+cluster)?:\/\/[^/]/.test(value)) {
         throw new ConfigError(`${where} must start with redis://, rediss:// or redis+cluster://; got ${describe(maskUrl(value))}`);
       }
+      checkUrl(value, where);
+      let cluster;
       try {
-        parseClusterUrl(value);
+        cluster = parseClusterUrl(value);
       } catch (err) {
         throw new ConfigError(`${where}: ${errorMessage(err)}; got ${describe(maskUrl(value))}`);
+      }
+      if (!cluster) {
+        const db = redisDatabaseNumber(value);
+        if (db instanceof Error) throw new ConfigError(`${where} ${db.message}; got ${describe(maskUrl(value))}`);
       }
       return value;
     },
@@ -275,7 +297,4 @@ export function flagProperty(key: SettingKey): string {
     .replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
-/** A URL with its password replaced by `***`, for messages and logs. */
-export function maskUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([^:@/]*):([^@/]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user}:***@`);
-}
+export { maskUrl } from './urls.js';

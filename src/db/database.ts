@@ -5,11 +5,12 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import { ConnectionError, ConfigError, errorMessage } from '../errors.js';
+import { ConnectionError, ConfigError, SchemaError, errorMessage } from '../errors.js';
 import type { Config } from '../config/settings.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { Dialect } from './dialect.js';
 import { type DatabaseTarget, parseDatabaseUrl } from './database-url.js';
+import { assertMigrated } from './migrate.js';
 
 export interface Database {
   readonly knex: Knex;
@@ -26,6 +27,13 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** Receives knex's own warnings (at debug level: the error we raise says what matters). */
   log?: Logger;
+  /**
+   * SQLite: whether a missing file may be created (migrate, demo). Without it a missing
+   * file is an error saying to run migrate, instead of an empty file left behind.
+   */
+  create?: boolean;
+  /** Refuse a schema that is not migrated (one query, run as the connection check). */
+  requireSchema?: boolean;
 }
 
 /** Builds the knex settings for a target; exported for the compile-only SQL Server tests. */
@@ -85,14 +93,26 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
   if (config.databaseSchema && !dialect.schemas) {
     throw new ConfigError(`MTC_BATCH_DATABASE_SCHEMA applies to PostgreSQL only; ${dialect.name} has no schemas to select (unset it)`);
   }
-  if (target.file && target.file !== ':memory:' && !existsSync(dirname(target.file))) {
-    throw new ConnectionError(`cannot open the SQLite database ${target.display}: the folder ${dirname(target.file)} does not exist`);
+  if (target.file && target.file !== ':memory:') {
+    if (!existsSync(dirname(target.file))) {
+      throw new ConnectionError(`cannot open the SQLite database ${target.display}: the folder ${dirname(target.file)} does not exist`);
+    }
+    if (!options.create && !existsSync(target.file)) {
+      throw new SchemaError(`the SQLite database ${target.file} does not exist: run "mtc-batch migrate" to create it, or set DATABASE_URL to an existing database`);
+    }
   }
   const knex = knexFactory(knexConfig(target, config.databaseSchema, options.poolSize ?? 10, options.log));
   try {
-    await knex.raw('SELECT 1 AS ok');
+    // The first query both checks the connection and, where the command needs the
+    // schema, that it is migrated: one round trip either way.
+    if (options.requireSchema) {
+      await assertMigrated(knex, target.display);
+    } else {
+      await knex.raw('SELECT 1 AS ok');
+    }
   } catch (err) {
     await knex.destroy().catch(() => undefined);
+    if (err instanceof SchemaError) throw err;
     throw new ConnectionError(`cannot connect to the database ${target.display}: ${errorMessage(err)}`, { cause: err });
   }
   let closed = false;

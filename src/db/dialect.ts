@@ -12,7 +12,7 @@ import { sqlite } from './dialects/sqlite.js';
 export type DialectName = 'sqlite' | 'postgres' | 'mssql';
 
 /** Element types of list parameters. */
-export type SqlListType = 'bigint' | 'uuid' | 'text' | 'json' | 'smallint';
+export type SqlListType = 'bigint' | 'uuid' | 'text' | 'json' | 'smallint' | 'boolean';
 
 export interface Dialect {
   readonly name: DialectName;
@@ -46,6 +46,22 @@ export interface Dialect {
    */
   jsonRowsInsertSql?: (table: string, columns: ReadonlyArray<readonly [string, SqlListType]>, ignoreDuplicates: boolean) => string;
   /**
+   * One statement (on SQL Server one batch) that stores rows of `columns` and, for each
+   * row whose key (the unique index uniqueWithNullIndexSql made over `key.columns` and
+   * `key.nullable`) already exists, replaces the `replaced` columns in place and sets the
+   * `stamped` columns to now: the row is never absent for a reader. Its bindings: where
+   * jsonRowsInsertSql exists, ONE JSON array of row objects (as insertRows binds it);
+   * elsewhere `rowCount` rows of values in `columns` order. Rows must have distinct keys.
+   */
+  upsertRowsSql(
+    table: string,
+    columns: ReadonlyArray<readonly [string, SqlListType]>,
+    key: { columns: readonly string[]; nullable: string },
+    replaced: readonly string[],
+    stamped: readonly string[],
+    rowCount: number,
+  ): string;
+  /**
    * Statements adding a primary key that also carries `include` columns, so lookups by
    * the key are answered from the index alone.
    */
@@ -71,6 +87,14 @@ export interface Dialect {
   readRows?: (knex: Knex, sql: string, bindings: readonly unknown[]) => Promise<Array<Record<string, unknown>>>;
   /** A boolean constant as DDL writes it (index predicates cannot take bindings). */
   booleanLiteral(value: boolean): string;
+  /**
+   * Where UUIDs are plain text compared byte by byte (SQLite), the collation that makes
+   * them compare case-insensitively, so an id the surrounding systems stored upper-case
+   * matches the same id in lower case; undefined where the database has a UUID type.
+   */
+  readonly uuidTextCollation?: string;
+  /** A UUID `expr` read from a reference table in the lower-case form our own tables hold. */
+  canonicalUuidSql(expr: string): string;
   /** Column type for JSON documents stored as text. */
   readonly jsonType: string;
   /** `?` as a UUID value where the database cannot infer the type (e.g. in a SELECT list). */
@@ -79,6 +103,8 @@ export interface Dialect {
   readonly smallintParam: string;
   /** `?` as a short string value where the database cannot infer the type. */
   readonly stringParam: string;
+  /** `?` as a boolean (flag) value where the database cannot infer the type. */
+  readonly booleanParam: string;
   /**
    * Unique index treating NULL in `nullableUuid` as one value, so "one row per
    * (user, course, class-or-none)" holds for independent learning too.
@@ -106,8 +132,12 @@ export interface Dialect {
    * needs no JSON escaping, so the database can write it.
    */
   uuidJsonArraySql(expr: string): string;
-  /** Aggregate joining `expr` over a group into one string, separated by the unit separator (char 31). */
-  stringAggSql(expr: string): string;
+  /**
+   * Aggregate of the text values `expr` yields over a group as JSON array text, each value
+   * a JSON string (every character escaped, the empty string kept), in no particular
+   * order. A real list: a delimiter, whatever it is, is a character some value can hold.
+   */
+  textJsonArraySql(expr: string): string;
   /** SQL run first inside the migration transaction so two `migrate` runs queue up. */
   migrationLockSql(bookkeepingTable: string): string[];
   /** Creates the bookkeeping table unless it exists. */

@@ -55,6 +55,36 @@ export async function insertRows(
 }
 
 /**
+ * Stores `rows` and replaces the `replaced` columns (and stamps the `stamped` ones with
+ * now) of rows whose key exists already, each chunk in one statement (dialect.upsertRowsSql):
+ * a reader sees the old row or the new one, never none. Keys must be distinct. Run it in
+ * a transaction when the rows are more than one statement holds and must land together.
+ */
+export async function upsertRows(
+  k: Knex,
+  dialect: Dialect,
+  table: string,
+  columns: ReadonlyArray<readonly [string, SqlListType]>,
+  key: { columns: readonly string[]; nullable: string },
+  change: { replaced: readonly string[]; stamped: readonly string[] },
+  rows: ReadonlyArray<readonly unknown[]>,
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  if (dialect.jsonRowsInsertSql) {
+    const sql = dialect.upsertRowsSql(table, columns, key, change.replaced, change.stamped, rows.length);
+    await execute(k, dialect, { sql, bindings: [jsonRows(columns, rows)] });
+    return rows.length;
+  }
+  const perStatement = insertRowsPerStatement(dialect, columns.length);
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const chunk = rows.slice(i, i + perStatement);
+    const sql = dialect.upsertRowsSql(table, columns, key, change.replaced, change.stamped, chunk.length);
+    await execute(k, dialect, { sql, bindings: chunk.flat() });
+  }
+  return rows.length;
+}
+
+/**
  * Rows as one JSON array of objects. Values of `json` columns are JSON texts already and
  * are embedded as they are, not quoted again.
  */

@@ -6,11 +6,12 @@
  * leaves nothing half-made.
  */
 import type { Knex } from 'knex';
-import { SchemaError } from '../errors.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { Database } from './database.js';
 import { type Migration, migrations } from './migrations/index.js';
+import { SchemaError } from '../errors.js';
 import { withRetry } from './retry.js';
+import { missingTable } from './sql-text.js';
 
 export const bookkeepingTable = 'mtc_batch_migrations';
 
@@ -43,7 +44,12 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
   return withRetry(dialect, log, 'migrate', () =>
     knex.transaction(async (trx) => {
       for (const sql of dialect.migrationLockSql(bookkeepingTable)) await trx.raw(sql);
-      if (db.schema && dialect.schemas) await trx.raw(`CREATE SCHEMA IF NOT EXISTS "${db.schema}"`);
+      // Created only when missing: CREATE SCHEMA IF NOT EXISTS needs the right to create
+      // schemas even when the schema exists, which a migration role given one schema lacks.
+      if (db.schema && dialect.schemas) {
+        const exists = await trx.raw('SELECT 1 FROM pg_namespace WHERE nspname = ?', [db.schema]);
+        if ((exists as { rows: unknown[] }).rows.length === 0) await trx.raw(`CREATE SCHEMA "${db.schema}"`);
+      }
       await trx.raw(dialect.createBookkeepingSql(bookkeepingTable));
       const done = new Set(await appliedNames(trx));
       const result: MigrateResult = { applied: [], alreadyApplied: [], skipped: skipped.map((m) => m.name) };
@@ -69,18 +75,19 @@ async function appliedNames(k: Knex): Promise<string[]> {
 
 /**
  * Fails with a SchemaError, whose message says to run `migrate`, unless the toolkit's own
- * tables are in place. Reference tables are not checked: in production they belong to
- * other systems and are not recorded here.
+ * migrations are all applied; one query. Reference migrations are not required: in
+ * production those tables belong to other systems and are not recorded here.
  */
-export async function assertMigrated(db: Database): Promise<void> {
-  if (!(await db.knex.schema.hasTable(bookkeepingTable))) {
-    throw new SchemaError(`the database ${db.display} has no mtc-batch tables yet: run "mtc-batch migrate" first`);
+export async function assertMigrated(k: Knex, display: string): Promise<void> {
+  let done: Set<string>;
+  try {
+    done = new Set(await appliedNames(k));
+  } catch (err) {
+    if (missingTable(err) !== null) throw new SchemaError(`the schema is not migrated in ${display}: run "mtc-batch migrate" first`);
+    throw err;
   }
-  const done = new Set(await appliedNames(db.knex));
   const missing = migrations.filter((m) => m.group === 'owned' && !done.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {
-    throw new SchemaError(
-      `the database ${db.display} is missing migration${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: run "mtc-batch migrate"`,
-    );
+    throw new SchemaError(`the database ${display} is missing migration${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: run "mtc-batch migrate"`);
   }
 }

@@ -17,3 +17,18 @@ export function quoteDouble(identifier: string): string {
 export function quoteBracket(identifier: string): string {
   return `[${identifier.replace(/]/g, ']]')}]`;
 }
+
+/**
+ * The table a "no such table" error names (SQLite `no such table: x`, PostgreSQL 42P01
+ * `relation "x" does not exist`, SQL Server 208 `Invalid object name 'x'`), or null for
+ * any other error.
+ */
+export function missingTable(err: unknown): string | null {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = errorCode(err);
+  const sqlite = /no such table: (\S+)/.exec(message);
+  if (sqlite) return sqlite[1]!;
+  if (code === '42P01') return /relation "([^"]+)" does not exist/.exec(message)?.[1] ?? 'a table';
+  if (code === 208) return /Invalid object name '([^']+)'/.exec(message)?.[1] ?? 'a table';
+  return null;
+}

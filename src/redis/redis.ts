@@ -7,8 +7,9 @@
  * for one server), for which ioredis's Cluster client is used.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { ConnectionError, errorMessage } from '../errors.js';
+import { ConfigError, ConnectionError, errorMessage } from '../errors.js';
 import { maskUrl } from '../config/settings.js';
+import { redisDatabaseNumber } from '../config/urls.js';
 import type { Config } from '../config/settings.js';
 import { type ClusterTarget, parseClusterUrl } from './redis-url.js';
 
@@ -57,7 +58,12 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
         redisOptions: { ...common, ...nodeOptions(cluster, cluster.nodes[0]!.host) },
         ...(cluster.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
       })
-    : new Redis(config.redisUrl, { ...common, lazyConnect: true, retryStrategy: () => null });
+    : // The database is selected below, where a refusal can be reported: ioredis only
+      // emits an error event for a failed SELECT and goes on in database 0.
+      new Redis(config.redisUrl, { ...common, lazyConnect: true, retryStrategy: () => null });
+  if (!isCluster(client)) client.options.db = 0;
+  let clusterEnabled = false;
+  if (!isCluster(client)) watchClusterMode(client, (enabled) => (clusterEnabled = enabled));
   client.on('error', (err) => {
     lastError = err;
   });
@@ -72,6 +78,13 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     // A cluster's own error says only that no node gave its slots; ask the seeds why.
     const reason = cluster ? await whyNoSlots(cluster, common.connectTimeout) : errorMessage(cause);
     throw new ConnectionError(`cannot connect to Redis ${display}: ${reason ?? errorMessage(cause)}`, { cause });
+  }
+  if (!isCluster(client)) {
+    if (clusterEnabled) {
+      client.disconnect();
+      throw new ConfigError(`REDIS_URL ${display} is a node of a Redis Cluster: write it as redis+cluster://host:port[,host:port…] (rediss+cluster:// for TLS)`);
+    }
+    await selectDatabase(client, config.redisUrl, display);
   }
   // Connected: from now on a dropped connection is retried briefly.
   const retry = options.reconnect === 'forever' ? (times: number) => Math.min(times * 200, 2_000) : (times: number) => (times > 3 ? null : times * 200);
@@ -88,6 +101,32 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
       client.disconnect();
     },
   };
+}
+
+/**
+ * Notes whether the server runs in cluster mode, from the INFO reply of ioredis's own
+ * ready check (no extra round trip): a plain URL at a cluster node would otherwise fail
+ * later, key by key, with MOVED errors.
+ */
+function watchClusterMode(client: Redis, report: (enabled: boolean) => void): void {
+  const connector = (client as unknown as { connector: { check(info: Record<string, string>): boolean } }).connector;
+  const check = connector.check.bind(connector);
+  connector.check = (info) => {
+    report(info.cluster_enabled === '1');
+    return check(info);
+  };
+}
+
+/** SELECTs the URL's database number; a server without it is a configuration error. */
+async function selectDatabase(client: Redis, url: string, display: string): Promise<void> {
+  const db = redisDatabaseNumber(url);
+  if (db instanceof Error || db === 0) return;
+  try {
+    await client.select(db);
+  } catch (err) {
+    client.disconnect();
+    throw new ConfigError(`REDIS_URL ${display} names database ${db}, which the server does not have (${errorMessage(err)}; a default server has databases 0 to 15)`, { cause: err });
+  }
 }
 
 /** Credentials and TLS for a connection to a cluster node; `servername` is the host the certificate names. */

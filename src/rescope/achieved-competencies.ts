@@ -2,16 +2,14 @@
  * The competencies each learner of a batch has completed or mastered, restricted to those
  * the batch's courses use, grouped by the database into one row per learner. Reading
  * every status row into JavaScript would be the slow part; this returns one row per
- * learner with the codes joined, and the skip rule does the rest in memory.
+ * learner with the codes as a JSON array (any code, the empty one included, comes back as
+ * it is stored), and the skip rule does the rest in memory.
  */
 import type { Database } from '../db/database.js';
 import { listChunks, whereInList } from '../db/lists.js';
 import { toUuid } from '../db/values.js';
 
 export const achievedStatuses = ['completed', 'mastered'] as const;
-
-/** Joins the codes of a group; a control character no competency code contains. */
-const separator = '\u001f';
 
 export async function achievedCompetencies(
   db: Database,
@@ -35,15 +33,21 @@ export async function achievedCompetencies(
 
   for (const chunk of listChunks(dialect, users, courses.length + 16)) {
     const query = knex('user_competency_status as s')
-      .select('s.user_id', knex.raw(`${dialect.stringAggSql('??')} AS ??`, ['s.competency_code', 'codes']))
+      .select('s.user_id', knex.raw(`${dialect.textJsonArraySql('??')} AS ??`, ['s.competency_code', 'codes']))
       .whereIn('s.status', achievedStatuses)
       .whereIn('s.competency_code', courseCodes)
       .groupBy('s.user_id');
     const rows: Array<{ user_id: unknown; codes: unknown }> = await whereInList(query, dialect, 's.user_id', chunk, 'uuid');
-    for (const r of rows) {
-      const codes = String(r.codes ?? '');
-      if (codes !== '') achieved.set(toUuid(r.user_id), codes.split(separator));
-    }
+    for (const r of rows) achieved.set(toUuid(r.user_id), codeList(r.codes));
   }
   return achieved;
+}
+
+/** The aggregate's JSON array text as a list of codes; anything else is a bug worth failing on. */
+function codeList(value: unknown): string[] {
+  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  if (!Array.isArray(parsed) || !parsed.every((c) => typeof c === 'string')) {
+    throw new TypeError(`the database returned competency codes that are not a JSON array of strings: ${String(value).slice(0, 80)}`);
+  }
+  return parsed;
 }

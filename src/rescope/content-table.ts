@@ -2,7 +2,7 @@
 import type { Knex } from 'knex';
 import type { Database } from '../db/database.js';
 import type { Dialect } from '../db/dialect.js';
-import { insertRows, listChunks, whereInList } from '../db/lists.js';
+import { insertRows, listChunks, upsertRows, whereInList } from '../db/lists.js';
 import { toNumber, toUuid } from '../db/values.js';
 
 export const contentTable = 'rescoped_content';
@@ -20,20 +20,34 @@ export async function countRescopedContent(db: Database): Promise<number> {
   return toNumber(row?.n ?? 0);
 }
 
+const contentColumns = [
+  ['user_id', 'uuid'],
+  ['course_id', 'uuid'],
+  ['class_id', 'uuid'],
+  ['skipped_content', 'json'],
+] as const;
+
+const contentValues = (r: NewContent) => [r.userId, r.courseId, r.classId, r.json];
+
 /**
  * Stores content rows. With ignoreDuplicates, learners who already have content for that
  * course and class (another worker got there first) are skipped; without, they fail the
  * statement. Returns how many rows were inserted.
  */
 export async function insertContent(k: Knex, dialect: Dialect, rows: readonly NewContent[], options: { ignoreDuplicates: boolean }): Promise<number> {
-  const columns = [
-    ['user_id', 'uuid'],
-    ['course_id', 'uuid'],
-    ['class_id', 'uuid'],
-    ['skipped_content', 'json'],
-  ] as const;
-  const values = rows.map((r) => [r.userId, r.courseId, r.classId, r.json]);
-  return insertRows(k, dialect, contentTable, columns, values, options);
+  return insertRows(k, dialect, contentTable, contentColumns, rows.map(contentValues), options);
+}
+
+/**
+ * Stores content rows, replacing in place the content of learners who have some already
+ * (an override: their competencies changed since). One statement per chunk, an upsert on
+ * the learner's unique index: a reader finds the old content or the new, never none, as
+ * the original service's delete-then-insert allowed. `created_at` becomes the time this
+ * content was computed. Returns how many rows were stored (inserted or replaced).
+ */
+export async function replaceContent(k: Knex, dialect: Dialect, rows: readonly NewContent[]): Promise<number> {
+  const key = { columns: ['user_id', 'course_id'], nullable: 'class_id' };
+  return upsertRows(k, dialect, contentTable, contentColumns, key, { replaced: ['skipped_content'], stamped: ['created_at'] }, rows.map(contentValues));
 }
 
 export interface Learner {

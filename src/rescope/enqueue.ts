@@ -58,7 +58,8 @@ export async function enqueue(db: Database, inputs: readonly EnqueueInput[], opt
   const classes = await loadClasses(db, inputs.flatMap((i) => (i.request.classId ? [i.request.classId] : [])));
   const courses = await loadCourses(db, inputs.flatMap((i) => (i.request.classId === null && i.request.courseId ? [i.request.courseId] : [])));
 
-  // Member rows of the whole group, one per (learner, course, class), most urgent source kept.
+  // Member rows of the whole group, one per (learner, course, class), most urgent source
+  // kept, override when any request for the learner asked for it.
   const memberRows = new Map<string, NewQueueRow>();
   const classWide: Array<{ courseId: string; classId: string; request: EnqueueRequest }> = [];
 
@@ -88,9 +89,8 @@ export async function enqueue(db: Database, inputs: readonly EnqueueInput[], opt
       const key = `${userId}|${target.courseId}|${target.classId ?? ''}`;
       const existing = memberRows.get(key);
       if (existing) result.duplicates++;
-      if (!existing || sourcePriority[request.source] < sourcePriority[existing.source]) {
-        memberRows.set(key, { userId, courseId: target.courseId, classId: target.classId, source: request.source });
-      }
+      const source = existing && sourcePriority[existing.source] <= sourcePriority[request.source] ? existing.source : request.source;
+      memberRows.set(key, { userId, courseId: target.courseId, classId: target.classId, source, override: request.override || (existing?.override ?? false) });
     }
   }
 
@@ -103,12 +103,12 @@ export async function enqueue(db: Database, inputs: readonly EnqueueInput[], opt
   }
 
   for (const { courseId, classId, request } of classWide) {
-    const inserted = await insertActiveMembers(db, { classId, courseId, source: request.source });
+    const inserted = await insertActiveMembers(db, { classId, courseId, source: request.source, override: request.override });
     const members = await countActiveMembers(db, classId);
     result.queued += inserted;
     result.duplicates += Math.max(0, members - inserted);
     if (inserted < members) {
-      result.requeued += await refreshExisting(db, { courseId, classId, source: request.source, learners: { kind: 'active-members' } });
+      result.requeued += await refreshExisting(db, { courseId, classId, source: request.source, override: request.override, learners: { kind: 'active-members' } });
     }
   }
   // Re-queued rows were counted as duplicates when their insert was skipped.
@@ -116,18 +116,18 @@ export async function enqueue(db: Database, inputs: readonly EnqueueInput[], opt
   return result;
 }
 
-/** Refreshes existing rows for member-list requests, grouped by course, class and source. */
+/** Refreshes existing rows for member-list requests, grouped by course, class, source and override. */
 async function refreshMemberRows(db: Database, rows: readonly NewQueueRow[]): Promise<number> {
   const groups = new Map<string, { row: NewQueueRow; userIds: string[] }>();
   for (const row of rows) {
-    const key = `${row.courseId}|${row.classId ?? ''}|${row.source}`;
+    const key = `${row.courseId}|${row.classId ?? ''}|${row.source}|${row.override}`;
     const group = groups.get(key) ?? { row, userIds: [] };
     group.userIds.push(row.userId);
     groups.set(key, group);
   }
   let requeued = 0;
   for (const { row, userIds } of groups.values()) {
-    requeued += await refreshExisting(db, { courseId: row.courseId, classId: row.classId, source: row.source, learners: { kind: 'members', userIds } });
+    requeued += await refreshExisting(db, { courseId: row.courseId, classId: row.classId, source: row.source, override: row.override, learners: { kind: 'members', userIds } });
   }
   return requeued;
 }

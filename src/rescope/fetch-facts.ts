@@ -50,7 +50,9 @@ export function fetchStatements(db: Database): FetchStatements {
     `SELECT ${q('k.course_id')}, ${q('k.creator_id')}, ${q('k.rescope')}, ${q('k.is_deleted')}, ${q('k.is_archived')}, ` +
     `CASE WHEN EXISTS (SELECT 1 FROM ${q('class_member')} ${q('m')} WHERE ${q('m.class_id')} = ${q('k.id')} AND ${q('m.user_id')} = ? AND ${q('m.is_active')} = ${yes}) THEN 1 ELSE 0 END AS ${q('target_is_member')}, ` +
     `CASE WHEN EXISTS (SELECT 1 FROM ${q('class_collaborator')} ${q('c')} WHERE ${q('c.class_id')} = ${q('k.id')} AND ${q('c.user_id')} = ?) THEN 1 ELSE 0 END AS ${q('caller_is_collaborator')}, ` +
-    `${content(`${q('r.class_id')} = ${q('k.id')}`)} AS ${q('content')} ` +
+    // The content's class by the requested (lower-case) id, not by k.id: a reference table
+    // may hold the class id in upper case, and our own table holds it lower-case.
+    `${content(`${q('r.class_id')} = ?`)} AS ${q('content')} ` +
     `FROM ${q('class')} ${q('k')} WHERE ${q('k.id')} = ?`;
   const independent =
     `SELECT ${q('co.version')}, ${q('co.is_deleted')}, ${content(`${q('r.class_id')} IS NULL`)} AS ${q('content')} ` +
@@ -76,7 +78,7 @@ export async function readFetchFacts(db: Database, key: FetchKey): Promise<Fetch
     const course = { id: key.courseId, version: row.version === null ? null : String(row.version), isDeleted: toBool(row.is_deleted) };
     return { facts: { ...base, course }, content: contentText(row.content) };
   }
-  const rows = await rowsOf(db, sql.inClass, [key.targetId, key.callerId, key.targetId, key.courseId, key.classId]);
+  const rows = await rowsOf(db, sql.inClass, [key.targetId, key.callerId, key.targetId, key.courseId, key.classId, key.classId]);
   const row = rows[0];
   if (!row) return { facts: base, content: null };
   const klass = {

@@ -1,16 +1,17 @@
 /**
  * One batch of bus messages, start to finish: claim the rows still dispatched and not yet
- * rescoped, compute their content with set-based queries, and store the content and
- * delete the rows in one transaction. If that transaction fails, the rows are stored one
- * at a time so a single bad row costs only its own attempt.
+ * rescoped (or marked override: recompute and replace), compute their content with
+ * set-based queries, and store the content and delete the rows in one transaction. If
+ * that transaction fails, the batch is split until the rows that cannot be stored stand
+ * alone, so a single bad row costs only its own attempt.
  */
 import type { Database } from '../db/database.js';
 import { withRetry } from '../db/retry.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, lostConnection } from '../errors.js';
 import { shown } from '../ids.js';
 import type { Logger } from '../log/logger.js';
 import { parseBusMessage } from './bus.js';
-import { type NewContent, insertContent, learnerKey, learnersWithContent } from './content-table.js';
+import { type NewContent, insertContent, learnerKey, learnersWithContent, replaceContent } from './content-table.js';
 import type { CourseStructureCache } from './course-structure.js';
 import { achievedCompetencies } from './achieved-competencies.js';
 import {
@@ -76,14 +77,16 @@ export async function processBatch(ctx: BatchContext, messages: readonly string[
   }
   if (ids.size === 0) return counts;
 
-  // Claim only rows still dispatched whose learner has no content yet; rows whose learner
-  // already has content are deleted without recomputing. Both are compare-and-set on
-  // 'dispatched', so a row another worker took meanwhile is left to it.
+  // Claim only rows still dispatched whose learner has no content yet, or that ask to
+  // replace it (override); rows whose learner already has content are deleted without
+  // recomputing. Both are compare-and-set on 'dispatched', so a row another worker took
+  // meanwhile is left to it.
   const candidates = await dispatchedRows(db, [...ids]);
-  const withContent = await learnersWithContent(db, candidates);
-  const done = candidates.filter((r) => withContent.has(learnerKey(r)));
+  const withContent = await learnersWithContent(db, candidates.filter((r) => !r.override));
+  const isDone = (r: ClaimedRow) => !r.override && withContent.has(learnerKey(r));
+  const done = candidates.filter(isDone);
   if (done.length > 0) counts.alreadyDone = await deleteDispatched(db, done.map((r) => r.id));
-  const todo = candidates.filter((r) => !withContent.has(learnerKey(r)));
+  const todo = candidates.filter((r) => !isDone(r));
   const moved = todo.length > 0 ? await claimDispatched(db, todo.map((r) => r.id)) : new Set<number>();
   const rows = todo.filter((r) => moved.has(r.id));
   for (const row of rows) claimed.add(row.id);
@@ -135,12 +138,16 @@ interface Stored {
  * Content and queue deletes for the batch in one transaction. The first attempt inserts
  * plainly (a learner stored meanwhile by another worker is rare, and skipping duplicates
  * costs every row a speculative insert); if it fails, the batch is split in halves,
- * which skip duplicates, until the rows that cannot be stored stand alone.
+ * which skip duplicates, until the rows that cannot be stored stand alone. Override rows
+ * replace their learner's content in place instead.
  */
 async function storeAll(ctx: BatchContext, documents: ReadonlyArray<{ row: ClaimedRow; content: NewContent }>): Promise<Stored> {
   try {
     return await storeTogether(ctx, documents, false);
   } catch (err) {
+    // A lost connection is not the rows' fault: splitting would only spend their attempts.
+    // The run stops; the rows come back with their lease.
+    if (lostConnection(err)) throw err;
     ctx.log.warn(`storing a batch of ${documents.length} failed; splitting it to isolate the cause`, { error: errorMessage(err) });
   }
   return storeSplitting(ctx, documents);
@@ -169,9 +176,11 @@ async function storeTogether(
   ignoreDuplicates: boolean,
 ): Promise<Stored> {
   const { knex, dialect } = ctx.db;
+  const fresh = documents.filter((d) => !d.row.override).map((d) => d.content);
+  const replacing = documents.filter((d) => d.row.override).map((d) => d.content);
   const inserted = await withRetry(dialect, ctx.log, 'store content', () =>
     knex.transaction(async (trx) => {
-      const n = await insertContent(trx, dialect, documents.map((d) => d.content), { ignoreDuplicates });
+      const n = (await insertContent(trx, dialect, fresh, { ignoreDuplicates })) + (await replaceContent(trx, dialect, replacing));
       // Rows recovered by a dispatcher meanwhile are no longer 'processing' and stay: the
       // next worker to get them finds the content stored and deletes them as done.
       await completeProcessing(trx, dialect, documents.map((d) => d.row.id));

@@ -81,8 +81,9 @@ export async function processQueue(db: Database, bus: RescopeBus, options: Proce
         options.onBatch?.(counts);
       })
       .catch((err: unknown) => {
-        fatal ??= err;
-        log.error(`a batch of ${messages.length} failed`, { error: errorMessage(err) });
+        // The first failure ends the run and is what the command reports; later ones are logged.
+        if (fatal === undefined) fatal = err;
+        else log.error(`another batch of ${messages.length} failed too`, { error: errorMessage(err) });
       })
       .finally(() => inFlight.delete(batch));
     inFlight.set(batch, claimed);

@@ -66,7 +66,7 @@ export async function fetchRescoped(db: Database, callerId: string, request: Fet
   const learner: Learner = { userId: targetId, courseId, classId };
   if (content !== null) return { status: 'found', learner, content };
 
-  const oob = { source: 'oob' as const, classId, courseId, memberIds: [targetId], repeatedMembers: 0 };
+  const oob = { source: 'oob' as const, classId, courseId, memberIds: [targetId], repeatedMembers: 0, override: false };
   const queued = await enqueue(db, [{ line: null, request: oob }], { log });
   // The access rule let the caller read, but enqueue's rules for the oob request are
   // stricter (an archived class, a class whose setting changed meanwhile): nothing can be

@@ -7,7 +7,9 @@
  *   stored content has no list to name it in, and hiding what we cannot name is worse
  *   than showing it.
  * - A lesson is skipped when it has items and all of them are skipped; a unit likewise
- *   with its lessons.
+ *   with its lessons. A lesson is known by its id: the same lesson id under two units
+ *   (bad data, but the rule must not lie about it) is one lesson, skipped only when every
+ *   item with that id is, and listed once.
  */
 
 export const formatLists = Object.freeze({
@@ -39,7 +41,11 @@ export interface CourseStructure {
   index: CourseIndex;
 }
 
-/** Everything per item/lesson/unit as arrays by position, so a learner's pass allocates little. */
+/**
+ * Everything per item/lesson/unit as arrays by position, so a learner's pass allocates
+ * little. Item positions follow `items`; lesson positions are distinct lesson ids in
+ * order of first appearance; unit positions follow `units`.
+ */
 export interface CourseIndex {
   /** Per competency code, the positions of the items that need it. */
   itemsByCompetency: ReadonlyMap<string, readonly number[]>;
@@ -47,11 +53,11 @@ export interface CourseIndex {
   competencyCount: Uint16Array;
   skippable: Uint8Array;
   itemLesson: Uint32Array;
-  /** Per lesson position: its items, its unit. */
+  /** Per lesson position: how many items carry its id (in whichever units), and the units it appears under. */
   lessonSize: Uint32Array;
-  lessonUnit: Uint32Array;
+  lessonUnits: ReadonlyArray<readonly number[]>;
   lessonIds: readonly string[];
-  /** Per unit position: its lessons. */
+  /** Per unit position: how many distinct lessons it holds. */
   unitSize: Uint32Array;
   unitIds: readonly string[];
 }
@@ -92,24 +98,36 @@ export function buildCourseStructure(courseId: string, items: readonly CourseIte
 }
 
 function buildIndex(tree: CourseStructure['units'], items: readonly CourseItem[]): CourseIndex {
-  const lessons = tree.flatMap((u, unit) => u.lessons.map((l) => ({ ...l, unit })));
+  const lessonPosition = new Map<string, number>();
+  const lessonUnits: number[][] = [];
+  const lessonSize: number[] = [];
   const itemsByCompetency = new Map<string, number[]>();
   const competencyCount = new Uint16Array(items.length);
   const skippable = new Uint8Array(items.length);
   const itemLesson = new Uint32Array(items.length);
   let position = 0;
-  lessons.forEach((lesson, lessonPosition) => {
-    for (const item of lesson.items) {
-      const codes = new Set(item.competencies);
-      competencyCount[position] = Math.min(codes.size, 0xffff);
-      skippable[position] = codes.size > 0 && isKnownFormat(item.format) ? 1 : 0;
-      itemLesson[position] = lessonPosition;
-      for (const code of codes) {
-        let list = itemsByCompetency.get(code);
-        if (!list) itemsByCompetency.set(code, (list = []));
-        list.push(position);
+  tree.forEach((unit, unitPosition) => {
+    for (const lesson of unit.lessons) {
+      let lp = lessonPosition.get(lesson.id);
+      if (lp === undefined) {
+        lessonPosition.set(lesson.id, (lp = lessonUnits.length));
+        lessonUnits.push([]);
+        lessonSize.push(0);
       }
-      position++;
+      lessonUnits[lp]!.push(unitPosition);
+      lessonSize[lp]! += lesson.items.length;
+      for (const item of lesson.items) {
+        const codes = new Set(item.competencies);
+        competencyCount[position] = Math.min(codes.size, 0xffff);
+        skippable[position] = codes.size > 0 && isKnownFormat(item.format) ? 1 : 0;
+        itemLesson[position] = lp;
+        for (const code of codes) {
+          let list = itemsByCompetency.get(code);
+          if (!list) itemsByCompetency.set(code, (list = []));
+          list.push(position);
+        }
+        position++;
+      }
     }
   });
   return {
@@ -117,9 +135,10 @@ function buildIndex(tree: CourseStructure['units'], items: readonly CourseItem[]
     competencyCount,
     skippable,
     itemLesson,
-    lessonSize: Uint32Array.from(lessons, (l) => l.items.length),
-    lessonUnit: Uint32Array.from(lessons, (l) => l.unit),
-    lessonIds: lessons.map((l) => l.id),
+    lessonSize: Uint32Array.from(lessonSize),
+    lessonUnits,
+    lessonIds: [...lessonPosition.keys()],
+    // A unit holds a lesson id once (the tree groups lessons by id within a unit).
     unitSize: Uint32Array.from(tree, (u) => u.lessons.length),
     unitIds: tree.map((u) => u.id),
   };
@@ -149,23 +168,51 @@ export function coveredItemIds(course: CourseStructure, achieved: Iterable<strin
   return new Set(skippedItemPositions(course, achieved).map((p) => course.items[p]!.id));
 }
 
-function contentFromPositions(course: CourseStructure, positions: readonly number[]): SkippedContent {
-  const content = emptyContent();
-  if (positions.length === 0) return content;
-  const { itemLesson, lessonSize, lessonUnit, lessonIds, unitSize, unitIds } = course.index;
+/** What a learner skips, as ascending positions of items, lessons and units (see CourseIndex). */
+export interface SkipPositions {
+  items: readonly number[];
+  lessons: readonly number[];
+  units: readonly number[];
+}
+
+/**
+ * Lessons and units skipped given the skipped items' positions (ascending). Work is
+ * proportional to the skipped items, not to the course: a lesson is skipped when its
+ * count of skipped items reaches its size, a unit when its count of skipped lessons does.
+ */
+export function skipPositionsOf(course: CourseStructure, items: readonly number[]): SkipPositions {
+  const { itemLesson, lessonSize, lessonUnits, unitSize } = course.index;
+  const lessons: number[] = [];
+  const units: number[] = [];
+  if (items.length === 0) return { items, lessons, units };
   const skippedInLesson = new Uint32Array(lessonSize.length);
   const skippedLessonsInUnit = new Uint32Array(unitSize.length);
-  for (const p of positions) {
-    const item = course.items[p]!;
-    content[formatLists[item.format as ItemFormat]].push(item.id);
+  for (const p of items) {
     const lesson = itemLesson[p]!;
-    // Positions are ascending, so a lesson (and then a unit) completes in course order.
-    if (++skippedInLesson[lesson] === lessonSize[lesson]) {
-      content.lessons.push(lessonIds[lesson]!);
-      const unit = lessonUnit[lesson]!;
-      if (++skippedLessonsInUnit[unit] === unitSize[unit]) content.units.push(unitIds[unit]!);
+    if (++skippedInLesson[lesson] !== lessonSize[lesson]) continue;
+    lessons.push(lesson);
+    for (const unit of lessonUnits[lesson]!) {
+      if (++skippedLessonsInUnit[unit] === unitSize[unit]) units.push(unit);
     }
   }
+  // A lesson whose items are spread over units completes at its last item, out of order.
+  return { items, lessons: lessons.sort((a, b) => a - b), units: units.sort((a, b) => a - b) };
+}
+
+/** What the learner skips, from the competency codes they completed or mastered. */
+export function skipPositions(course: CourseStructure, achieved: Iterable<string>): SkipPositions {
+  return skipPositionsOf(course, skippedItemPositions(course, achieved));
+}
+
+/** The stored document for a learner's skip positions: ids in course order. */
+export function contentOf(course: CourseStructure, skips: SkipPositions): SkippedContent {
+  const content = emptyContent();
+  for (const p of skips.items) {
+    const item = course.items[p]!;
+    content[formatLists[item.format as ItemFormat]].push(item.id);
+  }
+  content.lessons = skips.lessons.map((l) => course.index.lessonIds[l]!);
+  content.units = skips.units.map((u) => course.index.unitIds[u]!);
   return content;
 }
 
@@ -179,10 +226,10 @@ export function skippedContent(course: CourseStructure, coveredIds: ReadonlySet<
   course.items.forEach((item, p) => {
     if (coveredIds.has(item.id) && course.index.skippable[p]) positions.push(p);
   });
-  return contentFromPositions(course, positions);
+  return contentOf(course, skipPositionsOf(course, positions));
 }
 
 /** What the learner may skip, from the competency codes they completed or mastered. */
 export function skippedContentFor(course: CourseStructure, achieved: Iterable<string>): SkippedContent {
-  return contentFromPositions(course, skippedItemPositions(course, achieved));
+  return contentOf(course, skipPositions(course, achieved));
 }

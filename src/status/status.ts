@@ -5,7 +5,6 @@
  */
 import type { RedisClient } from '../redis/redis.js';
 import type { Database } from '../db/database.js';
-import { assertMigrated } from '../db/migrate.js';
 import { errorMessage } from '../errors.js';
 import { countRescopedContent } from '../rescope/content-table.js';
 import { type FailedRow, type QueueCounts, countPastLease, oldestFailed, queueCounts } from '../rescope/queue-table.js';
@@ -56,7 +55,6 @@ async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<
  * Redis error as a problem.
  */
 export async function getStatus(db: Database, redis: Promise<RedisClient>, options: StatusOptions): Promise<SystemStatus> {
-  await assertMigrated(db);
   const [{ oldestQueuedAgeSeconds, ...queue }, pastLease, rescopedContent, failedRows, redisPart] = await Promise.all([
     queueCounts(db),
     countPastLease(db, options.leaseSeconds),
@@ -69,7 +67,7 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
   if (queue.failed > 0) problems.push(`${queue.failed} queue rows failed after their last attempt and wait for an operator`);
   if (pastLease > 0) problems.push(`${pastLease} rows dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
   if (oldestQueuedAgeSeconds !== null && oldestQueuedAgeSeconds > options.leaseSeconds) {
-    problems.push(`the oldest queued row has waited ${oldestQueuedAgeSeconds} s: are dispatch and process running, and keeping up?`);
+    problems.push(`the oldest due queued row has waited ${oldestQueuedAgeSeconds} s: are dispatch and process running, and keeping up?`);
   }
   if (!('error' in redisPart) && redisPart.bus > 0 && queue.dispatched === 0) {
     problems.push(`${redisPart.bus} ids on the bus but no row is dispatched: stale messages (process ignores them)`);

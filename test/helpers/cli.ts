@@ -52,11 +52,13 @@ export async function runCli(args: string[], options: { env?: Record<string, str
 /** Spawns bin/mtc-batch as a real process. */
 export function spawnCli(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; keepStdinOpen?: boolean } = {},
-): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
+  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; keepStdinOpen?: boolean; cwd?: string; uid?: number; gid?: number } = {},
+): Promise<CliResult> & { child: ReturnType<typeof spawn>; stderr(): string } {
   const child = spawn(process.execPath, [binPath, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
   });
   let stdout = '';
   let stderr = '';
@@ -74,5 +76,14 @@ export function spawnCli(
       resolve(result(code ?? (signal ? 128 : 1), stdout, stderr));
     });
   });
-  return Object.assign(promise, { child });
+  return Object.assign(promise, { child, stderr: () => stderr });
+}
+
+/** Waits until a spawned CLI's stderr holds `text` (start-up takes longer on a loaded machine). */
+export async function untilStderr(worker: { stderr(): string }, text: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!worker.stderr().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`stderr did not show ${JSON.stringify(text)} within ${timeoutMs} ms:\n${worker.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

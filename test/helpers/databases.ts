@@ -12,6 +12,7 @@ import knexFactory from 'knex';
 import type { Config } from '../../src/config/settings.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import type { DialectName } from '../../src/db/dialect.js';
+import { postgresGrants } from '../../src/db/grants.js';
 import { migrate } from '../../src/db/migrate.js';
 import { clusterTests } from './redis.js';
 
@@ -71,19 +72,50 @@ export async function isolatedDatabase(t: ExecutionContext, dialect: LiveDialect
     config,
     env,
     async open(poolSize?: number) {
-      const d = await openDatabase(config, { poolSize });
+      const d = await openDatabase(config, { poolSize, create: true });
       opened.push(d);
       return d;
     },
   };
 }
 
-/** An isolated database with the whole schema migrated, and one open pool on it. */
+/**
+ * An isolated database with the whole schema migrated, and one open pool on it (for
+ * seeding and checking). On PostgreSQL the CLI's environment (`tdb.env`) connects as a
+ * job role of the test's own, with exactly the rights sql/grants-postgres.sql gives:
+ * every job a test runs through the CLI proves it needs no more.
+ */
 export async function migratedDatabase(t: ExecutionContext, dialect: LiveDialect): Promise<{ tdb: TestDatabase; db: Database }> {
   const tdb = await isolatedDatabase(t, dialect);
   const db = await tdb.open();
   await migrate(db);
-  return { tdb, db };
+  if (dialect !== 'postgres') return { tdb, db };
+  const jobRole = await testRole(t, db, `${tdb.config.databaseSchema}_job`);
+  for (const sql of postgresGrants({ schema: tdb.config.databaseSchema!, migrateRole: 'postgres', jobRole }).afterMigrate) await db.knex.raw(sql);
+  return { tdb: { ...tdb, env: { ...tdb.env, DATABASE_URL: urlAs(jobRole) } }, db };
+}
+
+/** A login role of the test's own (trust authentication: no password), dropped with the test. */
+export async function testRole(t: ExecutionContext, db: Database, name: string): Promise<string> {
+  await db.knex.raw(`CREATE ROLE "${name}" LOGIN`);
+  t.teardown(async () => {
+    const admin = knexFactory({ client: 'pg', connection: postgresUrl, pool: { min: 0, max: 1 } });
+    try {
+      await admin.raw(`DROP OWNED BY "${name}"`);
+      await admin.raw(`DROP ROLE IF EXISTS "${name}"`);
+    } finally {
+      await admin.destroy();
+    }
+  });
+  return name;
+}
+
+/** The test server's URL, logging in as `role`. */
+export function urlAs(role: string): string {
+  const url = new URL(postgresUrl);
+  url.username = role;
+  url.password = '';
+  return url.toString();
 }
 
 /** Registers `title [dialect]` for every dialect under test. */

@@ -3,12 +3,13 @@
  * redis-server --cluster-enabled and joined with redis-cli --cluster create, stopped and
  * removed afterwards. Nothing is kept on disk beyond the run.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { exec } from './exec.js';
 
 export interface TestCluster {
   /** `redis+cluster://…` for REDIS_URL. */
@@ -73,7 +74,7 @@ export async function startRedisCluster(masters = 3): Promise<TestCluster> {
   };
   try {
     for (const port of ports) await until(`node ${port} answering`, () => ask(port, async (r) => (await r.ping()) === 'PONG'));
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+    const created = await exec('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
     for (const port of ports) await until(`node ${port} joined`, () => ask(port, async (r) => (await r.cluster('INFO')).includes('cluster_state:ok')));
   } catch (err) {

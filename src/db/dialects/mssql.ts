@@ -1,5 +1,15 @@
-import type { Dialect } from '../dialect.js';
+import type { Dialect, SqlListType } from '../dialect.js';
 import { errorCode, quoteBracket as b } from '../sql-text.js';
+
+/** Column types of list elements, for the table variable of an upsert. */
+const tsqlTypes: Readonly<Record<SqlListType, string>> = {
+  bigint: 'bigint',
+  uuid: 'uniqueidentifier',
+  text: 'nvarchar(4000)',
+  json: 'nvarchar(max)',
+  smallint: 'smallint',
+  boolean: 'bit',
+};
 
 export const mssql: Dialect = {
   name: 'mssql',
@@ -11,16 +21,37 @@ export const mssql: Dialect = {
   partialClaimIndex: true,
   queueTableTuningSql: () => [],
   booleanLiteral: (value) => (value ? '1' : '0'),
+  // uniqueidentifier values have no case (drivers print them upper-case; values.ts lower-cases).
+  canonicalUuidSql: (expr) => expr,
   jsonType: 'nvarchar(max)',
   uuidParam: 'CAST(? AS uniqueidentifier)',
   smallintParam: 'CAST(? AS smallint)',
   stringParam: 'CAST(? AS nvarchar(64))',
+  booleanParam: 'CAST(? AS bit)',
   // SQL Server's unique indexes already treat NULLs as equal. IGNORE_DUP_KEY makes an
   // insert skip duplicate rows with a warning instead of failing the whole statement:
   // the same effect as ON CONFLICT DO NOTHING elsewhere.
   uniqueWithNullIndexSql: (table, index, columns, nullable) =>
     `CREATE UNIQUE INDEX ${b(index)} ON ${b(table)} (${[...columns, nullable].map(b).join(', ')}) WITH (IGNORE_DUP_KEY = ON)`,
   ignoreDuplicatesClause: '',
+  // UPDATE then INSERT of the rest in one batch, from a table variable so the rows are
+  // bound once. HOLDLOCK (serializable range locks) keeps another writer from inserting a
+  // key between the two; the caller runs it in a transaction. Not MERGE: it needs the
+  // same HOLDLOCK to be safe under concurrency, and two plain statements are easier to
+  // reason about.
+  upsertRowsSql: (table, columns, key, replaced, stamped, rowCount) => {
+    const names = columns.map(([name]) => b(name)).join(', ');
+    const match =
+      [...key.columns.map((c) => `t.${b(c)} = r.${b(c)}`), `(t.${b(key.nullable)} = r.${b(key.nullable)} OR (t.${b(key.nullable)} IS NULL AND r.${b(key.nullable)} IS NULL))`].join(' AND ');
+    return (
+      `DECLARE @rows TABLE (${columns.map(([name, type]) => `${b(name)} ${tsqlTypes[type]} NULL`).join(', ')}); ` +
+      `INSERT INTO @rows (${names}) VALUES ${Array.from({ length: rowCount }, () => `(${columns.map(() => '?').join(', ')})`).join(', ')}; ` +
+      `UPDATE t SET ${[...replaced.map((c) => `${b(c)} = r.${b(c)}`), ...stamped.map((c) => `${b(c)} = SYSUTCDATETIME()`)].join(', ')} ` +
+      `FROM ${b(table)} AS t WITH (HOLDLOCK) INNER JOIN @rows AS r ON ${match}; ` +
+      `INSERT INTO ${b(table)} (${names}) SELECT ${columns.map(([name]) => `r.${b(name)}`).join(', ')} FROM @rows AS r ` +
+      `WHERE NOT EXISTS (SELECT 1 FROM ${b(table)} AS t WITH (UPDLOCK, HOLDLOCK) WHERE ${match});`
+    );
+  },
   // READPAST skips rows another claim holds; UPDLOCK keeps two claims from reading the
   // same row before either updates it; ROWLOCK avoids escalating to page locks. Needs
   // READ COMMITTED: SQL Server refuses READPAST under SNAPSHOT isolation.
@@ -35,7 +66,10 @@ export const mssql: Dialect = {
   // STRING_AGG … WITHIN GROUP needs SQL Server 2017; NULL + text stays NULL (CONCAT_NULL_YIELDS_NULL).
   uuidJsonArraySql: (expr) =>
     `'["' + STRING_AGG(LOWER(CAST(${expr} AS nvarchar(36))), '","') WITHIN GROUP (ORDER BY LOWER(CAST(${expr} AS nvarchar(36)))) + '"]'`,
-  stringAggSql: (expr) => `STRING_AGG(CAST(${expr} AS nvarchar(max)), CHAR(31))`,
+  // SQL Server before 2025 has no JSON array aggregate: STRING_ESCAPE makes each value a valid JSON
+  // string, so the ',' between them cannot be confused with data. nvarchar(max) input keeps
+  // STRING_AGG from stopping at 8,000 bytes.
+  textJsonArraySql: (expr) => `N'[' + STRING_AGG(CAST(N'"' + STRING_ESCAPE(${expr}, 'json') + N'"' AS nvarchar(max)), N',') + N']'`,
   // sp_getapplock reports a timeout in its return value, not as an error: THROW makes
   // one, so migrate never goes on without the lock.
   migrationLockSql: () => [

@@ -1,9 +1,18 @@
-import type { Dialect } from '../dialect.js';
+import type { Dialect, SqlListType } from '../dialect.js';
 import { pgReadRows } from './direct-read.js';
 import { errorCode, quoteDouble as q } from '../sql-text.js';
 import { pgRowStream } from './pg-row-stream.js';
 
 const nilUuid = '00000000-0000-0000-0000-000000000000';
+
+/** INSERT … SELECT of the rows given as one JSON array of objects keyed by column name. */
+function jsonRowsInsert(table: string, columns: ReadonlyArray<readonly [string, SqlListType]>): string {
+  return (
+    `INSERT INTO ${q(table)} (${columns.map(([name]) => q(name)).join(', ')}) ` +
+    `SELECT ${columns.map(([name]) => `r.${q(name)}`).join(', ')} FROM json_to_recordset(CAST(? AS json)) AS r(` +
+    `${columns.map(([name, type]) => `${q(name)} ${type}`).join(', ')})`
+  );
+}
 
 export const postgres: Dialect = {
   name: 'postgres',
@@ -13,11 +22,11 @@ export const postgres: Dialect = {
   nowSql: '(CURRENT_TIMESTAMP)',
   nowPlusSecondsSql: "(CURRENT_TIMESTAMP + CAST(? AS integer) * INTERVAL '1 second')",
   listConditionSql: (type) => `?? = ANY(CAST(? AS ${type}[]))`,
-  jsonRowsInsertSql: (table, columns, ignoreDuplicates) =>
-    `INSERT INTO ${q(table)} (${columns.map(([name]) => q(name)).join(', ')}) ` +
-    `SELECT ${columns.map(([name]) => `r.${q(name)}`).join(', ')} FROM json_to_recordset(CAST(? AS json)) AS r(` +
-    `${columns.map(([name, type]) => `${q(name)} ${type}`).join(', ')})` +
-    (ignoreDuplicates ? ' ON CONFLICT DO NOTHING' : ''),
+  jsonRowsInsertSql: (table, columns, ignoreDuplicates) => jsonRowsInsert(table, columns) + (ignoreDuplicates ? ' ON CONFLICT DO NOTHING' : ''),
+  // The conflict target repeats the unique index's expression, so PostgreSQL infers that index.
+  upsertRowsSql: (table, columns, key, replaced, stamped) =>
+    `${jsonRowsInsert(table, columns)} ON CONFLICT (${[...key.columns.map(q), `(COALESCE(${q(key.nullable)}, '${nilUuid}'::uuid))`].join(', ')}) ` +
+    `DO UPDATE SET ${[...replaced.map((c) => `${q(c)} = EXCLUDED.${q(c)}`), ...stamped.map((c) => `${q(c)} = CURRENT_TIMESTAMP`)].join(', ')}`,
   coveringPrimaryKeySql: (table, name, keys, include) => [
     `ALTER TABLE ${q(table)} ADD CONSTRAINT ${q(name)} PRIMARY KEY (${keys.map(q).join(', ')}) INCLUDE (${include.map(q).join(', ')})`,
   ],
@@ -31,10 +40,13 @@ export const postgres: Dialect = {
   streamRows: pgRowStream,
   readRows: pgReadRows,
   booleanLiteral: (value) => (value ? 'true' : 'false'),
+  // uuid values have no case: PostgreSQL prints them lower-case.
+  canonicalUuidSql: (expr) => expr,
   jsonType: 'json',
   uuidParam: 'CAST(? AS uuid)',
   smallintParam: 'CAST(? AS smallint)',
   stringParam: 'CAST(? AS varchar)',
+  booleanParam: 'CAST(? AS boolean)',
   uniqueWithNullIndexSql: (table, index, columns, nullable) =>
     `CREATE UNIQUE INDEX ${q(index)} ON ${q(table)} (${[...columns.map(q), `(COALESCE(${q(nullable)}, '${nilUuid}'::uuid))`].join(', ')})`,
   ignoreDuplicatesClause: 'ON CONFLICT DO NOTHING',
@@ -48,7 +60,8 @@ export const postgres: Dialect = {
   // A transaction-scoped advisory lock: released by COMMIT or by the session dying.
   affectedRowsSuffix: '',
   uuidJsonArraySql: (expr) => `'["' || string_agg(CAST(${expr} AS text), '","' ORDER BY ${expr}) || '"]'`,
-  stringAggSql: (expr) => `string_agg(CAST(${expr} AS text), chr(31))`,
+  // As text: node-pg would otherwise parse json itself, and the caller parses once.
+  textJsonArraySql: (expr) => `CAST(json_agg(CAST(${expr} AS text)) AS text)`,
   migrationLockSql: () => ["SELECT pg_advisory_xact_lock(hashtext('mtc-batch:migrate'))"],
   createBookkeepingSql: (table) =>
     `CREATE TABLE IF NOT EXISTS ${q(table)} (${q('name')} varchar(255) NOT NULL PRIMARY KEY, ${q('applied_at')} timestamptz NOT NULL)`,

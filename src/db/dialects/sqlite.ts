@@ -20,13 +20,21 @@ export const sqlite: Dialect = {
   queueTableTuningSql: () => [],
   readRows: sqliteReadRows,
   booleanLiteral: (value) => (value ? '1' : '0'),
+  uuidTextCollation: 'NOCASE',
+  canonicalUuidSql: (expr) => `lower(${expr})`,
   jsonType: 'text',
   uuidParam: '?',
   smallintParam: '?',
   stringParam: '?',
+  booleanParam: '?',
   uniqueWithNullIndexSql: (table, index, columns, nullable) =>
     `CREATE UNIQUE INDEX ${q(index)} ON ${q(table)} (${[...columns.map(q), `COALESCE(${q(nullable)}, '')`].join(', ')})`,
   ignoreDuplicatesClause: 'ON CONFLICT DO NOTHING',
+  upsertRowsSql: (table, columns, key, replaced, stamped, rowCount) =>
+    `INSERT INTO ${q(table)} (${columns.map(([name]) => q(name)).join(', ')}) VALUES ` +
+    Array.from({ length: rowCount }, () => `(${columns.map(() => '?').join(', ')})`).join(', ') +
+    ` ON CONFLICT (${[...key.columns.map(q), `COALESCE(${q(key.nullable)}, '')`].join(', ')}) ` +
+    `DO UPDATE SET ${[...replaced.map((c) => `${q(c)} = excluded.${q(c)}`), ...stamped.map((c) => `${q(c)} = ${now}`)].join(', ')}`,
   // One writer at a time: the subquery and the update run under the same write lock.
   claimQueuedSql: (table) =>
     `UPDATE ${q(table)} SET ${q('status')} = 'dispatched', ${q('updated_at')} = ${now} ` +
@@ -40,7 +48,7 @@ export const sqlite: Dialect = {
   affectedRowsSuffix: '',
   // ORDER BY inside an aggregate needs SQLite 3.44 (better-sqlite3 bundles a newer one).
   uuidJsonArraySql: (expr) => `'["' || group_concat(lower(${expr}), '","' ORDER BY lower(${expr})) || '"]'`,
-  stringAggSql: (expr) => `group_concat(${expr}, char(31))`,
+  textJsonArraySql: (expr) => `json_group_array(${expr})`,
   migrationLockSql: (table) => [bookkeeping(table), `UPDATE ${q(table)} SET ${q('name')} = ${q('name')} WHERE 1 = 0`],
   createBookkeepingSql: bookkeeping,
   schemas: false,

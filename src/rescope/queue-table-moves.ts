@@ -1,0 +1,182 @@
+/**
+ * The queue table, the moves of dispatch and process: recover expired leases, claim,
+ * hand over, finish, fail, release. Each is a compare-and-set on the row's status.
+ */
+import type { Knex } from 'knex';
+import type { Database } from '../db/database.js';
+import type { Dialect } from '../db/dialect.js';
+import { execute } from '../db/execute.js';
+import { listChunks, whereInList } from '../db/lists.js';
+import { toBool, toNumber, toUuid } from '../db/values.js';
+import { maxErrorLength, queueTable } from './queue-table-shared.js';
+
+/**
+ * Returns rows dispatched or processing for longer than the lease to the queue. A row
+ * lost while 'processing' (a worker crashed or was killed mid-batch) counts as an
+ * attempt, so a row that crashes every worker ends up 'failed' instead of looping.
+ */
+export async function recoverExpired(
+  db: Database,
+  options: { leaseSeconds: number; maxAttempts: number },
+): Promise<{ recovered: number; failed: number }> {
+  const { knex, dialect } = db;
+  const lostMessage = `lease of ${options.leaseSeconds} s expired while processing (the worker crashed or was killed)`;
+  const rows: Array<{ status: string | null }> = await knex(queueTable)
+    .whereIn('status', ['dispatched', 'processing'])
+    .where('updated_at', '<', knex.raw(dialect.nowPlusSecondsSql, [-options.leaseSeconds]))
+    .update(
+      {
+        status: knex.raw("CASE WHEN ?? = 'processing' AND ?? + 1 >= ? THEN 'failed' ELSE NULL END", ['status', 'attempts', options.maxAttempts]),
+        attempts: knex.raw("CASE WHEN ?? = 'processing' THEN ?? + 1 ELSE ?? END", ['status', 'attempts', 'attempts']),
+        last_error: knex.raw("CASE WHEN ?? = 'processing' THEN ? ELSE ?? END", ['status', lostMessage, 'last_error']),
+        updated_at: knex.raw(dialect.nowSql),
+      },
+      ['status'],
+    );
+  const failed = rows.filter((r) => r.status === 'failed').length;
+  return { recovered: rows.length - failed, failed };
+}
+
+/** Moves up to `limit` due queued rows to 'dispatched' in one atomic statement; ids in priority order. */
+export async function claimQueued(db: Database, limit: number): Promise<number[]> {
+  const { knex, dialect } = db;
+  const { rows } = await execute<{ id: unknown; priority: unknown }>(knex, dialect, { sql: dialect.claimQueuedSql(queueTable), bindings: [limit] });
+  return rows
+    .map((r) => ({ id: toNumber(r.id), priority: toNumber(r.priority) }))
+    .sort((a, b) => a.priority - b.priority || a.id - b.id)
+    .map((r) => r.id);
+}
+
+/** Puts dispatched rows back to queued (their ids never reached the bus). */
+export async function releaseDispatched(db: Database, ids: readonly number[]): Promise<number> {
+  return releaseFrom(db, ids, 'dispatched');
+}
+
+// ---------------------------------------------------------------- process
+
+export interface ClaimedRow {
+  id: number;
+  userId: string;
+  courseId: string;
+  classId: string | null;
+  attempts: number;
+  /** Replace the learner's stored content rather than treat the row as done. */
+  override: boolean;
+}
+
+function toClaimedRow(r: Record<string, unknown>): ClaimedRow {
+  return {
+    id: toNumber(r.id),
+    userId: toUuid(r.user_id),
+    courseId: toUuid(r.course_id),
+    classId: r.class_id === null ? null : toUuid(r.class_id),
+    attempts: toNumber(r.attempts),
+    override: toBool(r.override),
+  };
+}
+
+/** The rows among `ids` that are still 'dispatched', with their learners. */
+export async function dispatchedRows(db: Database, ids: readonly number[]): Promise<ClaimedRow[]> {
+  const { knex, dialect } = db;
+  const found: ClaimedRow[] = [];
+  for (const chunk of listChunks(dialect, ids)) {
+    const rows: Array<Record<string, unknown>> = await whereInList(
+      knex(queueTable).select('id', 'user_id', 'course_id', 'class_id', 'attempts', 'override'),
+      dialect,
+      'id',
+      chunk,
+      'bigint',
+    ).where('status', 'dispatched');
+    found.push(...rows.map(toClaimedRow));
+  }
+  return found;
+}
+
+/** Moves rows from 'dispatched' to 'processing'; returns the ids that moved (another worker may hold the rest). */
+export async function claimDispatched(db: Database, ids: readonly number[]): Promise<Set<number>> {
+  const { knex, dialect } = db;
+  const claimed = new Set<number>();
+  for (const chunk of listChunks(dialect, ids)) {
+    const rows: Array<{ id: unknown }> = await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint')
+      .where('status', 'dispatched')
+      .update({ status: 'processing', updated_at: knex.raw(dialect.nowSql) }, ['id']);
+    for (const r of rows) claimed.add(toNumber(r.id));
+  }
+  return claimed;
+}
+
+/**
+ * Deletes rows still 'dispatched' whose learner already has content (a repeat request).
+ * A row an override request marked since it was read stays, for the next worker.
+ */
+export async function deleteDispatched(db: Database, ids: readonly number[]): Promise<number> {
+  const { knex, dialect } = db;
+  let deleted = 0;
+  for (const chunk of listChunks(dialect, ids)) {
+    deleted += await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint').where({ status: 'dispatched', override: false }).del();
+  }
+  return deleted;
+}
+
+/** Deletes finished rows still 'processing' (inside the transaction that stored their content). */
+export async function completeProcessing(trx: Knex.Transaction, dialect: Dialect, ids: readonly number[]): Promise<number> {
+  let deleted = 0;
+  for (const chunk of listChunks(dialect, ids)) {
+    deleted += await whereInList(trx(queueTable), dialect, 'id', chunk, 'bigint').where('status', 'processing').del();
+  }
+  return deleted;
+}
+
+export interface RowFailure {
+  row: ClaimedRow;
+  error: string;
+}
+
+/**
+ * Records a failed attempt: attempts + 1, the error, and either back to queued after a
+ * back-off (retryDelaySeconds, doubling each attempt, at most an hour) or 'failed' once
+ * `maxAttempts` are used up.
+ */
+export async function recordFailures(
+  db: Database,
+  failures: readonly RowFailure[],
+  options: { maxAttempts: number; retryDelaySeconds: number },
+): Promise<{ retried: number; failed: number }> {
+  const { knex, dialect } = db;
+  let retried = 0;
+  let failed = 0;
+  for (const { row, error } of failures) {
+    const delay = Math.min(options.retryDelaySeconds * 2 ** row.attempts, 3600);
+    const giveUp = row.attempts + 1 >= options.maxAttempts;
+    const changed = await knex(queueTable)
+      .where({ id: row.id, status: 'processing' })
+      .update({
+        attempts: knex.raw('?? + 1', ['attempts']),
+        last_error: error.slice(0, maxErrorLength),
+        status: giveUp ? 'failed' : null,
+        available_at: knex.raw(dialect.nowPlusSecondsSql, [delay]),
+        updated_at: knex.raw(dialect.nowSql),
+      });
+    if (changed > 0) {
+      if (giveUp) failed++;
+      else retried++;
+    }
+  }
+  return { retried, failed };
+}
+
+/** Puts rows this worker claimed but will not finish (it is stopping) back to queued, without counting an attempt. */
+export async function releaseProcessing(db: Database, ids: readonly number[]): Promise<number> {
+  return releaseFrom(db, ids, 'processing');
+}
+
+async function releaseFrom(db: Database, ids: readonly number[], status: 'dispatched' | 'processing'): Promise<number> {
+  const { knex, dialect } = db;
+  let released = 0;
+  for (const chunk of listChunks(dialect, ids)) {
+    released += await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint')
+      .where('status', status)
+      .update({ status: null, updated_at: knex.raw(dialect.nowSql) });
+  }
+  return released;
+}
