@@ -1,10 +1,13 @@
 /** `serve`'s Do Rescope route: enqueue's rules, the authorisation the original lacked, and bad bodies. */
 import { randomUUID } from 'node:crypto';
+import { dispatch } from '../src/rescope/dispatch.js';
+import { processQueue } from '../src/rescope/process-queue.js';
+import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { eachTarget } from './helpers/databases.js';
 import { queueRows } from './helpers/rescope.js';
 import { world } from './helpers/rescope-world.js';
 import { useRedisCluster } from './helpers/redis.js';
-import { rescopePath, testServer } from './helpers/serve.js';
+import { fetchPath, rescopePath, testServer } from './helpers/serve.js';
 
 useRedisCluster();
 
@@ -118,4 +121,53 @@ eachTarget('POST: bodies that are not JSON, of the wrong shape, too large or of 
   t.is((await post(justUnder)).status, 200, 'a body just under 1 MiB is read');
   t.is((await post(JSON.stringify({ source: 'rescope', classId: k }), 'application/json; charset=utf-8')).status, 200);
   t.is((await queueRows(w.f.db)).length, 2, 'only the two good requests queued');
+});
+
+eachTarget('POST override over HTTP: content is recomputed and replaced, and a reader polling GET meanwhile never gets 404', async (t, target) => {
+  const w = await world(t, target);
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  const course = await seedCourse(w.f.db, { units: [[[{ competencies: ['a'] }], [{ format: 'collection', competencies: ['b'] }]]] });
+  const members = learners(60);
+  const klass = await seedClass(w.f.db, { courseId: course.id, members });
+  const teacher = await w.token(klass.creatorId);
+  const settings = { batchSize: 10, leaseSeconds: 600, maxAttempts: 3, retryDelaySeconds: 30, concurrency: 1, batches: 100, maxBusLength: 10_000 };
+  t.deepEqual((await s.post(rescopePath, { source: 'rescope', classId: klass.id }, teacher)).json(), summary(60));
+  await dispatch(w.f.db, w.f.bus, settings);
+  t.like(await processQueue(w.f.db, w.f.bus, settings), { processed: 60 });
+  const tokens = await Promise.all(members.map((m) => w.token(m)));
+  const path = (i: number) => fetchPath({ courseId: course.id, classId: klass.id, userId: members[i] });
+  const before = await s.get(path(0), tokens[0]);
+  t.is(before.status, 200);
+  t.deepEqual(before.json<{ assessments: string[] }>().assessments, []);
+
+  // Their competencies change; without override a request leaves content alone.
+  await seedCompetencies(w.f.db, Object.fromEntries(members.map((m) => [m, { a: 'mastered' }])));
+  t.deepEqual((await s.post(rescopePath, { source: 'rescope', classId: klass.id }, teacher)).json(), summary(60));
+  await dispatch(w.f.db, w.f.bus, settings);
+  t.like(await processQueue(w.f.db, w.f.bus, settings), { processed: 0, alreadyDone: 60 });
+  t.deepEqual((await s.get(path(0), tokens[0])).json<{ assessments: string[] }>().assessments, []);
+
+  const override = await s.post(rescopePath, { source: 'rescope', classId: klass.id, override: true }, teacher);
+  t.deepEqual([override.status, override.json()], [200, summary(60)]);
+  t.is((await s.post(rescopePath, { source: 'rescope', classId: klass.id, override: 'yes' }, teacher)).status, 400, 'override must be a boolean');
+  await dispatch(w.f.db, w.f.bus, settings);
+  let running = true;
+  const statuses = new Map<number, number>();
+  const polling = (async () => {
+    for (let i = 0; running; i = (i + 1) % members.length) {
+      const { status } = await s.get(path(i), tokens[i]);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+  })();
+  const result = await processQueue(w.f.db, w.f.bus, { ...settings, batchSize: 5, onBatch: () => new Promise((resolve) => setTimeout(resolve, 20)) });
+  running = false;
+  await polling;
+  t.like(result, { processed: 60, failed: 0 });
+  t.deepEqual([...statuses.keys()], [200], `every GET during process was 200: ${JSON.stringify([...statuses])}`);
+  t.true((statuses.get(200) ?? 0) > 1, `the reader polled ${statuses.get(200)} times`);
+  const lesson = course.units[0]!.lessons[0]!;
+  for (let i = 0; i < members.length; i += 7) {
+    const after = await s.get(path(i), tokens[i]);
+    t.like(after.json(), { assessments: [lesson.items[0]], lessons: [lesson.id] }, 'the new competencies are in');
+  }
 });
