@@ -65,25 +65,30 @@ test('readyz is 503 naming Redis when it does not answer within 1 s, and 200 aga
   const w = await world(t, { dialect: 'sqlite', redis: single });
   const target = new URL(w.f.redis.url);
   const slow = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port) });
-  const redis = await openRedis({ redisUrl: slow.url() }, { reconnect: 'forever' });
+  // In database 3, to show a reconnect goes back to the URL's database.
+  const redis = await openRedis({ redisUrl: `${slow.url()}/3` }, { reconnect: 'forever' });
   t.teardown(() => redis.close());
+  const token = 'ZGIzdG9rZW4=';
+  const sessionKey = `${w.sessionPrefix}${token}`;
+  await redis.client.set(sessionKey, JSON.stringify({ user_id: w.learner }), 'EX', 120);
+  t.teardown(() => redis.client.unlink(sessionKey).then(() => undefined, () => undefined));
   const s = await testServer(t, { db: w.f.db, redis: redis.client, sessionPrefix: w.sessionPrefix });
   t.is((await s.get('/readyz')).status, 200);
+  t.is((await s.get(fetchPath({ courseId: w.course.id }), token)).status, 404, 'the session is found in database 3');
   await slow.close();
   const down = await s.get('/readyz');
   t.is(down.status, 503);
   t.like(down.json(), { database: 'ok' });
   t.regex(down.json<{ message: string }>().message, /^not ready: redis: /);
   t.is((await s.get('/healthz')).status, 200, 'alive all the same');
-  // Redis comes back on the same address: serve reconnects by itself.
+  // Redis comes back on the same address: serve reconnects by itself (nothing is sent
+  // meanwhile, so the reconnect alone must choose the database).
+  const ready = new Promise((resolve) => redis.client.once('ready', resolve));
   const back = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port), port: slow.port });
   t.teardown(() => back.close());
-  let status = 0;
-  for (let i = 0; i < 40 && status !== 200; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    status = (await s.get('/readyz')).status;
-  }
-  t.is(status, 200);
+  await ready;
+  t.is((await s.get('/readyz')).status, 200);
+  t.is((await s.get(fetchPath({ courseId: w.course.id }), token)).status, 404, 'after the reconnect too: still database 3');
   const delayed = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port), delayMs: 1_500 });
   t.teardown(() => delayed.close());
   const late = await openRedis({ redisUrl: delayed.url() });
