@@ -80,12 +80,21 @@ export function createMetrics(db: Database, log: Logger, options: MetricsOptions
     },
   });
 
+  // The series of each (method, route, status), looked up once: prom-client would hash
+  // the label object on every request otherwise.
+  const series = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
   return {
     contentType: registry.contentType,
     observe(method, route, status, seconds) {
-      const labels = { method, route, status: String(status) };
-      requests.inc(labels);
-      latency.observe(labels, seconds);
+      const key = `${method} ${status} ${route}`;
+      let s = series.get(key);
+      if (!s) {
+        const labels = { method, route, status: String(status) };
+        s = { count: requests.labels(labels), time: latency.labels(labels) };
+        series.set(key, s);
+      }
+      s.count.inc();
+      s.time.observe(seconds);
     },
     render: () => registry.metrics(),
   };

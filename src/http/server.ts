@@ -52,7 +52,8 @@ export function createApp(deps: ServerDeps): FastifyInstance {
   app.removeContentTypeParser('text/plain');
 
   const metrics = createMetrics(db, log, deps.metrics);
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: it runs for every request, and a promise each adds up.
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const ms = reply.elapsedTime;
     metrics.observe(request.method, route, reply.statusCode, ms / 1000);
@@ -65,6 +66,7 @@ export function createApp(deps: ServerDeps): FastifyInstance {
       ...(request.callerId ? { caller: request.callerId } : {}),
       ...(request.outcomeReason ? { reason: request.outcomeReason } : {}),
     });
+    done();
   });
 
   registerAuth(app, redis, deps.sessionPrefix);
