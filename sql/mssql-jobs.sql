@@ -250,34 +250,22 @@ select [c].[checkCode], [c].[id] as [check_id], [p].[currentCheckId], [p].[atten
 
 -- ==== rescope-show: a learner's own content in a class, not there yet, so queued
 
--- 1. 1 parameter: NVarChar
+-- 1. 6 parameters: NVarChar ×6
+SELECT [k].[course_id], [k].[creator_id], [k].[rescope], [k].[is_deleted], [k].[is_archived], CASE WHEN EXISTS (SELECT 1 FROM [class_member] [m] WHERE [m].[class_id] = [k].[id] AND [m].[user_id] = @p0 AND [m].[is_active] = 1) THEN 1 ELSE 0 END AS [target_is_member], CASE WHEN EXISTS (SELECT 1 FROM [class_collaborator] [c] WHERE [c].[class_id] = [k].[id] AND [c].[user_id] = @p1) THEN 1 ELSE 0 END AS [caller_is_collaborator], (SELECT [r].[skipped_content] FROM [rescoped_content] [r] WHERE [r].[user_id] = @p2 AND [r].[course_id] = @p3 AND [r].[class_id] = @p4) AS [content] FROM [class] [k] WHERE [k].[id] = @p5;
+
+-- 2. 1 parameter: NVarChar
 select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] from [class] where [id] in (@p0);
 
--- 2. 3 parameters: NVarChar ×2, Bit
+-- 3. 3 parameters: NVarChar ×2, Bit
 select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2);
 
--- 3. 3 parameters: Int, NVarChar ×2
-select top (@p0) [user_id] from [class_collaborator] where [class_id] = @p1 and [user_id] = @p2;
-
--- 4. 4 parameters: Int, NVarChar ×3
-select top (@p0) [skipped_content] from [rescoped_content] where [user_id] = @p1 and [course_id] = @p2 and [class_id] = @p3;
-
--- 5. 1 parameter: NVarChar
-select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] from [class] where [id] in (@p0);
-
--- 6. 3 parameters: NVarChar ×2, Bit
-select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2);
-
--- 7. 6 parameters: NVarChar ×4, Bit, Int
+-- 4. 6 parameters: NVarChar ×4, Bit, Int
 insert into [rescope_queue] ([class_id], [course_id], [override], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4, @p5); SELECT @@ROWCOUNT AS [affected_rows];
 
 -- ==== rescope-show: independent learning, found
 
--- 1. 1 parameter: NVarChar
-select [id], [version], [is_deleted] from [course] where [id] in (@p0);
-
--- 2. 3 parameters: Int, NVarChar ×2
-select top (@p0) [skipped_content] from [rescoped_content] where [user_id] = @p1 and [course_id] = @p2 and [class_id] is null;
+-- 1. 3 parameters: NVarChar ×3
+SELECT [co].[version], [co].[is_deleted], (SELECT [r].[skipped_content] FROM [rescoped_content] [r] WHERE [r].[user_id] = @p0 AND [r].[course_id] = @p1 AND [r].[class_id] IS NULL) AS [content] FROM [course] [co] WHERE [co].[id] = @p2;
 
 -- ==== status
 

@@ -5,7 +5,7 @@
 import type { Config } from './config/settings.js';
 import type { Database } from './db/database.js';
 import type { Logger } from './log/logger.js';
-import type { RedisHandle } from './redis/redis.js';
+import type { OpenRedisOptions, RedisHandle } from './redis/redis.js';
 
 export interface RuntimeOptions {
   /** Aborted on SIGTERM/SIGINT: long commands stop taking work and wind down. */
@@ -44,9 +44,9 @@ export class Runtime {
     return this.dbPromise;
   }
 
-  /** Redis, opened (and checked) on first call. */
-  redis(): Promise<RedisHandle> {
-    this.redisPromise ??= quiet(import('./redis/redis.js').then(({ openRedis }) => openRedis(this.config)));
+  /** Redis, opened (and checked) on first call; `options` apply to that first call. */
+  redis(options: OpenRedisOptions = {}): Promise<RedisHandle> {
+    this.redisPromise ??= quiet(import('./redis/redis.js').then(({ openRedis }) => openRedis(this.config, options)));
     return this.redisPromise;
   }
 

@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
-import { Instruction, Obj, at, claims, configMaps, containerEnv, containerInvocations, cronEnv, cronInvocations, cronLineProblems, cronProblems, crontab, dockerStages, dockerfilePath, envProblems, intervalSeconds, invocationProblems, invocationsInScript, isObj, isWhole, list, loaded, noOverlapSteps, repo, scheduledSteps, secrets, stepsOf, ttlOf, workloads } from './helpers/deployment.js';
+import { Instruction, Obj, at, claims, configMaps, containerEnv, containerInvocations, cronEnv, cronInvocations, cronLineProblems, cronProblems, crontab, deployments, dockerStages, dockerfilePath, effectiveSetting, envProblems, intervalSeconds, invocationProblems, invocationsInScript, isObj, isWhole, list, loaded, noOverlapSteps, repo, scheduledSteps, secrets, services, stepsOf, ttlOf, workloads } from './helpers/deployment.js';
 
 test('every document in cron/k8s/*.yaml parses and names its apiVersion, kind and metadata.name', (t) => {
   t.true(loaded.files.length > 0, 'cron/k8s holds no .yaml files');
@@ -53,7 +53,7 @@ test('each CronJob and Job sets its schedule, overlap policy, deadlines, history
 
 test('each container has the image, resources, configuration and volumes it needs', (t) => {
   const images = new Set<string>();
-  for (const w of workloads) {
+  for (const w of [...workloads, ...deployments]) {
     const containers = list(at(w.podSpec, 'containers'));
     t.true(containers.length > 0, `${w.where}: jobTemplate.spec.template.spec.containers is empty`);
     const volumes = new Map(list(at(w.podSpec, 'volumes')).map((v) => [String(at(v, 'name')), v]));
@@ -92,7 +92,7 @@ test('process pods get time to stop cleanly: terminationGracePeriodSeconds of at
 });
 
 test('every mtc-batch call in the manifests names a real command and flags it accepts', (t) => {
-  for (const w of workloads) {
+  for (const w of [...workloads, ...deployments]) {
     list(at(w.podSpec, 'containers')).forEach((c, i) => {
       const { invocations, problems } = containerInvocations(c, `${w.where} container ${i}`);
       t.true(problems.length === 0, problems.join('\n'));
@@ -116,6 +116,47 @@ test('the ConfigMap and Secret set only real mtc-batch variables, with valid val
     const problems = envProblems(all, `Secret ${name}`);
     t.true(problems.length === 0, problems.join('\n'));
     for (const key of ['DATABASE_URL', 'REDIS_URL']) t.true(key in all, `Secret ${name}: no ${key}`);
+  }
+});
+
+test('serve runs as a Deployment of 2+ replicas, reachable by its probes and a Service, with time to stop', (t) => {
+  const serving = deployments.filter((d) => stepsOf(d).includes('serve'));
+  t.true(serving.length > 0, 'cron/k8s: no Deployment runs "mtc-batch serve"');
+  t.true(deployments.every((d) => stepsOf(d).every((step) => step === 'serve')), 'cron/k8s: only serve is long-running; the other steps are Jobs');
+  for (const d of serving) {
+    const { doc } = d.manifest;
+    t.is(doc.apiVersion, 'apps/v1', `${d.where}: apiVersion must be apps/v1`);
+    t.true(isWhole(at(doc, 'spec', 'replicas'), 2), `${d.where}: at least 2 replicas, so one pod's restart leaves the API answered`);
+    const labels = (at(d.jobSpec, 'template', 'metadata', 'labels') ?? {}) as Obj;
+    const selector = (at(d.jobSpec, 'selector', 'matchLabels') ?? {}) as Obj;
+    t.true(Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v), `${d.where}: spec.selector.matchLabels must match the pod template's labels`);
+    const [container] = list(at(d.podSpec, 'containers'));
+    const [inv] = d.invocations;
+    const env = containerEnv(container);
+    const host = String(effectiveSetting('serveHost', inv!, env));
+    const port = Number(effectiveSetting('servePort', inv!, env));
+    t.true(['0.0.0.0', '::'].includes(host), `${d.where}: serve listens on ${host}; probes and the Service reach the pod's own address, so MTC_BATCH_SERVE_HOST must be 0.0.0.0`);
+    const ports = list(at(container, 'ports'));
+    const portOf = (ref: unknown) => ports.find((p) => at(p, 'name') === ref || at(p, 'containerPort') === ref);
+    t.is(at(portOf(port), 'containerPort'), port, `${d.where}: serve listens on ${port}, which is not a containerPort`);
+    for (const [probe, path] of [['readinessProbe', '/readyz'], ['livenessProbe', '/healthz']] as const) {
+      t.is(at(container, probe, 'httpGet', 'path'), path, `${d.where}: ${probe} should GET ${path}`);
+      t.is(at(portOf(at(container, probe, 'httpGet', 'port')), 'containerPort'), port, `${d.where}: ${probe} must target the port serve listens on (${port})`);
+    }
+    // serve cuts requests still running 20 s after SIGTERM and exits; a preStop pause comes first.
+    const preStop = list(at(container, 'lifecycle', 'preStop', 'exec', 'command'));
+    const pause = preStop[0] === 'sleep' ? Number(preStop[1]) : 0;
+    t.true(isWhole(at(d.podSpec, 'terminationGracePeriodSeconds'), 30) && Number(at(d.podSpec, 'terminationGracePeriodSeconds')) >= pause + 21, `${d.where}: terminationGracePeriodSeconds must cover the ${pause} s preStop pause plus serve's 20 s stop`);
+    const fronting = [...services.values()].filter((svc) => {
+      const sel = (at(svc, 'spec', 'selector') ?? {}) as Obj;
+      return Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels[k] === v);
+    });
+    t.true(fronting.length > 0, `${d.where}: no Service selects its pods`);
+    for (const svc of fronting) {
+      for (const p of list(at(svc, 'spec', 'ports'))) {
+        t.is(at(portOf(at(p, 'targetPort')), 'containerPort'), port, `Service ${String(at(svc, 'metadata', 'name'))}: targetPort ${String(at(p, 'targetPort'))} is not the port serve listens on`);
+      }
+    }
   }
 });
 

@@ -179,14 +179,15 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
 
   const sessionPrefix = `${prefix}session:`;
   await redis.set(`${sessionPrefix}token-of-learner-1`, JSON.stringify({ user_id: U(1) }), 'EX', 600);
+  const { id: _id, ...classFacts } = classRow(C1);
+  r.on(/^SELECT \[k\]\.\[course_id\]/, [{ ...classFacts, target_is_member: 1, caller_is_collaborator: 0, content: null }], 1);
   r.on(/from \[class\] where \[id\] in/, [classRow(C1)]);
   r.on(/from \[class_member\] where .* \[user_id\] in/, [{ user_id: U(1) }]);
   r.on(/^insert into \[rescope_queue\]/, affected(1), 1);
   await section('rescope-show: a learner\'s own content in a class, not there yet, so queued', () =>
     rescopeShow(r.db, redis, { token: 'token-of-learner-1', courseId: K1, classId: C1 }, { sessionPrefix }),
   );
-  r.on(/from \[course\] where \[id\] in/, [{ id: K2, version: '3', is_deleted: false }]);
-  r.on(/from \[rescoped_content\] where/, [{ skipped_content: '{"units":[]}' }], 1);
+  r.on(/^SELECT \[co\]\.\[version\]/, [{ version: '3', is_deleted: false, content: '{"units":[]}' }], 1);
   await section('rescope-show: independent learning, found', () => rescopeShow(r.db, redis, { token: 'token-of-learner-1', courseId: K2, classId: null }, { sessionPrefix }));
 
   r.on(/INFORMATION_SCHEMA\.TABLES/i, [{ TABLE_NAME: 'mtc_batch_migrations' }], 1);

@@ -1,76 +1,19 @@
-import type { ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
-import { type ShowRequest, rescopeShow } from '../src/rescope/show.js';
-import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
+import { rescopeShow } from '../src/rescope/show.js';
 import { runCli } from './helpers/cli.js';
-import { type Target, eachTarget } from './helpers/databases.js';
-import { type RescopeFixture, queueRows, rescopeFixture } from './helpers/rescope.js';
+import { eachTarget } from './helpers/databases.js';
+import { queueRows } from './helpers/rescope.js';
+import { accessCases, world } from './helpers/rescope-world.js';
 import { useRedisCluster } from './helpers/redis.js';
 
 useRedisCluster();
 
-interface World {
-  f: RescopeFixture;
-  sessionPrefix: string;
-  token(userId: string): Promise<string>;
-  show(request: Omit<ShowRequest, 'token'> & { caller: string }): ReturnType<typeof rescopeShow>;
-  course: Awaited<ReturnType<typeof seedCourse>>;
-  noVersion: Awaited<ReturnType<typeof seedCourse>>;
-  otherCourse: Awaited<ReturnType<typeof seedCourse>>;
-  klass: { id: string; creatorId: string };
-  offClass: { id: string };
-  deletedClass: { id: string };
-  otherClass: { id: string; creatorId: string };
-  learner: string;
-  classmate: string;
-  inactive: string;
-  stranger: string;
-  coTeacher: string;
-}
-
-async function world(t: ExecutionContext, target: Target): Promise<World> {
-  const f = await rescopeFixture(t, target);
-  const sessionPrefix = `${f.redis.prefix}session:`;
-  const units = [[[{ competencies: ['a'] }, { format: 'collection', competencies: ['b'] }]], [[{ competencies: ['c'] }]]];
-  const course = await seedCourse(f.db, { units });
-  const noVersion = await seedCourse(f.db, { units, version: null });
-  const otherCourse = await seedCourse(f.db, { units });
-  const [learner, classmate, inactive, stranger, coTeacher] = learners(5) as [string, string, string, string, string];
-  const klass = await seedClass(f.db, { courseId: course.id, members: [learner, classmate], inactiveMembers: [inactive], collaborators: [coTeacher] });
-  const offClass = await seedClass(f.db, { courseId: course.id, members: [learner], rescope: false });
-  const deletedClass = await seedClass(f.db, { courseId: course.id, members: [learner], deleted: true });
-  const otherClass = await seedClass(f.db, { courseId: otherCourse.id, members: [learner] });
-  await seedCompetencies(f.db, { [learner]: { a: 'mastered', b: 'completed' } });
-  const token = async (userId: string) => {
-    const value = randomUUID();
-    await f.redis.client.set(`${sessionPrefix}${value}`, JSON.stringify({ user_id: userId }), 'EX', 600);
-    return value;
-  };
-  const show = async ({ caller, ...rest }: Omit<ShowRequest, 'token'> & { caller: string }) =>
-    rescopeShow(f.db, f.redis.client, { ...rest, token: await token(caller) }, { sessionPrefix });
-  return { f, sessionPrefix, token, show, course, noVersion, otherCourse, klass, offClass, deletedClass, otherClass, learner, classmate, inactive, stranger, coTeacher };
-}
-
 eachTarget('the access matrix, each rule and its failure', async (t, target) => {
   const w = await world(t, target);
   const c = w.course.id;
-  const cases: Array<[string, Parameters<World['show']>[0], string]> = [
-    ['learner in independent learning', { caller: w.learner, courseId: c, classId: null }, 'queued'],
-    ['another user in independent learning', { caller: w.classmate, courseId: c, classId: null, userId: w.learner }, 'forbidden'],
-    ['course without version', { caller: w.learner, courseId: w.noVersion.id, classId: null }, 'not-applicable'],
-    ['teacher', { caller: w.klass.creatorId, courseId: c, classId: w.klass.id, userId: w.learner }, 'queued'],
-    ['co-teacher', { caller: w.coTeacher, courseId: c, classId: w.klass.id, userId: w.learner }, 'queued'],
-    ['teacher of another class', { caller: w.otherClass.creatorId, courseId: c, classId: w.klass.id, userId: w.learner }, 'forbidden'],
-    ['learner reading themself in class', { caller: w.classmate, courseId: c, classId: w.klass.id }, 'queued'],
-    ['learner reading a classmate', { caller: w.classmate, courseId: c, classId: w.klass.id, userId: w.learner }, 'forbidden'],
-    ['target not a member', { caller: w.klass.creatorId, courseId: c, classId: w.klass.id, userId: w.stranger }, 'forbidden'],
-    ['target no longer active', { caller: w.klass.creatorId, courseId: c, classId: w.klass.id, userId: w.inactive }, 'forbidden'],
-    ['class of another course', { caller: w.learner, courseId: c, classId: w.otherClass.id }, 'forbidden'],
-    ['deleted class', { caller: w.learner, courseId: c, classId: w.deletedClass.id }, 'forbidden'],
-    ['rescope off', { caller: w.learner, courseId: c, classId: w.offClass.id }, 'not-applicable'],
-  ];
+  const cases = accessCases(w);
   for (const [name, request, expected] of cases) {
     const outcome = await w.show(request);
     t.is(outcome.status as string, expected, name);
@@ -83,6 +26,12 @@ eachTarget('the access matrix, each rule and its failure', async (t, target) => 
   t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: expiring, courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'unauthorised' });
   await w.f.redis.client.set(`${w.sessionPrefix}garbled`, 'not json');
   t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: 'garbled', courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'unauthorised' });
+  await w.f.redis.client.set(`${w.sessionPrefix}anon`, JSON.stringify({ user_id: 'anonymous' }));
+  t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: 'anon', courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'unauthorised', reason: 'the session is anonymous' });
+  // A lookup extends the session, with its own validity, as the platform does.
+  await w.f.redis.client.set(`${w.sessionPrefix}short`, JSON.stringify({ user_id: w.learner, access_token_validity: 900 }), 'EX', 10);
+  t.like(await rescopeShow(w.f.db, w.f.redis.client, { token: 'short', courseId: c, classId: null }, { sessionPrefix: w.sessionPrefix }), { status: 'queued' });
+  t.true((await w.f.redis.client.ttl(`${w.sessionPrefix}short`)) > 800);
   // Only the allowed requests queued anything, once per learner, course and class: the
   // learner in independent learning and in class (teacher and co-teacher asked for the
   // same row), and the classmate in class.
@@ -107,6 +56,27 @@ eachTarget('round trip: not found → queued once → dispatch and process → f
     found.content,
     JSON.stringify({ units: [u1!.id], lessons: [u1!.lessons[0]!.id], assessments: [u1!.lessons[0]!.items[0]], collections: [u1!.lessons[0]!.items[1]], assessmentsExternal: [], collectionsExternal: [] }),
   );
+});
+
+eachTarget('an archived class without stored content is not applicable, queues nothing, and its stored content is still read', async (t, target) => {
+  const w = await world(t, target);
+  const request = { caller: w.learner, courseId: w.course.id, classId: w.archivedClass.id };
+  t.deepEqual(await w.show(request), { status: 'not-applicable', reason: `class ${w.archivedClass.id} is archived` });
+  t.is((await queueRows(w.f.db)).length, 0);
+  const stored = '{"units":[],"lessons":[],"assessments":["x"],"collections":[],"assessmentsExternal":[],"collectionsExternal":[]}';
+  await w.f.db.knex('rescoped_content').insert({ user_id: w.learner, course_id: w.course.id, class_id: w.archivedClass.id, skipped_content: stored });
+  t.like(await w.show(request), { status: 'found', content: stored });
+});
+
+eachTarget('a failed row that rescope-show queues again is reported as queued, not as already queued', async (t, target) => {
+  const w = await world(t, target);
+  const request = { caller: w.learner, courseId: w.course.id, classId: w.klass.id };
+  t.like(await w.show(request), { status: 'queued', alreadyQueued: false });
+  await w.f.db.knex('rescope_queue').update({ status: 'failed', attempts: 5, last_error: 'boom' });
+  t.like(await w.show(request), { status: 'queued', alreadyQueued: false });
+  const [row] = await queueRows(w.f.db);
+  t.like(row, { status: null, attempts: 0 });
+  t.like(await w.show(request), { status: 'queued', alreadyQueued: true });
 });
 
 eachTarget('rescope-show on the command line: exit codes and one JSON object for each outcome', async (t, target) => {
@@ -135,6 +105,9 @@ eachTarget('rescope-show on the command line: exit codes and one JSON object for
   const off = await run(w.learner, '--course', w.course.id, '--class', w.offClass.id, '--json');
   t.is(off.code, 5);
   t.like(off.json(), { status: 'not-applicable', reason: `class ${w.offClass.id} has rescope off` });
+  const archived = await run(w.learner, '--course', w.course.id, '--class', w.archivedClass.id, '--json');
+  t.is(archived.code, 5);
+  t.deepEqual(archived.json(), { status: 'not-applicable', reason: `class ${w.archivedClass.id} is archived` });
   const unknown = await runCli(['rescope-show', '--token', 'nope', '--course', w.course.id, '--json'], { env });
   t.is(unknown.code, 4);
   t.like(unknown.json(), { status: 'unauthorised' });

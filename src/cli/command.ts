@@ -59,6 +59,8 @@ export interface CommandSpec<O extends object = Record<string, unknown>> {
   /** Command-specific options and arguments. */
   configure?(cmd: Command): void;
   run(ctx: RunContext, opts: O, args: string[]): Promise<Outcome>;
+  /** A command whose normal end is a stop signal (serve): stopping is `finished`, not `stopped early`. */
+  stopsOnSignal?: boolean;
 }
 
 interface CommonOptions {
@@ -151,7 +153,7 @@ export function addCommand<O extends object>(
       else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
       const exitCode = outcome.exitCode ?? ExitCode.ok;
       const summary = { ...summaryFields(outcome.result), exitCode, durationMs: durationMs() };
-      if (io.signal?.aborted) log.warn(`stopped early: ${errorMessage(io.signal.reason)}`, summary);
+      if (io.signal?.aborted && !spec.stopsOnSignal) log.warn(`stopped early: ${errorMessage(io.signal.reason)}`, summary);
       else log.info('finished', summary);
       setExit(exitCode);
     } catch (err) {

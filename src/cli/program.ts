@@ -14,11 +14,12 @@ import { overdueSyncCommand } from './overdue-sync.js';
 import { processCommand } from './process.js';
 import { rescopeShowCommand } from './rescope-show.js';
 import { retryFailedCommand } from './retry-failed.js';
+import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
 import { version } from './version.js';
 
 // Each spec has its own options type; the list only needs what addCommand reads.
-export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqueueCommand, dispatchCommand, processCommand, rescopeShowCommand, overdueSyncCommand, notifyInvalidCommand, statusCommand, failedCommand, retryFailedCommand, discardFailedCommand, demoCommand] as ReadonlyArray<CommandSpec<never>>;
+export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqueueCommand, dispatchCommand, processCommand, rescopeShowCommand, serveCommand, overdueSyncCommand, notifyInvalidCommand, statusCommand, failedCommand, retryFailedCommand, discardFailedCommand, demoCommand] as ReadonlyArray<CommandSpec<never>>;
 
 export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void): Command {
   const program = new Command('mtc-batch')

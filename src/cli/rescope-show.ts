@@ -19,7 +19,8 @@ export const rescopeShowCommand: CommandSpec<ShowOptions> = {
     'not be deleted and be a class of --course, the learner must be an active member, and the caller must be the ' +
     'learner, the class creator or a co-teacher. Prints the stored content exactly as stored (exit 0). When none is ' +
     'stored yet, queues an oob request for it and exits 3. Exit 4: unauthorised or forbidden (the message names the ' +
-    'rule); exit 5: rescope does not apply (class setting off, course without a version).',
+    'rule); exit 5: rescope does not apply (class setting off, course without a version, or nothing stored and the ' +
+    'request cannot be queued, e.g. an archived class).',
   settings: ['sessionPrefix', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   configure(cmd) {
     cmd
@@ -57,12 +58,6 @@ export const rescopeShowCommand: CommandSpec<ShowOptions> = {
           }; it is computed by the next dispatch and process`,
         };
       }
-      case 'not-queued':
-        return {
-          exitCode: ExitCode.notFound,
-          result: { status: 'not-found', reason: outcome.reason },
-          human: `not found, and not queued: ${outcome.reason}`,
-        };
       case 'unauthorised':
         return { exitCode: ExitCode.forbidden, result: { status: 'unauthorised', reason: outcome.reason }, human: `unauthorised: ${outcome.reason}` };
       case 'forbidden':

@@ -27,6 +27,8 @@ export interface Config {
   notificationTtlSeconds: number;
   notificationPrefix: string;
   notificationIndexKey: string;
+  serveHost: string;
+  servePort: number;
 }
 
 export type SettingKey = keyof Config;
@@ -206,9 +208,10 @@ const settingList: SettingSpec[] = [
   {
     key: 'sessionPrefix',
     env: 'MTC_BATCH_SESSION_PREFIX',
-    description: 'Redis key prefix of platform sessions: <prefix><token> holds {"user_id":"<uuid>"}',
-    default: 'session:',
-    parse: redisKey,
+    description: 'Redis key prefix of platform sessions: <prefix><token> holds {"user_id":"<uuid>",…}; the platform uses none',
+    default: '',
+    // Empty is the platform's own layout (the token is the key), so it is a value, not "unset".
+    parse: (raw, where) => (raw === '' ? '' : redisKey(raw, where)),
   },
   {
     key: 'overdueAfterMinutes',
@@ -249,6 +252,24 @@ const settingList: SettingSpec[] = [
       }
       return value;
     },
+  },
+  {
+    key: 'serveHost',
+    env: 'MTC_BATCH_SERVE_HOST',
+    description: 'address serve listens on (0.0.0.0 in a container, to be reached from outside the pod)',
+    default: '127.0.0.1',
+    parse(raw, where) {
+      const value = nonEmptyString(raw, where);
+      if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(value)) throw new ConfigError(`${where} must be a host name or IP address; got ${describe(value)}`);
+      return value;
+    },
+  },
+  {
+    key: 'servePort',
+    env: 'MTC_BATCH_SERVE_PORT',
+    description: 'TCP port serve listens on (0: any free port, logged at start)',
+    default: 8080,
+    parse: integerIn(0, 65_535),
   },
 ];
 

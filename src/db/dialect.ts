@@ -79,6 +79,12 @@ export interface Dialect {
    * undefined where knex's stream is used instead.
    */
   streamRows?: (knex: Knex, sql: string, bindings: readonly unknown[]) => AsyncIterable<Record<string, unknown>>;
+  /**
+   * Runs one short read-only statement (`?` placeholders, no `??`) straight through the
+   * driver on a pooled connection; undefined where knex's raw query is used instead. For
+   * the hot path of serve's Fetch.
+   */
+  readRows?: (knex: Knex, sql: string, bindings: readonly unknown[]) => Promise<Array<Record<string, unknown>>>;
   /** A boolean constant as DDL writes it (index predicates cannot take bindings). */
   booleanLiteral(value: boolean): string;
   /**

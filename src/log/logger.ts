@@ -38,7 +38,7 @@ export function createLogger(options: LoggerOptions): Logger {
       if (rank[level] < rank[options.level]) return;
       const record = { ...base, ...fields };
       if (format === 'json') {
-        stream.write(`${JSON.stringify({ time: now().toISOString(), level, msg, ...record }, jsonSafe)}\n`);
+        stream.write(`${jsonRecord({ time: now().toISOString(), level, msg, ...record })}\n`);
       } else {
         stream.write(`${humanLine(level, msg, record)}\n`);
       }
@@ -66,6 +66,18 @@ function humanLine(level: LogLevel, msg: string, record: Fields): string {
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v, jsonSafe)}`)
     .join(' ');
   return `${prefix}: ${tag}${msg}${extras ? `  (${extras})` : ''}`;
+}
+
+/**
+ * A record as one JSON line. The replacer (bigints, errors) makes JSON.stringify several
+ * times slower, so a record of plain values (every access-log line of serve) goes without.
+ */
+function jsonRecord(record: Fields): string {
+  for (const key in record) {
+    const v = record[key];
+    if ((typeof v === 'object' && v !== null) || typeof v === 'bigint') return JSON.stringify(record, jsonSafe);
+  }
+  return JSON.stringify(record);
 }
 
 function jsonSafe(_key: string, value: unknown): unknown {

@@ -27,7 +27,18 @@ export function isCluster(client: RedisClient): client is Cluster {
   return client instanceof Cluster;
 }
 
-export async function openRedis(config: Pick<Config, 'redisUrl'>): Promise<RedisHandle> {
+export interface OpenRedisOptions {
+  /**
+   * 'briefly' (one-shot jobs): after a connection drops, a few quick retries, then the job
+   * fails. 'forever' (serve): keep reconnecting (at most 2 s apart) while commands fail
+   * fast, so a Redis restart costs a long-running server errors, not its connection.
+   */
+  reconnect?: 'briefly' | 'forever';
+  /** Fail a command with no reply after this long (0: wait). */
+  commandTimeoutMs?: number;
+}
+
+export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenRedisOptions = {}): Promise<RedisHandle> {
   const display = maskUrl(config.redisUrl);
   let lastError: unknown;
   const cluster = parseClusterUrl(config.redisUrl);
@@ -35,6 +46,7 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>): Promise<Redis
     connectTimeout: 5_000,
     // A command waits through at most one reconnect, then fails the job rather than hang.
     maxRetriesPerRequest: 1,
+    ...(options.commandTimeoutMs ? { commandTimeout: options.commandTimeoutMs } : {}),
   };
   const client: RedisClient = cluster
     ? new Cluster(cluster.nodes, {
@@ -75,8 +87,9 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>): Promise<Redis
     await selectDatabase(client, config.redisUrl, display);
   }
   // Connected: from now on a dropped connection is retried briefly.
-  if (isCluster(client)) client.options.clusterRetryStrategy = (times: number) => (times > 3 ? null : times * 200);
-  else client.options.retryStrategy = (times: number) => (times > 3 ? null : times * 200);
+  const retry = options.reconnect === 'forever' ? (times: number) => Math.min(times * 200, 2_000) : (times: number) => (times > 3 ? null : times * 200);
+  if (isCluster(client)) client.options.clusterRetryStrategy = retry;
+  else client.options.retryStrategy = retry;
   let closed = false;
   return {
     client,

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { commands } from '../../src/cli/program.js';
 import { configFileEnv } from '../../src/config/load-config.js';
-import { flagName, settings } from '../../src/config/settings.js';
+import { type SettingKey, flagName, settings } from '../../src/config/settings.js';
 
 export const repo = new URL('../../../', import.meta.url);
 export const k8sDir = new URL('cron/k8s/', repo);
@@ -316,6 +316,28 @@ export const workloads: Workload[] = loaded.manifests
     const invocations = list(at(podSpec, 'containers')).flatMap((c, i) => containerInvocations(c, `${where} container ${i}`).invocations);
     return { where, manifest, jobSpec, podSpec, invocations };
   });
+
+/** Long-running pods (serve): Deployments, whose containers are checked like the jobs' and their probes besides. */
+export const deployments: Workload[] = loaded.manifests
+  .filter((m) => m.doc.kind === 'Deployment')
+  .map((manifest) => {
+    const jobSpec = at(manifest.doc, 'spec');
+    const podSpec = at(jobSpec, 'template', 'spec');
+    const where = `${manifest.file} Deployment ${String(at(manifest.doc, 'metadata', 'name'))}`;
+    const invocations = list(at(podSpec, 'containers')).flatMap((c, i) => containerInvocations(c, `${where} container ${i}`).invocations);
+    return { where, manifest, jobSpec, podSpec, invocations };
+  });
+
+export const services = named('Service');
+
+/** What a call runs with for a setting: its flag, else the container's environment, else the default (each parsed as the CLI does). */
+export function effectiveSetting(key: SettingKey, inv: Invocation, env: Record<string, string>): unknown {
+  const spec = settings.find((s) => s.key === key)!;
+  const i = inv.words.indexOf(flagName(key));
+  if (i >= 0 && inv.words[i + 1] !== undefined) return spec.parse(inv.words[i + 1], flagName(key));
+  if (env[spec.env] !== undefined) return spec.parse(env[spec.env], spec.env);
+  return spec.default;
+}
 
 export function stepsOf(w: Workload): string[] {
   return w.invocations.map((inv) => inv.words[0] ?? '');

@@ -12,6 +12,8 @@ export interface ProxyOptions {
   delayMs?: number;
   /** Destroy the connection once this many bytes went from client to server. */
   cutAfterBytes?: number;
+  /** Port to listen on (default: any free one); e.g. the port of a proxy closed earlier, to bring it back. */
+  port?: number;
 }
 
 export interface TcpProxy {
@@ -71,7 +73,7 @@ export async function startTcpProxy(options: ProxyOptions): Promise<TcpProxy> {
     client.on('close', closeLater(upstream, upstreamDue));
     upstream.on('close', closeLater(client, clientDue));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     port,

@@ -1,4 +1,5 @@
 import type { Dialect, SqlListType } from '../dialect.js';
+import { pgReadRows } from './direct-read.js';
 import { errorCode, quoteDouble as q } from '../sql-text.js';
 import { pgRowStream } from './pg-row-stream.js';
 
@@ -37,6 +38,7 @@ export const postgres: Dialect = {
     `ALTER TABLE ${q(table)} SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0)`,
   ],
   streamRows: pgRowStream,
+  readRows: pgReadRows,
   booleanLiteral: (value) => (value ? 'true' : 'false'),
   // uuid values have no case: PostgreSQL prints them lower-case.
   canonicalUuidSql: (expr) => expr,

@@ -1,4 +1,5 @@
 import type { Dialect } from '../dialect.js';
+import { sqliteReadRows } from './direct-read.js';
 import { errorCode, quoteDouble as q } from '../sql-text.js';
 
 const now = "(CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER))";
@@ -17,6 +18,7 @@ export const sqlite: Dialect = {
   nowPlusSecondsSql: `(${now} + CAST(? AS INTEGER) * 1000)`,
   partialClaimIndex: true,
   queueTableTuningSql: () => [],
+  readRows: sqliteReadRows,
   booleanLiteral: (value) => (value ? '1' : '0'),
   uuidTextCollation: 'NOCASE',
   canonicalUuidSql: (expr) => `lower(${expr})`,

@@ -1,0 +1,37 @@
+import type { CommandSpec, Outcome } from './command.js';
+
+export const serveCommand: CommandSpec = {
+  name: 'serve',
+  summary: 'answer the Fetch and Do Rescope APIs over HTTP, with health, readiness and metrics, until stopped',
+  description:
+    'The one long-running command: the original rescope service\'s HTTP API (GET and POST ' +
+    '/api/rescope/{v1|v2}/scope/skipped, authorised by "Authorization: Token <token>" sessions in Redis) over the ' +
+    'same functions as rescope-show and enqueue, plus GET /healthz, /readyz and /metrics. Logs one JSON line per ' +
+    'request. On SIGTERM or SIGINT it stops accepting, finishes the requests in flight (cutting them after 20 s), ' +
+    'closes its connections and exits 0.',
+  settings: ['serveHost', 'servePort', 'sessionPrefix', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  stopsOnSignal: true,
+  async run({ runtime, config, log, io }): Promise<Outcome> {
+    const [{ startServer }, { nonBlocking }, { createLogger }] = await Promise.all([
+      import('../http/server.js'),
+      import('../log/nonblocking-stream.js'),
+      import('../log/logger.js'),
+    ]);
+    // The runtime refuses a database that is not migrated. Redis as a long-running client:
+    // reconnect after a Redis restart, and never wait on a reply longer than a request should.
+    const [db, redis] = await Promise.all([runtime.db(), runtime.redis({ reconnect: 'forever', commandTimeoutMs: 5_000 })]);
+    const signal = io.signal ?? runtime.signal;
+    // The same logger and records, written without blocking: a request never waits for
+    // the log's reader (see nonblocking-stream.ts).
+    const sink = nonBlocking(io.stderr);
+    const serveLog = createLogger({ format: log.format, level: config.logLevel, stream: sink.stream, base: { command: 'serve' } });
+    const server = await startServer({ db, redis: redis.client, log: serveLog, sessionPrefix: config.sessionPrefix }, { host: config.serveHost, port: config.servePort });
+    serveLog.info('listening', { url: server.url, port: server.port });
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    serveLog.info('stopping: no new connections; finishing the requests in flight', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) });
+    await server.stop();
+    // Every access line out before the command's own final record.
+    await sink.flush();
+    return { result: { url: server.url, stopped: true }, human: `stopped serving ${server.url}` };
+  },
+};

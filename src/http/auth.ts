@@ -1,0 +1,45 @@
+/**
+ * Authentication of the rescope routes, before anything else is read (a body is not even
+ * parsed for an unknown caller): `Authorization: Token <base64 text>`, looked up with the
+ * one session function `rescope-show` uses. Any failure is 401 with an empty body, as the
+ * original service answered; the access log says why.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RedisClient } from '../redis/redis.js';
+import { sessionUser, tokenFromAuthorization } from '../rescope/sessions.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The session's user, set for the rescope routes once the token is checked. */
+    callerId: string | null;
+    /** Why the answer is what it is, for the access log (never the token). */
+    outcomeReason: string | null;
+  }
+}
+
+export const rescopePathPrefix = '/api/rescope/';
+
+export function registerAuth(app: FastifyInstance, redis: RedisClient, sessionPrefix: string): void {
+  app.decorateRequest('callerId', null);
+  app.decorateRequest('outcomeReason', null);
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!request.url.startsWith(rescopePathPrefix)) return;
+    const token = tokenFromAuthorization(request.headers.authorization);
+    if (token === null) {
+      request.outcomeReason = request.headers.authorization === undefined ? 'no Authorization header' : 'the Authorization header is not "Token <base64 text>"';
+      return reply.code(401).send();
+    }
+    const session = await sessionUser(redis, sessionPrefix, token);
+    if (!session.ok) {
+      request.outcomeReason = session.reason;
+      return reply.code(401).send();
+    }
+    request.callerId = session.userId;
+  });
+}
+
+/** The caller of a request that went through the hook (a route outside it has none). */
+export function callerOf(request: FastifyRequest): string {
+  if (request.callerId === null) throw new Error(`no caller on ${request.url}: the route is not under ${rescopePathPrefix}`);
+  return request.callerId;
+}

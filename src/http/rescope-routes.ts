@@ -1,0 +1,47 @@
+/**
+ * The original service's two routes. Each parses and checks the request, calls the
+ * function the command calls (fetchRescoped as rescope-show does, requestRescope over
+ * enqueue), and turns its outcome into an answer: no rule lives here.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../log/logger.js';
+import { parseEnqueueRequest } from '../rescope/enqueue-request.js';
+import { requestRescope } from '../rescope/request-rescope.js';
+import { fetchRescoped } from '../rescope/show.js';
+import { type Answer, fetchAnswer, rescopeAnswer } from './answers.js';
+import { callerOf } from './auth.js';
+import { apiVersions, isJsonContentType, parseFetchQuery } from './requests.js';
+
+const path = '/api/rescope/:version/scope/skipped';
+
+type Routed = FastifyRequest<{ Params: { version: string }; Querystring: Record<string, unknown> }>;
+
+export function registerRescopeRoutes(app: FastifyInstance, db: Database, log: Logger): void {
+  app.get(path, async (request: Routed, reply) => {
+    if (!apiVersions.includes(request.params.version)) return send(request, reply, unsupportedVersion);
+    const parsed = parseFetchQuery(request.query);
+    if (!parsed.ok) return send(request, reply, { status: 400, body: { message: parsed.message } });
+    return send(request, reply, fetchAnswer(await fetchRescoped(db, callerOf(request), parsed.value, { log })));
+  });
+
+  app.post(path, async (request: Routed, reply) => {
+    if (!apiVersions.includes(request.params.version)) return send(request, reply, unsupportedVersion);
+    // A POST without a body reaches here without a parser; one with a body of another type
+    // was already refused with 415.
+    if (!isJsonContentType(request.headers['content-type'])) {
+      return send(request, reply, { status: 415, body: { message: 'Content-Type must be application/json' } });
+    }
+    const parsed = parseEnqueueRequest(request.body);
+    if (!parsed.ok) return send(request, reply, { status: 400, body: { message: parsed.error } });
+    return send(request, reply, rescopeAnswer(await requestRescope(db, callerOf(request), parsed.value, { log })));
+  });
+}
+
+const unsupportedVersion: Answer = { status: 501, body: { message: 'API version is not supported' } };
+
+function send(request: FastifyRequest, reply: FastifyReply, answer: Answer): FastifyReply {
+  if (answer.reason) request.outcomeReason = answer.reason;
+  // Stored content goes out byte for byte as stored, not parsed and serialised again.
+  return reply.code(answer.status).type('application/json; charset=utf-8').send(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
+}

@@ -1,0 +1,136 @@
+/**
+ * The HTTP front (`serve`): fastify with the program's logger (fastify's own, pino, stays
+ * off, so there is one log format), the original service's routes, probes and metrics,
+ * timeouts that keep slow or idle clients from holding connections, and a graceful stop.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Database } from '../db/database.js';
+import { ConnectionError, errorMessage } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { RedisClient } from '../redis/redis.js';
+import { registerAuth } from './auth.js';
+import { type MetricsOptions, createMetrics } from './metrics.js';
+import { registerProbes } from './probes.js';
+import { registerRescopeRoutes } from './rescope-routes.js';
+
+export interface ServerDeps {
+  db: Database;
+  redis: RedisClient;
+  log: Logger;
+  sessionPrefix: string;
+  metrics?: MetricsOptions;
+}
+
+/** Largest request body: a class-wide member list fits many times over. */
+export const bodyLimitBytes = 1024 * 1024;
+
+/**
+ * Timeouts. A client must send its whole request within 30 s (a slow sender cannot hold
+ * a connection), headers within 10 s, and a connection idle between requests is closed
+ * after 65 s (longer than the 60 s idle timeout of common proxies, so the proxy, not
+ * us, closes first and never sends on a connection we are closing).
+ */
+export const timeouts = { requestMs: 30_000, headersMs: 10_000, keepAliveMs: 65_000, idleSocketMs: 70_000 } as const;
+
+/** After a stop signal, in-flight requests get this long before their connections are cut; well within the 24 s hard stop. */
+export const stopGraceMs = 20_000;
+
+export function createApp(deps: ServerDeps): FastifyInstance {
+  const { db, redis, log } = deps;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: bodyLimitBytes,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionTimeout: timeouts.idleSocketMs,
+    // While stopping: new requests on kept-alive connections get 503 and a closed connection.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.server.headersTimeout = timeouts.headersMs;
+  // JSON only: fastify also parses text/plain by default, which a client of this API never sends.
+  app.removeContentTypeParser('text/plain');
+
+  const metrics = createMetrics(db, log, deps.metrics);
+  // A callback hook, not an async one: it runs for every request, and a promise each adds up.
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const ms = reply.elapsedTime;
+    metrics.observe(request.method, route, reply.statusCode, ms / 1000);
+    log.info('request', {
+      method: request.method,
+      route,
+      path: request.url,
+      status: reply.statusCode,
+      ms: Math.round(ms * 10) / 10,
+      ...(request.callerId ? { caller: request.callerId } : {}),
+      ...(request.outcomeReason ? { reason: request.outcomeReason } : {}),
+    });
+    done();
+  });
+
+  registerAuth(app, redis, deps.sessionPrefix);
+  registerRescopeRoutes(app, db, log);
+  registerProbes(app, db, redis, metrics);
+
+  app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    // Fastify's own refusals (body too large 413, unsupported media type 415, a body that
+    // is not JSON 400, …) say what the client got wrong.
+    if (status >= 400 && status < 500) {
+      request.outcomeReason = error.message;
+      return reply.code(status).send({ message: error.message });
+    }
+    // Anything else is ours: the cause goes to the log, never to the client.
+    log.error('request failed', { method: request.method, path: request.url, error: errorMessage(error), ...(error.cause ? { cause: errorMessage(error.cause) } : {}) });
+    return reply.code(500).send();
+  });
+  return app;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: number;
+  /**
+   * Stops accepting, lets in-flight requests finish (cutting their connections after
+   * `stopGraceMs`), and resolves when the server is closed. Pools are the caller's.
+   */
+  stop(): Promise<void>;
+}
+
+export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
+  const app = createApp(deps);
+  try {
+    await app.listen({ host: listen.host, port: listen.port });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    // EADDRINUSE, EACCES, an address not on this machine: one line naming what was asked.
+    throw new ConnectionError(`cannot listen on ${listen.host}:${listen.port} (MTC_BATCH_SERVE_HOST, MTC_BATCH_SERVE_PORT): ${errorMessage(err)}`, { cause: err });
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : listen.port;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    url: `http://${host}:${port}`,
+    port,
+    stop() {
+      stopping ??= (async () => {
+        const cut = setTimeout(() => {
+          deps.log.warn(`requests still running ${stopGraceMs / 1000} s after the stop signal: closing their connections`);
+          app.server.closeAllConnections();
+        }, stopGraceMs);
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(cut);
+        }
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/** `mtc-batch serve` as a real process: it listens, logs JSON lines, and stops cleanly on a signal. */
+import { createServer } from 'node:net';
+import { eachDialect, isolatedDatabase } from './helpers/databases.js';
+import { runCli, spawnCli } from './helpers/cli.js';
+import { queueRows } from './helpers/rescope.js';
+import { world } from './helpers/rescope-world.js';
+import { rescopePath } from './helpers/serve.js';
+import { redisUrl } from './helpers/redis.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
+
+eachDialect('SIGTERM during a slow request: serve stops accepting, completes it, and exits 0', async (t, dialect) => {
+  const w = await world(t, { dialect, redis: 'single' });
+  // Redis behind a link with 0.5 s each way: a request spends 2 s on its session
+  // (GET, EXPIRE), so a signal can arrive while it is in flight. (A database lock would
+  // not do on SQLite: better-sqlite3 waits for a lock synchronously, signals included.)
+  const redis = new URL(w.f.redis.url);
+  const link = await startTcpProxy({ targetHost: redis.hostname, targetPort: Number(redis.port), delayMs: 500 });
+  t.teardown(() => link.close());
+  const env = { ...w.f.env, REDIS_URL: link.url(), MTC_BATCH_SESSION_PREFIX: w.sessionPrefix, MTC_BATCH_LOG_FORMAT: 'json' };
+  const child = spawnCli(['serve', '--serve-port', '0'], { env, timeoutMs: 60_000 });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      const listening = stderr.split('\n').find((l) => l.includes('"msg":"listening"'));
+      if (listening) resolve(String((JSON.parse(listening) as { url: string }).url));
+    });
+    child.child.on('exit', () => reject(new Error(`serve exited before listening:\n${stderr}`)));
+  });
+  const token = await w.token(w.klass.creatorId);
+  t.is((await fetch(`${url}/healthz`)).status, 200);
+
+  const started = Date.now();
+  const slow = fetch(`${url}${rescopePath}`, {
+    method: 'POST',
+    headers: { authorization: `Token ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ source: 'join.class', classId: w.klass.id, memberIds: [w.learner] }),
+  });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  child.child.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(child.child.exitCode, null, 'still running while a request is in flight');
+  await t.throwsAsync(fetch(`${url}/healthz`), undefined, 'no new connections once stopping');
+  const answer = await slow;
+  t.is(answer.status, 200);
+  t.deepEqual(await answer.json(), { queued: 1, duplicates: 0, dropped: 0, requeued: 0, rescopeOff: 0 });
+  t.true(Date.now() - started > 1_500, 'the request really was slow');
+  const result = await child;
+  t.is(result.code, 0, result.stderr);
+  const records = result.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.like(records.find((r) => r.msg === 'request' && r.method === 'POST'), { level: 'info', command: 'serve', status: 200 });
+  t.like(records.at(-1), { msg: 'finished', command: 'serve', exitCode: 0 });
+  t.false(result.stderr.includes(token), 'the token is never logged');
+  t.is((await queueRows(w.f.db)).length, 1);
+});
+
+eachDialect('serve refuses an unmigrated database (exit 2) and a port in use (exit 1), naming the cause', async (t, dialect) => {
+  const tdb = await isolatedDatabase(t, dialect);
+  const empty = await runCli(['serve', '--serve-port', '0'], { env: { ...tdb.env, REDIS_URL: redisUrl } });
+  t.is(empty.code, 2);
+  t.regex(empty.stderr, /run \\"mtc-batch migrate\\"/);
+
+  const w = await world(t, { dialect, redis: 'single' });
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const port = (taken.address() as { port: number }).port;
+  const busy = await runCli(['serve', '--serve-port', String(port)], { env: w.f.env });
+  t.is(busy.code, 1);
+  t.regex(busy.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} .*EADDRINUSE`));
+  const badPort = await runCli(['serve', '--serve-port', '70000'], { env: w.f.env });
+  t.is(badPort.code, 2);
+  t.regex(badPort.stderr, /--serve-port must be a whole number from 0 to 65535/);
+});

@@ -1,0 +1,118 @@
+/** `serve`'s probes, metrics and access log, against a real server, database and Redis. */
+import test from 'ava';
+import { openDatabase } from '../src/db/database.js';
+import { openRedis } from '../src/redis/redis.js';
+import { type Target, eachTarget, postgresOnly, postgresUrl } from './helpers/databases.js';
+import { enqueueRequests } from './helpers/rescope.js';
+import { world } from './helpers/rescope-world.js';
+import { useRedisCluster } from './helpers/redis.js';
+import { fetchPath, testServer } from './helpers/serve.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
+
+useRedisCluster();
+
+const single: Target['redis'] = 'single';
+
+eachTarget('healthz and readyz answer; every request is one access-log line in the commands\' record shape, without the token', async (t, target) => {
+  const w = await world(t, target);
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  t.deepEqual((await s.get('/healthz')).json(), { status: 'ok' });
+  const ready = await s.get('/readyz');
+  t.is(ready.status, 200);
+  t.deepEqual(ready.json(), { database: 'ok', redis: 'ok' });
+  const token = await w.token(w.learner);
+  await s.get(fetchPath({ courseId: w.course.id }), token);
+  const records = s.logs().filter((r) => r.msg === 'request');
+  t.is(records.length, 3);
+  const last = records[2]!;
+  t.deepEqual(Object.keys(last).slice(0, 4), ['time', 'level', 'msg', 'command'], 'the commands\' record shape');
+  t.like(last, { level: 'info', command: 'serve', method: 'GET', route: '/api/rescope/:version/scope/skipped', status: 404, caller: w.learner, reason: 'queued an oob request' });
+  t.is(typeof last.ms, 'number');
+  t.false(JSON.stringify(s.logs()).includes(token));
+});
+
+eachTarget('metrics: requests and latency by route and status, and the queue counts read at most every 10 s', async (t, target) => {
+  const w = await world(t, target);
+  let clock = 1_000_000;
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix, metrics: { now: () => clock } });
+  const token = await w.token(w.learner);
+  await s.get(fetchPath({ courseId: w.course.id }), token);
+  await s.get(fetchPath({ courseId: w.course.id }), token);
+  await s.get(fetchPath({ courseId: w.course.id }));
+  await s.get('/nowhere');
+  const first = await s.get('/metrics');
+  t.is(first.status, 200);
+  t.regex(first.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  const route = 'route="/api/rescope/:version/scope/skipped"';
+  t.true(first.text.includes(`mtc_batch_http_requests_total{method="GET",${route},status="404"} 2`), first.text);
+  t.true(first.text.includes(`mtc_batch_http_requests_total{method="GET",${route},status="401"} 1`));
+  t.true(first.text.includes('mtc_batch_http_requests_total{method="GET",route="unmatched",status="404"} 1'));
+  t.true(first.text.includes(`mtc_batch_http_request_duration_seconds_count{method="GET",${route},status="404"} 2`));
+  t.regex(first.text, new RegExp(`mtc_batch_http_request_duration_seconds_bucket\\{le="10",method="GET",${route.replace(/[/:]/g, (c) => `\\${c}`)},status="404"\\} 2`));
+  t.true(first.text.includes('mtc_batch_queue_rows{state="queued"} 1'));
+  t.true(first.text.includes('mtc_batch_queue_rows{state="failed"} 0'));
+  t.true(first.text.includes('mtc_batch_queue_counts_up 1'));
+  t.regex(first.text, /^process_cpu_seconds_total /m);
+
+  await enqueueRequests(w.f.db, { source: 'join.class', classId: w.klass.id, memberIds: [w.learner, w.classmate] });
+  clock += 9_000;
+  t.true((await s.get('/metrics')).text.includes('mtc_batch_queue_rows{state="queued"} 1'), 'within 10 s the counts are not read again');
+  clock += 1_000;
+  t.true((await s.get('/metrics')).text.includes('mtc_batch_queue_rows{state="queued"} 3'), 'after 10 s they are');
+});
+
+test('readyz is 503 naming Redis when it does not answer within 1 s, and 200 again once it is back', async (t) => {
+  const w = await world(t, { dialect: 'sqlite', redis: single });
+  const target = new URL(w.f.redis.url);
+  const slow = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port) });
+  // In database 3, to show a reconnect goes back to the URL's database.
+  const redis = await openRedis({ redisUrl: `${slow.url()}/3` }, { reconnect: 'forever' });
+  t.teardown(() => redis.close());
+  const token = 'ZGIzdG9rZW4=';
+  const sessionKey = `${w.sessionPrefix}${token}`;
+  await redis.client.set(sessionKey, JSON.stringify({ user_id: w.learner }), 'EX', 120);
+  t.teardown(() => redis.client.unlink(sessionKey).then(() => undefined, () => undefined));
+  const s = await testServer(t, { db: w.f.db, redis: redis.client, sessionPrefix: w.sessionPrefix });
+  t.is((await s.get('/readyz')).status, 200);
+  t.is((await s.get(fetchPath({ courseId: w.course.id }), token)).status, 404, 'the session is found in database 3');
+  await slow.close();
+  const down = await s.get('/readyz');
+  t.is(down.status, 503);
+  t.like(down.json(), { database: 'ok' });
+  t.regex(down.json<{ message: string }>().message, /^not ready: redis: /);
+  t.is((await s.get('/healthz')).status, 200, 'alive all the same');
+  // Redis comes back on the same address: serve reconnects by itself (nothing is sent
+  // meanwhile, so the reconnect alone must choose the database).
+  const ready = new Promise((resolve) => redis.client.once('ready', resolve));
+  const back = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port), port: slow.port });
+  t.teardown(() => back.close());
+  await ready;
+  t.is((await s.get('/readyz')).status, 200);
+  t.is((await s.get(fetchPath({ courseId: w.course.id }), token)).status, 404, 'after the reconnect too: still database 3');
+  const delayed = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port), delayMs: 1_500 });
+  t.teardown(() => delayed.close());
+  const late = await openRedis({ redisUrl: delayed.url() });
+  t.teardown(() => late.close());
+  const s2 = await testServer(t, { db: w.f.db, redis: late.client, sessionPrefix: w.sessionPrefix });
+  const started = Date.now();
+  const slowAnswer = await s2.get('/readyz');
+  t.true(Date.now() - started < 1_400, 'answered after 1 s, not when Redis finally does');
+  t.deepEqual(slowAnswer.json(), { message: 'not ready: redis: no answer within 1000 ms', database: 'ok', redis: 'no answer within 1000 ms' });
+});
+
+postgresOnly('readyz is 503 naming the database when it cannot be reached', async (t) => {
+  const w = await world(t, { dialect: 'postgres', redis: single });
+  const pg = new URL(postgresUrl);
+  const proxy = await startTcpProxy({ targetHost: pg.hostname, targetPort: Number(pg.port || 5432) });
+  const url = new URL(postgresUrl);
+  url.port = String(proxy.port);
+  const db = await openDatabase({ databaseUrl: url.toString(), databaseSchema: w.f.db.schema });
+  t.teardown(() => db.close());
+  const s = await testServer(t, { db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  t.is((await s.get('/readyz')).status, 200);
+  await proxy.close();
+  const down = await s.get('/readyz');
+  t.is(down.status, 503);
+  t.like(down.json(), { redis: 'ok' });
+  t.regex(down.json<{ message: string }>().message, /^not ready: database: /);
+});
