@@ -19,7 +19,7 @@ RUN npm run build \
  && npm ci --omit=dev --no-audit --no-fund \
  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
 
-# Runtime: only what `npm pack` would ship (package.json "files": bin, dist/src, sql) and the
+# Runtime: only what `npm pack` would ship (package.json "files": bin, dist/src, dist/bundle, sql) and the
 # production node_modules. Same Debian release as the build stage, so the native module links.
 FROM node:20-bookworm-slim AS runtime
 # Containers have no terminal: say so rather than rely on auto-detection.
@@ -28,6 +28,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/bundle ./dist/bundle
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/sql ./sql
 # On the PATH as `mtc-batch`, as after `npm install -g`; Node resolves the link, so the

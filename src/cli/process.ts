@@ -32,9 +32,11 @@ export const processCommand: CommandSpec<ProcessCommandOptions> = {
     // One connection per batch in flight, and one for everything else.
     const [db, redis] = await runtime.both({ poolSize: config.concurrency + 1 });
     const bus = new RescopeBus(redis.client, config.busKey);
-    const waiting = await bus.length();
-    log.debug(`taking ids from ${config.busKey}`, { waiting });
-    const progress = createProgress({ label: 'process', unit: 'rows', total: max === undefined ? waiting : Math.min(max, waiting), stream: io.stderr, enabled: showProgress });
+    // The bus's length only sizes a progress bar: no round trip for it when none is drawn.
+    const waiting = showProgress ? await bus.length() : null;
+    log.debug(`taking ids from ${config.busKey}`);
+    const total = waiting === null ? null : max === undefined ? waiting : Math.min(max, waiting);
+    const progress = createProgress({ label: 'process', unit: 'rows', total, stream: io.stderr, enabled: showProgress });
     let result;
     try {
       result = await processQueue(db, bus, {

@@ -69,16 +69,9 @@ export function knexConfig(target: DatabaseTarget, schema: string | null, poolSi
     };
   }
   if (dialect.name === 'postgres' && schema) {
-    return {
-      ...base,
-      pool: {
-        min: 0,
-        max: poolSize,
-        afterCreate(conn: { query(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
-          conn.query(`SET search_path TO "${schema}"`, (err) => done(err, conn));
-        },
-      },
-    };
+    // The schema travels in the connection's start-up options: no SET round trip per
+    // connection. Schema names are plain identifiers (checked when the setting loads).
+    return { ...base, connection: { ...target.connection, options: `-c search_path="${schema}"` }, pool: { min: 0, max: poolSize } };
   }
   return { ...base, pool: { min: 0, max: poolSize } };
 }

@@ -2,7 +2,11 @@
  * Progress bars on stderr, only on a terminal and never in JSON mode (a log collector or
  * a script reading --json output must not get bar redraws).
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
+
+// Loaded only when a bar is drawn: most runs (cron, --json, pipes) never draw one.
+const requireModule = createRequire(import.meta.url);
 
 export interface Progress {
   /** Adds `n` to the count. */
@@ -28,6 +32,7 @@ export interface ProgressOptions {
 
 export function createProgress(options: ProgressOptions): Progress {
   if (!options.enabled || !options.stream.isTTY) return noProgress;
+  const cliProgress = requireModule('cli-progress') as typeof CliProgress;
   let total = options.total;
   const format = () =>
     total === null

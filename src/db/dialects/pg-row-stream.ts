@@ -5,11 +5,15 @@
  * of rows is about twice as fast. There is no back-pressure, so this suits results the
  * caller consumes quickly and that are bounded (one row per school, say).
  */
+import { createRequire } from 'node:module';
 import type { Knex } from 'knex';
-import pg from 'pg';
+import type * as Pg from 'pg';
+
+// pg is loaded when a PostgreSQL query runs, not by every command that loads the dialects.
+const requireModule = createRequire(import.meta.url);
 
 interface PgConnection {
-  query(query: pg.Query): unknown;
+  query(query: Pg.Query): unknown;
 }
 
 export async function* pgRowStream(knex: Knex, sql: string, bindings: readonly unknown[]): AsyncGenerator<Record<string, unknown>> {
@@ -26,7 +30,7 @@ export async function* pgRowStream(knex: Knex, sql: string, bindings: readonly u
     wake = undefined;
   };
   try {
-    const query = new pg.Query({ text: native.sql, values: native.bindings as unknown[] });
+    const query = new (requireModule('pg') as typeof Pg).Query({ text: native.sql, values: native.bindings as unknown[] });
     query.on('row', (row: Record<string, unknown>) => {
       if (discard) return;
       rows.push(row);
