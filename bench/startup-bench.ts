@@ -1,0 +1,110 @@
+/**
+ * Start-up of a one-shot command: `mtc-batch process` on an empty bus against PostgreSQL,
+ * spawned and timed from process start to exit, the way a CronJob tick pays it. Side by
+ * side in one run, rounds interleaved so a slow spell hits all of them alike:
+ *
+ *   - the shipped launcher (bin/mtc-batch → the esbuild bundle in dist/bundle);
+ *   - the same program loaded module by module from dist/src (what ran before the bundle);
+ *   - `node -e 0`, the floor no command can go under on this machine.
+ *
+ * Also prints each one's CPU time (user + system, from /proc), steadier than wall time on
+ * a shared machine.
+ *
+ * Run: npm run bench:startup
+ * Env: MTC_BATCH_BENCH_POSTGRES_URL, MTC_BATCH_BENCH_ROUNDS (default 21).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { openDatabase } from '../src/db/database.js';
+import { migrate } from '../src/db/migrate.js';
+
+const pgUrl = process.env.MTC_BATCH_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const rounds = Number(process.env.MTC_BATCH_BENCH_ROUNDS ?? 21);
+const schema = 'mtc_bench_startup';
+const bin = fileURLToPath(new URL('../../bin/mtc-batch', import.meta.url));
+const unbundled = join(tmpdir(), 'mtc-batch-unbundled.mjs');
+writeFileSync(unbundled, `import(${JSON.stringify(new URL('../src/cli/bin-main.js', import.meta.url).href)}).then((m) => m.main());\n`);
+
+const env = {
+  PATH: process.env.PATH ?? '',
+  DATABASE_URL: pgUrl,
+  MTC_BATCH_DATABASE_SCHEMA: schema,
+  MTC_BATCH_BUS_KEY: 'mtc-batch:bench:startup:bus',
+  MTC_BATCH_LOG_LEVEL: 'warn',
+};
+
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+}
+
+/** Runs `args` with node, timing wall clock from spawn to exit and CPU from the rusage. */
+function timed(args: string[]): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    // 'exit' below comes after the child was reaped, so its CPU is counted by then.
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => {
+      const wallMs = performance.now() - started;
+      if (code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}: ${stderr}`));
+      resolve({ wallMs, cpuMs: Number.NaN });
+    });
+  });
+}
+
+/** Wall time of the run, and its CPU: the growth of this process's children's CPU time. */
+async function measure(args: string[]): Promise<Sample> {
+  const cpuBefore = childrenCpuMs();
+  const { wallMs } = await timed(args);
+  return { wallMs, cpuMs: childrenCpuMs() - cpuBefore };
+}
+
+/** CPU (user + system) of this process's children that have been waited for, in ms. */
+function childrenCpuMs(): number {
+  // /proc/self/stat fields 16 and 17, cutime and cstime, in clock ticks (100 a second).
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function p90(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))]!;
+}
+
+const admin = await openDatabase({ databaseUrl: pgUrl, databaseSchema: schema }, { create: true });
+await migrate(admin);
+await admin.close();
+
+const variants: Array<[string, string[]]> = [
+  ['mtc-batch process (bundle, shipped)', [bin, 'process']],
+  ['mtc-batch process (dist/src, unbundled)', [unbundled, 'process']],
+  ['node -e 0 (the floor)', ['-e', '0']],
+];
+const samples = new Map<string, Sample[]>(variants.map(([label]) => [label, []]));
+// Warm the file system cache once, then interleave.
+for (const [, args] of variants) await timed(args);
+for (let round = 0; round < rounds; round++) {
+  for (const [label, args] of round % 2 === 0 ? variants : [...variants].reverse()) samples.get(label)!.push(await measure(args));
+}
+
+console.log(`start-up, ${rounds} rounds each, interleaved; PostgreSQL ${new URL(pgUrl).host}, empty bus`);
+console.log(`${'command'.padEnd(42)} ${'wall median'.padStart(12)} ${'wall p90'.padStart(9)} ${'CPU median'.padStart(11)}`);
+for (const [label, list] of samples) {
+  const wall = list.map((s) => s.wallMs);
+  const cpu = list.map((s) => s.cpuMs);
+  console.log(`${label.padEnd(42)} ${`${median(wall).toFixed(0)} ms`.padStart(12)} ${`${p90(wall).toFixed(0)} ms`.padStart(9)} ${`${median(cpu).toFixed(0)} ms`.padStart(11)}`);
+}
+const shipped = median(samples.get(variants[0]![0])!.map((s) => s.wallMs));
+const before = median(samples.get(variants[1]![0])!.map((s) => s.wallMs));
+console.log(`bundle / unbundled: ${(shipped / before).toFixed(2)}×; target: shipped median ≤ 150 ms`);
