@@ -3,10 +3,31 @@
 // compile each) was most of a one-shot command's start-up; a bundle loads as one file
 // per part, and each command's code and its libraries still load only when it runs
 // (dynamic imports become separate chunks). Database drivers stay outside: the one in
-// use is loaded from node_modules when a connection is opened.
+// use is loaded when a connection is opened.
+import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
-const drivers = ['pg', 'pg-native', 'pg-query-stream', 'better-sqlite3', 'tedious', 'mysql', 'mysql2', 'mariadb', 'mariadb/callback', 'oracledb', 'sqlite3'];
+/**
+ * pg decides at load whether it runs in a Cloudflare Worker by creating a fetch Response,
+ * which makes Node load its whole HTTP/2, zlib, worker and web-streams stack (~15 ms of
+ * every command's start-up). This program runs on Node only: the probe's second test is
+ * turned off in the bundle. The build fails if pg's code no longer reads as expected.
+ */
+const pgOnNode = {
+  name: 'pg-on-node',
+  setup(b) {
+    b.onLoad({ filter: /node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const probe = "if (typeof Response === 'function') {";
+      if (!source.includes(probe)) throw new Error(`${args.path}: pg's Cloudflare probe changed; review build/bundle.mjs`);
+      return { contents: source.replace(probe, 'if (false) {'), loader: 'js' };
+    });
+  },
+};
+
+// pg is pure JavaScript and bundled (loaded on first use, like the rest); its optional
+// native binding and the others are not installed or are native.
+const drivers = ['pg-native', 'pg-cloudflare', 'pg-query-stream', 'better-sqlite3', 'tedious', 'mysql', 'mysql2', 'mariadb', 'mariadb/callback', 'oracledb', 'sqlite3'];
 
 await build({
   entryPoints: ['dist/src/cli/bin-main.js'],
@@ -22,4 +43,5 @@ await build({
   banner: { js: "import { createRequire as __mtcCreateRequire } from 'node:module'; const require = __mtcCreateRequire(import.meta.url);" },
   logLevel: 'warning',
   legalComments: 'none',
+  plugins: [pgOnNode],
 });

@@ -3,9 +3,8 @@
  * connection so it can be unit-tested and so the SQL Server path is exercised here
  * even though no SQL Server runs on the test machines.
  */
-import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
-import type * as Pg from 'pg';
+import pgTypes from 'pg-types';
 import { ConfigError } from '../errors.js';
 import { maskUrl } from '../config/settings.js';
 import { type Dialect, dialects } from './dialect.js';
@@ -23,13 +22,8 @@ export interface DatabaseTarget {
 // JSON columns come back as the text stored (the content is served exactly as stored),
 // for this toolkit's connections only, not for every pg client in the process.
 const jsonOid = 114;
-// pg is loaded when a PostgreSQL connection opens, not for every database.
-const requireModule = createRequire(import.meta.url);
-let pgTypes: typeof Pg.types | undefined;
 function jsonAsText(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
-  if (oid === jsonOid) return (value: string) => value;
-  pgTypes ??= (requireModule('pg') as typeof Pg).types;
-  return pgTypes.getTypeParser(oid, format ?? 'text');
+  return oid === jsonOid ? (value: string) => value : pgTypes.getTypeParser(oid, format ?? 'text');
 }
 
 export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarget {

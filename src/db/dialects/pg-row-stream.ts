@@ -5,12 +5,8 @@
  * of rows is about twice as fast. There is no back-pressure, so this suits results the
  * caller consumes quickly and that are bounded (one row per school, say).
  */
-import { createRequire } from 'node:module';
 import type { Knex } from 'knex';
 import type * as Pg from 'pg';
-
-// pg is loaded when a PostgreSQL query runs, not by every command that loads the dialects.
-const requireModule = createRequire(import.meta.url);
 
 interface PgConnection {
   query(query: Pg.Query): unknown;
@@ -30,7 +26,8 @@ export async function* pgRowStream(knex: Knex, sql: string, bindings: readonly u
     wake = undefined;
   };
   try {
-    const query = new (requireModule('pg') as typeof Pg).Query({ text: native.sql, values: native.bindings as unknown[] });
+    // The driver knex loaded: one pg in the process, loaded when a PostgreSQL connection opens.
+    const query = new (knex.client as unknown as { driver: typeof Pg }).driver.Query({ text: native.sql, values: native.bindings as unknown[] });
     query.on('row', (row: Record<string, unknown>) => {
       if (discard) return;
       rows.push(row);
