@@ -2,6 +2,7 @@ import test from 'ava';
 import { ConfigError, ConnectionError } from '../src/errors.js';
 import { openRedis } from '../src/redis/redis.js';
 import { closedPort } from './helpers/net.js';
+import { ownRedis } from './helpers/redis-server.js';
 import { clusterTests, isolatedRedis, redisUrl, useRedisCluster } from './helpers/redis.js';
 
 test('an unreachable Redis is one clear error naming the target, password masked', async (t) => {
@@ -44,4 +45,20 @@ useRedisCluster();
   const node = url.replace('redis+cluster://', '').split(',')[0]!;
   const err = await t.throwsAsync(openRedis({ redisUrl: `redis://${node}` }), { instanceOf: ConfigError });
   t.regex(err?.message ?? '', new RegExp(`REDIS_URL redis://${node} is a node of a Redis Cluster: write it as redis\\+cluster://`));
+});
+
+test('a Redis that wants a password, given none or a wrong one, is refused at connect, in one line naming it', async (t) => {
+  // ioredis's own ready check (INFO) used to find this; connecting now asks HELLO, which
+  // Redis answers before authentication, so the PING sent with it must.
+  const guarded = await ownRedis(t, { password: 'right' });
+  for (const [url, reason] of [
+    [`redis://127.0.0.1:${guarded.port}`, 'NOAUTH Authentication required.'],
+    [`redis://:wrong@127.0.0.1:${guarded.port}`, 'WRONGPASS invalid username-password pair or user is disabled.'],
+  ] as const) {
+    const err = await t.throwsAsync(openRedis({ redisUrl: url }), { instanceOf: ConnectionError });
+    t.is(err?.message, `cannot connect to Redis ${url.replace(':wrong@', ':***@')}: ${reason}`);
+  }
+  const handle = await openRedis({ redisUrl: guarded.url });
+  t.is(await handle.client.ping(), 'PONG');
+  await handle.close();
 });

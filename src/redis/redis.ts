@@ -13,6 +13,17 @@ import { redisDatabaseNumber } from '../config/urls.js';
 import type { Config } from '../config/settings.js';
 import { type ClusterTarget, parseClusterUrl } from './redis-url.js';
 
+/**
+ * What ioredis sends by itself on connecting, trimmed to what a least-privilege ACL user
+ * may run (README, Redis ACL): no INFO ready check (INFO is in Redis's @dangerous
+ * category; HELLO tells a cluster node apart instead, see checkServer) and no CLIENT
+ * SETINFO (Redis 7.2+), which such a user would be refused, and every refusal noted in
+ * the server's ACL LOG. Without the ready check nothing waits for a Redis still loading
+ * its data after a restart: a job fails at connect (checkServer's PING) and the next run
+ * works; a serve that reconnected answers 500, and its readiness 503, until it is loaded.
+ */
+const aclFriendlyHandshake = { enableReadyCheck: false, disableClientInfo: true } as const;
+
 /** One server or a cluster: every command the jobs send to a single key works on both. */
 export type RedisClient = Redis | Cluster;
 
@@ -47,6 +58,7 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     // A command waits through at most one reconnect, then fails the job rather than hang.
     maxRetriesPerRequest: 1,
     ...(options.commandTimeoutMs ? { commandTimeout: options.commandTimeoutMs } : {}),
+    ...aclFriendlyHandshake,
   };
   const client: RedisClient = cluster
     ? new Cluster(cluster.nodes, {
@@ -62,8 +74,6 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
       // emits an error event for a failed SELECT and goes on in database 0.
       new Redis(config.redisUrl, { ...common, lazyConnect: true, retryStrategy: () => null });
   if (!isCluster(client)) client.options.db = 0;
-  let clusterEnabled = false;
-  if (!isCluster(client)) watchClusterMode(client, (enabled) => (clusterEnabled = enabled));
   client.on('error', (err) => {
     lastError = err;
   });
@@ -80,7 +90,16 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     throw new ConnectionError(`cannot connect to Redis ${display}: ${reason ?? errorMessage(cause)}`, { cause });
   }
   if (!isCluster(client)) {
-    if (clusterEnabled) {
+    let mode: string | null;
+    try {
+      mode = await checkServer(client);
+    } catch (err) {
+      client.disconnect();
+      // A refused password fails the commands queued behind AUTH: report the refusal.
+      const cause = lastError ?? err;
+      throw new ConnectionError(`cannot connect to Redis ${display}: ${errorMessage(cause)}`, { cause });
+    }
+    if (mode === 'cluster') {
       client.disconnect();
       throw new ConfigError(`REDIS_URL ${display} is a node of a Redis Cluster: write it as redis+cluster://host:port[,host:port…] (rediss+cluster:// for TLS)`);
     }
@@ -104,17 +123,28 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
 }
 
 /**
- * Notes whether the server runs in cluster mode, from the INFO reply of ioredis's own
- * ready check (no extra round trip): a plain URL at a cluster node would otherwise fail
- * later, key by key, with MOVED errors.
+ * The server's mode ('standalone', 'cluster', 'sentinel') from HELLO, which Redis answers
+ * for every user whatever its ACL, and a PING in the same round trip: the one check that
+ * the connection is usable (authenticated, data loaded) before a job starts its work, so
+ * a missing password or a Redis still loading its data is one line naming the target.
+ * The mode tells a plain URL at a cluster node, which would otherwise fail later, key by
+ * key, with MOVED errors. Null when the server does not know HELLO (older than 6.0, or a
+ * proxy), which then cannot be told apart and is taken as it is.
  */
-function watchClusterMode(client: Redis, report: (enabled: boolean) => void): void {
-  const connector = (client as unknown as { connector: { check(info: Record<string, string>): boolean } }).connector;
-  const check = connector.check.bind(connector);
-  connector.check = (info) => {
-    report(info.cluster_enabled === '1');
-    return check(info);
-  };
+async function checkServer(client: Redis): Promise<string | null> {
+  const hello = client.call('HELLO', '2').then(
+    (reply) => reply,
+    (err: unknown) => {
+      if (/unknown command/i.test(errorMessage(err))) return null;
+      throw err;
+    },
+  );
+  hello.catch(() => undefined);
+  await client.ping();
+  const reply = await hello;
+  if (!Array.isArray(reply)) return null;
+  const at = reply.indexOf('mode');
+  return at >= 0 && typeof reply[at + 1] === 'string' ? (reply[at + 1] as string) : null;
 }
 
 /** SELECTs the URL's database number; a server without it is a configuration error. */
@@ -149,6 +179,7 @@ async function whyNoSlots(target: ClusterTarget, connectTimeout: number): Promis
         lazyConnect: true,
         retryStrategy: () => null,
         maxRetriesPerRequest: 0,
+        ...aclFriendlyHandshake,
         ...nodeOptions(target, host),
       });
       let failure: unknown;
