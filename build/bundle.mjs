@@ -29,6 +29,22 @@ const pgOnNode = {
 // native binding and the others are not installed or are native.
 const drivers = ['pg-native', 'pg-cloudflare', 'pg-query-stream', 'better-sqlite3', 'tedious', 'mysql', 'mysql2', 'mariadb', 'mariadb/callback', 'oracledb', 'sqlite3'];
 
+/**
+ * knex lists every dialect it knows; the toolkit uses three. The others (with their query
+ * compilers, ~200 KB) are left out of the bundle, so no command parses them at start-up.
+ */
+const unusedDialects = ['mysql', 'mysql2', 'oracle', 'oracledb', 'cockroachdb', 'redshift', 'pgnative'];
+const onlyOurDialects = {
+  name: 'only-our-dialects',
+  setup(b) {
+    const filter = new RegExp(`node_modules[\\\\/]knex[\\\\/]lib[\\\\/]dialects[\\\\/](${unusedDialects.join('|')})[\\\\/]index\\.js$`);
+    b.onLoad({ filter }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`mtc-batch is built with knex's sqlite, postgres and mssql dialects only (not ${args.path})`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   entryPoints: ['dist/src/cli/bin-main.js'],
   outdir: 'dist/bundle',
@@ -43,5 +59,5 @@ await build({
   banner: { js: "import { createRequire as __mtcCreateRequire } from 'node:module'; const require = __mtcCreateRequire(import.meta.url);" },
   logLevel: 'warning',
   legalComments: 'none',
-  plugins: [pgOnNode],
+  plugins: [pgOnNode, onlyOurDialects],
 });
