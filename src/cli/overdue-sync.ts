@@ -20,14 +20,13 @@ export const overdueSyncCommand: CommandSpec<OverdueSyncOptions> = {
   },
   async run({ runtime, config, log, io, showProgress }, opts) {
     const [{ createProgress }, { overdueSync }] = await Promise.all([import('../log/progress.js'), import('../notifications/overdue-sync.js')]);
-    // The query needs only the database: Redis finishes connecting while it runs.
-    const connectingRedis = runtime.redis();
-    connectingRedis.catch(() => undefined);
-    const db = await runtime.db();
     const progress = createProgress({ label: 'overdue-sync', unit: 'schools', total: null, stream: io.stderr, enabled: showProgress });
     let result;
     try {
-      result = await overdueSync(db, connectingRedis.then((r) => r.client), {
+      // The database and Redis open at once, and both promises go to overdueSync as they
+      // are: it awaits them together, so a failure of either (Redis refused while
+      // PostgreSQL is still opening) is the run's one error, never an unobserved rejection.
+      result = await overdueSync(runtime.db(), runtime.redis().then((r) => r.client), {
         ...config,
         dryRun: opts.dryRun === true,
         log,
