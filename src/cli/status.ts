@@ -11,7 +11,7 @@ export const statusCommand: CommandSpec = {
     'notifications and when overdue-sync last ran. "healthy" is false, with the problems listed, when rows failed, ' +
     'rows sit past their lease, the oldest queued row waited longer than the lease, or Redis cannot be reached ' +
     '(then the database part is still shown and the exit code is 1).',
-  settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'notificationTtlSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   async run({ runtime, config }) {
     const { getStatus } = await import('../status/status.js');
     const redis = runtime.redis().then((r) => r.client);

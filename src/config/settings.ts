@@ -222,7 +222,7 @@ const settingList: SettingSpec[] = [
       const open = value.indexOf('{');
       if (open < 0 || value.indexOf('}', open + 1) <= open + 1) {
         throw new ConfigError(
-          `${where} must hold a {hash tag}, e.g. {mtc-batch:overdue}:notified, so that the index, <key>:next and <key>:lock share one Redis Cluster slot; got ${describe(value)}`,
+          `${where} must hold a {hash tag}, e.g. {mtc-batch:overdue}:notified, so that the index, <key>:next, <key>:lock, <key>:journal and <key>:last-run share one Redis Cluster slot; got ${describe(value)}`,
         );
       }
       return value;

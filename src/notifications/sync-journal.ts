@@ -6,6 +6,7 @@
  *   <index>:next     set: the schools of the overdue-sync run in progress
  *   <index>:lock     string: the running overdue-sync's token
  *   <index>:journal  list: notify-invalid's writes made while a run holds the lock
+ *   <index>:last-run string: when the last successful run ended (status reads its age)
  *
  * Why a journal. A run rewrites every entry from its query's snapshot, then removes the
  * entries of listed schools its snapshot did not see. A notify-invalid whose check was
@@ -28,8 +29,16 @@ export const nextKeyOf = (indexKey: string) => `${indexKey}:next`;
 export const lockKeyOf = (indexKey: string) => `${indexKey}:lock`;
 export const journalKeyOf = (indexKey: string) => `${indexKey}:journal`;
 
+export const lastRunKeyOf = (indexKey: string) => `${indexKey}:last-run`;
+
 /** How long a run may hold the lock before another may assume it died. */
 export const lockMs = 10 * 60_000;
+
+/**
+ * The lifetime each successful run gives `<index>:last-run`: its age is this minus what is
+ * left (no clocks compared between machines). Gone after a week without a run.
+ */
+export const lastRunKeepSeconds = 7 * 86_400;
 
 /**
  * KEYS: index, lock, journal; ARGV: TTL seconds, the journal's lifetime when the lock has
@@ -49,12 +58,14 @@ return #ARGV - 2`,
 );
 
 /**
- * KEYS: lock, journal, index; ARGV: the run's token, TTL seconds. Returns the journal's
- * records. The lock is let go only if it is still this run's.
+ * KEYS: lock, journal, index, last-run; ARGV: the run's token, TTL seconds, the time,
+ * last-run's lifetime. Returns the journal's records. The lock is let go only if it is
+ * still this run's. Every successful run, one that notified nobody too, says when it ran.
  */
 const finishScript = new LuaScript(
   'finish-overdue-sync',
   `local lock, journal, index = KEYS[1], KEYS[2], KEYS[3]
+redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
 local records = redis.call('LRANGE', journal, 0, -1)
 if #records > 0 then
   redis.call('DEL', journal)
@@ -95,10 +106,11 @@ export async function loadSyncScripts(redis: RedisClient): Promise<void> {
 
 /**
  * overdue-sync's last step, after its removals: takes the journal (adding its schools to
- * the index) and lets go of the lock. Returns the merges to replay, one per school.
+ * the index), records the run's time and lets go of the lock. Returns the merges to replay, one per school.
  */
 export async function finishRun(redis: RedisClient, indexKey: string, token: string, ttlSeconds: number): Promise<PupilMerge[]> {
-  const records = (await finishScript.run(redis, 3, [lockKeyOf(indexKey), journalKeyOf(indexKey), indexKey, token, ttlSeconds])) as string[];
+  const keys = [lockKeyOf(indexKey), journalKeyOf(indexKey), indexKey, lastRunKeyOf(indexKey)];
+  const records = (await finishScript.run(redis, keys.length, [...keys, token, ttlSeconds, new Date().toISOString(), lastRunKeepSeconds])) as string[];
   return mergesOf(records);
 }
 
