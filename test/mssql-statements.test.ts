@@ -76,7 +76,7 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
     sections.push({ title, statements: r.take() });
   };
   const bus = new RescopeBus(redis, `${prefix}bus`);
-  const notificationOptions = { notificationTtlSeconds: 3900, notificationPrefix: `${prefix}overdue:`, notificationIndexKey: `${prefix}{overdue}:notified`, now };
+  const notificationOptions = { notificationTtlSeconds: 3900, notificationPrefix: `${prefix}overdue:`, notificationIndexKey: `${prefix}{overdue}:notified`, notificationFormat: 'mtc' as const, now };
 
   await section('migrate (a new database)', () => migrate(r.db));
 

@@ -14,7 +14,7 @@ export const overdueSyncCommand: CommandSpec<OverdueSyncOptions> = {
     'attendance code excluded). Writes one entry per school under <notification prefix><school UUID> with a TTL, ' +
     'and removes the entries of schools the last run notified that no longer qualify, using its own index set ' +
     '(no KEYS, no reads of notifications, nothing outside its keys). A run that finds another one running does nothing.',
-  settings: ['overdueAfterMinutes', 'notificationTtlSeconds', 'notificationPrefix', 'notificationIndexKey', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  settings: ['overdueAfterMinutes', 'notificationTtlSeconds', 'notificationPrefix', 'notificationIndexKey', 'notificationFormat', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   configure(cmd) {
     cmd.option('--dry-run', 'print what would be written and removed, and write nothing');
   },

@@ -8,6 +8,8 @@ import { parseClusterUrl } from '../redis/redis-url.js';
 
 export type LogFormat = 'auto' | 'human' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** How a school notification is stored: in MTC's cache envelope, or as the bare object. */
+export type NotificationFormat = 'mtc' | 'plain';
 
 export interface Config {
   databaseUrl: string;
@@ -26,6 +28,7 @@ export interface Config {
   notificationTtlSeconds: number;
   notificationPrefix: string;
   notificationIndexKey: string;
+  notificationFormat: NotificationFormat;
 }
 
 export type SettingKey = keyof Config;
@@ -227,6 +230,13 @@ const settingList: SettingSpec[] = [
       }
       return value;
     },
+  },
+  {
+    key: 'notificationFormat',
+    env: 'MTC_BATCH_NOTIFICATION_FORMAT',
+    description: 'how notifications are stored: mtc (MTC\'s cache envelope, which the admin app reads) or plain (the bare JSON object)',
+    default: 'mtc',
+    parse: oneOf(['mtc', 'plain'] as const),
   },
 ];
 

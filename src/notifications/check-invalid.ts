@@ -13,6 +13,7 @@ import { listChunks, whereInList } from '../db/lists.js';
 import { toNumber, toUuid } from '../db/values.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { type PupilMerge, mergePupils } from './merge-pupils.js';
+import type { NotificationFormat } from './notification.js';
 import { recordNotifiedSchools } from './sync-journal.js';
 
 export interface CheckInvalidInput {
@@ -25,6 +26,7 @@ export interface NotifyInvalidOptions {
   notificationTtlSeconds: number;
   notificationPrefix: string;
   notificationIndexKey: string;
+  notificationFormat: NotificationFormat;
   now?: Date;
   log?: Logger;
 }
@@ -90,7 +92,7 @@ export async function notifyInvalid(db: Database, redis: RedisClient, inputs: re
   // for an overdue-sync in progress, whose older snapshot could overwrite or remove the
   // entries written next (sync-journal.ts) — and only then written.
   await recordNotifiedSchools(redis, options.notificationIndexKey, merges, options.notificationTtlSeconds);
-  await mergePupils(redis, merges, { ...options, now: options.now ?? new Date() });
+  await mergePupils(redis, merges, { ...options, now: options.now ?? new Date(), log });
   result.schools = merges.length;
   result.pupils = [...pupilsBySchool.values()].reduce((n, set) => n + set.size, 0);
   log.debug(`added ${result.pupils} pupils to ${result.schools} school notifications`);

@@ -26,7 +26,7 @@ import { type Logger, silentLogger } from '../log/logger.js';
 import { type RedisClient, isCluster } from '../redis/redis.js';
 import { PackedEntries, addToSet, loadWriterScripts, setPackedWithTtl, unlinkMany } from '../redis/redis-writer.js';
 import { mergePupils } from './merge-pupils.js';
-import { notificationJson, notificationKey } from './notification.js';
+import { type NotificationFormat, notificationJson, notificationKey, storedValue } from './notification.js';
 import { schoolConcerns } from './school-concerns.js';
 import { abandonRun, finishRun, loadSyncScripts, lockKeyOf, lockMs, nextKeyOf } from './sync-journal.js';
 
@@ -35,6 +35,7 @@ export interface OverdueSyncOptions {
   notificationTtlSeconds: number;
   notificationPrefix: string;
   notificationIndexKey: string;
+  notificationFormat: NotificationFormat;
   dryRun?: boolean;
   /** The run's clock (tests pin it). */
   now?: Date;
@@ -138,7 +139,7 @@ async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions
       log.warn(`school ${concern.schoolUuid}: an id of its pupils or checks is not a UUID; its notification is left out`);
       continue;
     }
-    onEntry(notificationKey(options.notificationPrefix, concern.schoolUuid), value);
+    onEntry(notificationKey(options.notificationPrefix, concern.schoolUuid), storedValue(value, options.notificationFormat));
     read.schools.push(concern.schoolUuid);
     read.overdueChecks += concern.overdueCount;
     read.processingErrors += concern.processingErrorCount;
@@ -216,7 +217,7 @@ async function rewrite(redis: RedisClient, packed: PackedEntries, schools: reado
   // 3. Only when notify-invalid wrote while this run held the lock: its merges again, over
   //    whatever this run's older snapshot wrote or removed.
   if (replay.length > 0) {
-    await mergePupils(redis, replay, { ...options, now });
+    await mergePupils(redis, replay, { ...options, now, log });
     log.info(`replayed the notify-invalid writes of ${replay.length} schools made while this run was in progress`);
   }
   return stale.length;
