@@ -104,7 +104,7 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
     const left = await redis.pttl(lock);
     return {
       schools: 0, overdueChecks: 0, processingErrors: 0, removed: 0, timings: { sqlMs: 0, redisMs: 0 },
-      skipped: `another overdue-sync holds ${lock} (for ${Math.round(left / 1000)} s more); nothing read or written`,
+      skipped: `another overdue-sync holds ${lock} (for ${Math.max(0, Math.round(left / 1000))} s more); nothing read or written`,
     };
   }
 
