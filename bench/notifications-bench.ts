@@ -12,6 +12,9 @@
  *      stopped): the whole command against the single server, run for run on the same
  *      data, alternating which goes first.
  *
+ * Entries are written in MTC's cache format (the default notificationFormat), by the seed's
+ * approach too, so both store the same values.
+ *
  * Run: npm run bench:notifications
  * Env: MTC_BATCH_BENCH_POSTGRES_URL, MTC_BATCH_BENCH_REDIS (host:port, default
  *      127.0.0.1:6379; logical database 9 is used and emptied of the bench's keys).
@@ -22,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { type Database, openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
-import { notificationJson, notificationKey } from '../src/notifications/notification.js';
+import { notificationJson, notificationKey, storedValue } from '../src/notifications/notification.js';
 import { schoolConcerns } from '../src/notifications/school-concerns.js';
 import { scanKeys } from '../src/redis/nodes.js';
 import { startRedisCluster } from '../test/helpers/redis-cluster.js';
@@ -139,7 +142,7 @@ async function seedApproach(redis: Redis, entries: Array<[string, string]>): Pro
 
 async function cleanRedis(redis: Redis): Promise<void> {
   for await (const { node, keys } of scanKeys(redis, `${prefix}*`)) await node.unlink(...keys);
-  await redis.unlink(indexKey);
+  await redis.unlink(indexKey, ...['next', 'lock', 'journal', 'last-run'].map((suffix) => `${indexKey}:${suffix}`));
 }
 
 function median(values: readonly number[]): number {
@@ -200,7 +203,7 @@ async function main(): Promise<void> {
     const now = new Date();
     for await (const c of schoolConcerns(db, new Date(now.getTime() - 1440 * 60_000))) {
       const value = notificationJson(c.schoolUuid, now, c.processingErrorPupils, c.overdueChecks);
-      if (value) entries.push([notificationKey(prefix, c.schoolUuid), value]);
+      if (value) entries.push([notificationKey(prefix, c.schoolUuid), storedValue(value, 'mtc')]);
     }
     const slowRedis = new Redis(proxy.url(), { db: redisDb });
     const seedRun = await seedApproach(slowRedis, entries);

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { parseCheckInvalidMessage } from '../src/notifications/check-invalid-message.js';
 import { notificationJson, notificationKey } from '../src/notifications/notification.js';
+import { mergesOf } from '../src/notifications/sync-journal.js';
 
 const school = 'aaaaaaaa-0000-4000-8000-000000000001';
 const a = 'a0000000-0000-4000-8000-000000000001';
@@ -14,6 +15,14 @@ test('a notification has its keys in order and both lists as arrays, even empty'
   );
   const parsed = JSON.parse(notificationJson(school, created, null, `["${a}"]`)!);
   t.deepEqual(parsed, { schoolUUID: school, dateTimeCreated: created.toISOString(), processingErrorPupilUUIDs: [], overdueChecksUUIDs: [a] });
+});
+
+test('journal records are grouped by school, each pupil once, in the order first seen', (t) => {
+  t.deepEqual(mergesOf([`${school} ${a}`, `${b} ${a}`, `${school} ${b} ${a}`]), [
+    { school, pupils: [a, b] },
+    { school: b, pupils: [a] },
+  ]);
+  t.deepEqual(mergesOf([]), []);
 });
 
 test('a school with nothing to report gets no notification', (t) => {

@@ -78,8 +78,9 @@ eachTarget('entries have the TTL; schools that drop out are removed; other keys 
   t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 0, removed: 1 });
   t.is(await f.read(stays.urlSlug), null);
   t.is(await f.redis.client.exists(f.options.notificationIndexKey), 0);
-  // Only the bystanders remain under the test prefix: no temporary sets or locks left behind.
-  t.deepEqual((await f.redis.keys()).sort(), bystanders.map(([key]) => key).sort());
+  // Only the bystanders and the time of the last run remain under the test prefix: no
+  // temporary sets, journal or lock left behind.
+  t.deepEqual((await f.redis.keys()).sort(), [...bystanders.map(([key]) => key), `${f.options.notificationIndexKey}:last-run`].sort());
 });
 
 eachTarget('--dry-run reports what it would write and remove, and writes nothing', async (t, target) => {
@@ -155,5 +156,5 @@ clusterOnly('in a cluster, entries on every master are written and removed node 
   t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 240, removed: 60 });
   for (const school of leaving) t.is(await f.read(school), null);
   t.is(await f.redis.client.scard(f.options.notificationIndexKey), 240);
-  t.is((await f.redis.keys()).length, 241, '240 entries and the index; no lock or temporary set left');
+  t.is((await f.redis.keys()).length, 242, '240 entries, the index and the last run\'s time; no lock, journal or temporary set left');
 });

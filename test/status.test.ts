@@ -10,7 +10,7 @@ const user = (i: number) => `11111111-1111-4111-8111-${String(i).padStart(12, '0
 eachDialect('status counts the queue, lists failures, spots rows past their lease, and reads Redis without scanning', async (t, dialect) => {
   const { db, tdb } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);
-  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified`, notificationTtlSeconds: 3900 };
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified` };
   const now = Date.now();
   const rows: Array<[number, string | null, number, string | null]> = [
     [1, null, now - 3600_000, null],
@@ -29,7 +29,8 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
   await db.knex('rescoped_content').insert({ user_id: user(7), course_id: course, skipped_content: '{}' });
   await redis.client.rpush(options.busKey, '3', '4');
   await redis.client.sadd(options.notificationIndexKey, 'a', 'b', 'c');
-  await redis.client.expire(options.notificationIndexKey, 3900 - 120);
+  // overdue-sync ended two minutes ago.
+  await redis.client.set(`${options.notificationIndexKey}:last-run`, new Date(Date.now() - 120_000).toISOString(), 'EX', 7 * 86_400 - 120);
 
   const status = await getStatus(db, Promise.resolve(redis.client), options);
   t.deepEqual(status.queue, { queued: 2, dispatched: 1, processing: 1, failed: 2 });
@@ -58,7 +59,7 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
 eachDialect('a quiet system is healthy; an unreachable Redis is reported with the database part, exit 1', async (t, dialect) => {
   const { db, tdb } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);
-  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified`, notificationTtlSeconds: 3900 };
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified` };
   const healthy = await getStatus(db, Promise.resolve(redis.client), options);
   t.true(healthy.healthy, healthy.problems.join('; '));
   t.like(healthy.redis, { bus: 0, notifications: 0, lastOverdueSyncSecondsAgo: null });
@@ -77,7 +78,7 @@ eachDialect('a quiet system is healthy; an unreachable Redis is reported with th
 eachDialect('the oldest queued age counts only rows that are due, from when they became due: back-off and re-queued rows raise no alarm', async (t, dialect) => {
   const { db } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);
-  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}notified`, notificationTtlSeconds: 3900 };
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified` };
   const now = Date.now();
   const row = (i: number, createdAgo: number, dueIn: number) => ({
     user_id: user(i), course_id: course, source: 'oob', priority: 1, status: null, attempts: 1,

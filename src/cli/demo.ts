@@ -6,6 +6,7 @@ import type { ShowOutcome } from '../rescope/show.js';
 import type { SkippedContent } from '../rescope/skip-rule.js';
 import { maskUrl } from '../config/settings.js';
 import { createLogger } from '../log/logger.js';
+import { readStoredNotification } from '../notifications/notification.js';
 import { Runtime } from '../runtime.js';
 import type { CommandSpec } from './command.js';
 import { plural } from './options.js';
@@ -147,10 +148,11 @@ function refusal(report: DemoReport, outcome: ShowOutcome): string {
   return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (id) => nameOf(report, id));
 }
 
+/** What the admin app reads from a stored entry (unwrapped from MTC's cache envelope). */
 function entryLists(value: string | null): { errors: string[]; overdue: string[] } | null {
   if (value === null) return null;
-  const parsed = JSON.parse(value) as { processingErrorPupilUUIDs: string[]; overdueChecksUUIDs: string[] };
-  return { errors: parsed.processingErrorPupilUUIDs, overdue: parsed.overdueChecksUUIDs };
+  const { notification } = readStoredNotification(value);
+  return { errors: notification.processingErrorPupilUUIDs, overdue: notification.overdueChecksUUIDs };
 }
 
 function narrate(report: DemoReport, file: string, configFile: string, redisUrl: string, configHasRedis: boolean): string {
@@ -187,6 +189,15 @@ function narrate(report: DemoReport, file: string, configFile: string, redisUrl:
     }
   }
   lines.push(`    (not listed at Oak: a received check, a pupil who restarted, a pupil with an attendance code)`);
+  const stored = report.notifications.find((x) => x.value !== null)?.value;
+  if (stored) {
+    const format = readStoredNotification(stored).format;
+    lines.push(
+      format === 'mtc'
+        ? `    (shown as the admin app reads them: each entry is stored in MTC's cache format, {"meta":{"type":"object"},"value":"<the notification's JSON text>"})`
+        : '    (stored as bare JSON objects: MTC_BATCH_NOTIFICATION_FORMAT=plain)',
+    );
+  }
   const elm = entryLists(report.elmAfterInvalid);
   lines.push(`  notify-invalid (a checkInvalid message for ${n(w.pupils.invalidLater.urlSlug)}'s check) → Elm Primary lists ${elm?.errors.map(n).sort().join(' and ') ?? 'nobody'}`);
   const s = report.status;
@@ -218,7 +229,7 @@ function summarise(report: DemoReport, file: string, configFile: string): Record
     processed: report.processed.processed,
     skips: Object.fromEntries(report.skips.map((s) => [n(s.learner), s.content])),
     refused: report.refused,
-    notifications: Object.fromEntries(report.notifications.map(({ school, value }) => [n(school), value === null ? null : (JSON.parse(value) as unknown)])),
+    notifications: Object.fromEntries(report.notifications.map(({ school, value }) => [n(school), value === null ? null : readStoredNotification(value).notification])),
     notifyInvalid: { handled: report.invalid.handled, schools: report.invalid.schools },
     healthy: report.status.healthy,
   };

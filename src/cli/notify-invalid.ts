@@ -21,7 +21,7 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
     '(replaying changes nothing), and adds the pupil to the school\'s notification atomically in Redis, creating it ' +
     'if absent and refreshing its TTL; a check that is no longer the pupil\'s current one, or a pupil with an ' +
     'attendance code, gets no notification. Bad or unknown messages are reported by line and the rest handled (exit 6).',
-  settings: ['notificationTtlSeconds', 'notificationPrefix', 'notificationIndexKey', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  settings: ['notificationTtlSeconds', 'notificationPrefix', 'notificationIndexKey', 'notificationFormat', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   configure(cmd) {
     cmd
       .option('--jsonl <file|->', 'read messages as JSON lines from a file, or - for stdin')

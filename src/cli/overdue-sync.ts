@@ -14,20 +14,19 @@ export const overdueSyncCommand: CommandSpec<OverdueSyncOptions> = {
     'attendance code excluded). Writes one entry per school under <notification prefix><school UUID> with a TTL, ' +
     'and removes the entries of schools the last run notified that no longer qualify, using its own index set ' +
     '(no KEYS, no reads of notifications, nothing outside its keys). A run that finds another one running does nothing.',
-  settings: ['overdueAfterMinutes', 'notificationTtlSeconds', 'notificationPrefix', 'notificationIndexKey', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  settings: ['overdueAfterMinutes', 'notificationTtlSeconds', 'notificationPrefix', 'notificationIndexKey', 'notificationFormat', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   configure(cmd) {
     cmd.option('--dry-run', 'print what would be written and removed, and write nothing');
   },
   async run({ runtime, config, log, io, showProgress }, opts) {
     const [{ createProgress }, { overdueSync }] = await Promise.all([import('../log/progress.js'), import('../notifications/overdue-sync.js')]);
-    // The query needs only the database: Redis finishes connecting while it runs.
-    const connectingRedis = runtime.redis();
-    connectingRedis.catch(() => undefined);
-    const db = await runtime.db();
     const progress = createProgress({ label: 'overdue-sync', unit: 'schools', total: null, stream: io.stderr, enabled: showProgress });
     let result;
     try {
-      result = await overdueSync(db, connectingRedis.then((r) => r.client), {
+      // The database and Redis open at once, and both promises go to overdueSync as they
+      // are: it awaits them together, so a failure of either (Redis refused while
+      // PostgreSQL is still opening) is the run's one error, never an unobserved rejection.
+      result = await overdueSync(runtime.db(), runtime.redis().then((r) => r.client), {
         ...config,
         dryRun: opts.dryRun === true,
         log,

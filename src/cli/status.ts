@@ -16,7 +16,7 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     'rows sit past their lease, the oldest due queued row waited longer than the lease, or Redis cannot be reached ' +
     '(then the database part is still shown and the exit code is 1). With --strict, any problem exits 1 ' +
     '(for probes and CI smoke tests).',
-  settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'notificationTtlSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   configure(cmd) {
     cmd.option('--strict', 'exit 1 when the system is not healthy (default: only when Redis cannot be reached)');
   },

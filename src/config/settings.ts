@@ -9,6 +9,8 @@ import { credentialProblem, maskUrl, redisDatabaseNumber } from './urls.js';
 
 export type LogFormat = 'auto' | 'human' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** How a school notification is stored: in MTC's cache envelope, or as the bare object. */
+export type NotificationFormat = 'mtc' | 'plain';
 
 export interface Config {
   databaseUrl: string;
@@ -29,6 +31,7 @@ export interface Config {
   notificationIndexKey: string;
   serveHost: string;
   servePort: number;
+  notificationFormat: NotificationFormat;
 }
 
 export type SettingKey = keyof Config;
@@ -247,7 +250,7 @@ const settingList: SettingSpec[] = [
       const open = value.indexOf('{');
       if (open < 0 || value.indexOf('}', open + 1) <= open + 1) {
         throw new ConfigError(
-          `${where} must hold a {hash tag}, e.g. {mtc-batch:overdue}:notified, so that the index, <key>:next and <key>:lock share one Redis Cluster slot; got ${describe(value)}`,
+          `${where} must hold a {hash tag}, e.g. {mtc-batch:overdue}:notified, so that the index, <key>:next, <key>:lock, <key>:journal and <key>:last-run share one Redis Cluster slot; got ${describe(value)}`,
         );
       }
       return value;
@@ -270,6 +273,13 @@ const settingList: SettingSpec[] = [
     description: 'TCP port serve listens on (0: any free port, logged at start)',
     default: 8080,
     parse: integerIn(0, 65_535),
+  },
+  {
+    key: 'notificationFormat',
+    env: 'MTC_BATCH_NOTIFICATION_FORMAT',
+    description: 'how notifications are stored: mtc (MTC\'s cache envelope, which the admin app reads) or plain (the bare JSON object)',
+    default: 'mtc',
+    parse: oneOf(['mtc', 'plain'] as const),
   },
 ];
 

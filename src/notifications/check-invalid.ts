@@ -12,9 +12,9 @@ import type { Database } from '../db/database.js';
 import { listChunks, whereInList } from '../db/lists.js';
 import { toNumber, toUuid } from '../db/values.js';
 import { type Logger, silentLogger } from '../log/logger.js';
-import { addToSet } from '../redis/redis-writer.js';
-import { LuaScript } from '../redis/script.js';
-import { notificationKey } from './notification.js';
+import { type PupilMerge, mergePupils } from './merge-pupils.js';
+import type { NotificationFormat } from './notification.js';
+import { recordNotifiedSchools } from './sync-journal.js';
 
 export interface CheckInvalidInput {
   /** Line of the JSON lines input, or null for --check-code. */
@@ -26,6 +26,7 @@ export interface NotifyInvalidOptions {
   notificationTtlSeconds: number;
   notificationPrefix: string;
   notificationIndexKey: string;
+  notificationFormat: NotificationFormat;
   now?: Date;
   log?: Logger;
 }
@@ -41,44 +42,6 @@ export interface NotifyInvalidResult {
   notCurrent: number;
   rejected: Array<{ line: number | null; error: string }>;
 }
-
-/**
- * KEYS[1] the school's notification; ARGV: school UUID, creation time, TTL, pupil UUIDs.
- * Read-modify-write on the server, so two handlers at once never lose each other's
- * pupils. The JSON is assembled by hand: Redis's cjson encodes an empty array as {}.
- */
-const addPupilsScript = new LuaScript(
-  'add-processing-error-pupils',
-  `local key = KEYS[1]
-local errors, overdue, created = {}, {}, ARGV[2]
-local raw = redis.call('GET', key)
-if raw then
-  local ok, doc = pcall(cjson.decode, raw)
-  if ok and type(doc) == 'table' then
-    if type(doc.processingErrorPupilUUIDs) == 'table' then errors = doc.processingErrorPupilUUIDs end
-    if type(doc.overdueChecksUUIDs) == 'table' then overdue = doc.overdueChecksUUIDs end
-    if type(doc.dateTimeCreated) == 'string' then created = doc.dateTimeCreated end
-  end
-end
-local seen = {}
-for _, v in ipairs(errors) do seen[v] = true end
-for i = 4, #ARGV do
-  if not seen[ARGV[i]] then
-    errors[#errors + 1] = ARGV[i]
-    seen[ARGV[i]] = true
-  end
-end
-table.sort(errors)
-local function list(t)
-  local parts = {}
-  for i, v in ipairs(t) do parts[i] = cjson.encode(v) end
-  return '[' .. table.concat(parts, ',') .. ']'
-end
-local json = '{"schoolUUID":' .. cjson.encode(ARGV[1]) .. ',"dateTimeCreated":' .. cjson.encode(created) ..
-  ',"processingErrorPupilUUIDs":' .. list(errors) .. ',"overdueChecksUUIDs":' .. list(overdue) .. '}'
-redis.call('SET', key, json, 'EX', ARGV[3])
-return #errors`,
-);
 
 export async function notifyInvalid(db: Database, redis: RedisClient, inputs: readonly CheckInvalidInput[], options: NotifyInvalidOptions): Promise<NotifyInvalidResult> {
   const log = options.log ?? silentLogger;
@@ -124,17 +87,13 @@ export async function notifyInvalid(db: Database, redis: RedisClient, inputs: re
   }
   if (pupilsBySchool.size === 0) return result;
 
-  const now = (options.now ?? new Date()).toISOString();
-  const schools = [...pupilsBySchool.keys()];
-  await Promise.all([
-    ...schools.map((school) => {
-      const key = notificationKey(options.notificationPrefix, school);
-      return addPupilsScript.run(redis, 1, [key, school, now, options.notificationTtlSeconds, ...pupilsBySchool.get(school)!]);
-    }),
-    // Listed in the index so the next overdue-sync removes the entry if the school stops qualifying.
-    addToSet(redis, options.notificationIndexKey, schools),
-  ]);
-  result.schools = schools.length;
+  const merges: PupilMerge[] = [...pupilsBySchool].map(([school, pupils]) => ({ school, pupils: [...pupils] }));
+  // The checks are marked (committed) by now. Listed in the index first — and journaled
+  // for an overdue-sync in progress, whose older snapshot could overwrite or remove the
+  // entries written next (sync-journal.ts) — and only then written.
+  await recordNotifiedSchools(redis, options.notificationIndexKey, merges, options.notificationTtlSeconds);
+  await mergePupils(redis, merges, { ...options, now: options.now ?? new Date(), log });
+  result.schools = merges.length;
   result.pupils = [...pupilsBySchool.values()].reduce((n, set) => n + set.size, 0);
   log.debug(`added ${result.pupils} pupils to ${result.schools} school notifications`);
   return result;

@@ -4,7 +4,15 @@
  * `{"schoolUUID","dateTimeCreated","processingErrorPupilUUIDs":[…],"overdueChecksUUIDs":[…]}`.
  * Both lists are always arrays, sorted, without repeats, so an unchanged school gets an
  * unchanged value (but for its creation time).
+ *
+ * Stored (format `mtc`, the default) in MTC's cache envelope
+ * `{"meta":{"type":"object"},"value":"<the object's JSON text>"}`: the admin app reads
+ * every key through its cache service, which parses the entry, switches on `meta.type` and,
+ * for "object", parses `value`; a bare object there is an error, not a notification.
  */
+import type { NotificationFormat } from '../config/settings.js';
+
+export type { NotificationFormat } from '../config/settings.js';
 
 export interface SchoolNotification {
   schoolUUID: string;
@@ -33,4 +41,25 @@ export function notificationJson(schoolUuid: string, created: Date, processingEr
   if (!bareUuid.test(schoolUuid) || !uuidArray.test(errors) || !uuidArray.test(overdue)) return null;
   if (errors === '[]' && overdue === '[]') return null;
   return `{"schoolUUID":"${schoolUuid}","dateTimeCreated":"${created.toISOString()}","processingErrorPupilUUIDs":${errors},"overdueChecksUUIDs":${overdue}}`;
+}
+
+/**
+ * The value to store for a notification's JSON text. The envelope is built from the same
+ * text, escaped once (JSON.stringify of a string: only its quotes need it here).
+ */
+export function storedValue(json: string, format: NotificationFormat): string {
+  return format === 'plain' ? json : `{"meta":{"type":"object"},"value":${JSON.stringify(json)}}`;
+}
+
+/**
+ * A stored entry read back (for the demo and operators): an MTC cache entry of type
+ * "object" is unwrapped as the admin app unwraps it; anything else is taken as the bare
+ * object. Throws when the text is not JSON.
+ */
+export function readStoredNotification(stored: string): { format: NotificationFormat; notification: SchoolNotification } {
+  const parsed = JSON.parse(stored) as { meta?: { type?: unknown }; value?: unknown };
+  if (parsed?.meta?.type === 'object' && typeof parsed.value === 'string') {
+    return { format: 'mtc', notification: JSON.parse(parsed.value) as SchoolNotification };
+  }
+  return { format: 'plain', notification: parsed as unknown as SchoolNotification };
 }

@@ -1,11 +1,13 @@
 /**
  * `status`: how the queue, its results and the notifications stand, and whether anything
  * needs an operator. Everything is read without scanning: counts by state, the bus's
- * length, the size and remaining lifetime of the notification index.
+ * length, the size of the notification index, the remaining lifetime of overdue-sync's
+ * last-run key.
  */
 import type { RedisClient } from '../redis/redis.js';
 import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
+import { lastRunKeepSeconds, lastRunKeyOf } from '../notifications/sync-journal.js';
 import { countRescopedContent } from '../rescope/content-table.js';
 import { type FailedRow, type QueueCounts, countPastLease, oldestFailed, queueCounts } from '../rescope/queue-table.js';
 
@@ -13,7 +15,6 @@ export interface StatusOptions {
   leaseSeconds: number;
   busKey: string;
   notificationIndexKey: string;
-  notificationTtlSeconds: number;
   /** How many failed rows to list. */
   failedToShow?: number;
 }
@@ -23,7 +24,7 @@ export interface RedisStatus {
   bus: number;
   /** Schools with a notification (as far as overdue-sync's index knows). */
   notifications: number;
-  /** Seconds since overdue-sync last rewrote the index, if it exists. */
+  /** Seconds since the last successful overdue-sync ended; null if none in the last week. */
   lastOverdueSyncSecondsAgo: number | null;
 }
 
@@ -40,13 +41,14 @@ export interface SystemStatus {
 }
 
 async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<RedisStatus> {
-  const [bus, notifications, ttlMs] = await Promise.all([
+  const [bus, notifications, lastRunMs] = await Promise.all([
     redis.llen(options.busKey),
     redis.scard(options.notificationIndexKey),
-    redis.pttl(options.notificationIndexKey),
+    redis.pttl(lastRunKeyOf(options.notificationIndexKey)),
   ]);
-  // overdue-sync sets the index's lifetime to the TTL on every run: what is left tells when.
-  const lastOverdueSyncSecondsAgo = ttlMs > 0 ? Math.max(0, Math.round(options.notificationTtlSeconds - ttlMs / 1000)) : null;
+  // Every successful overdue-sync gives its last-run key the same lifetime: what is left
+  // tells when, whatever the machines' clocks say.
+  const lastOverdueSyncSecondsAgo = lastRunMs > 0 ? Math.max(0, Math.round(lastRunKeepSeconds - lastRunMs / 1000)) : null;
   return { bus, notifications, lastOverdueSyncSecondsAgo };
 }
 

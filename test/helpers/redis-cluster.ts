@@ -27,7 +27,7 @@ async function isFree(port: number): Promise<boolean> {
 }
 
 /** Ports whose cluster bus port (port + 10000) is free as well. */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   while (ports.length < count) {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -36,7 +36,7 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;

@@ -26,21 +26,38 @@ export interface TcpProxy {
 
 /** Forwards `from` to `to`, each chunk `delayMs` later; returns when the last chunk is due. */
 function pipeDelayed(from: Socket, to: Socket, delayMs: number, onChunk?: (chunk: Buffer) => boolean): () => number {
+  // One queue and one timer per direction: chunks leave strictly in arrival order. (A
+  // timer per chunk could fire out of order when two chunks arrived in one turn of the
+  // event loop and the clock ticked between them, which corrupts the byte stream.)
+  const queue: Array<{ due: number; chunk: Buffer | null }> = [];
+  let timer: NodeJS.Timeout | undefined;
   let last = 0;
+  const drain = () => {
+    timer = undefined;
+    const now = Date.now();
+    while (queue.length > 0 && queue[0]!.due <= now) {
+      const { chunk } = queue.shift()!;
+      if (to.destroyed) continue;
+      if (chunk === null) to.end();
+      else to.write(chunk);
+    }
+    if (queue.length > 0) timer = setTimeout(drain, queue[0]!.due - now);
+  };
+  const enqueue = (chunk: Buffer | null) => {
+    last = Math.max(Date.now() + delayMs, last);
+    queue.push({ due: last, chunk });
+    timer ??= setTimeout(drain, delayMs);
+  };
   from.on('data', (chunk: Buffer) => {
     if (onChunk && !onChunk(chunk)) return;
     if (delayMs <= 0) {
       to.write(chunk);
       return;
     }
-    // Never before the previous chunk: order is kept even if timers fire together.
-    const due = Math.max(Date.now() + delayMs, last);
-    last = due;
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, due - Date.now());
+    enqueue(chunk);
   });
-  from.on('end', () => setTimeout(() => to.end(), Math.max(delayMs, last - Date.now())));
+  // The end travels behind the last chunk, like the data.
+  from.on('end', () => (delayMs <= 0 ? to.end() : enqueue(null)));
   from.on('error', () => to.destroy());
   return () => last;
 }

@@ -1,0 +1,72 @@
+/**
+ * status says how long ago overdue-sync last succeeded, from a key every successful run
+ * writes: also after a run that notified no school (the index is then removed) and after
+ * notify-invalid recreated the index; a dry run, a skipped run or a failed run says nothing.
+ */
+import { notifyInvalid } from '../src/notifications/check-invalid.js';
+import { overdueSync } from '../src/notifications/overdue-sync.js';
+import { seedPupil, seedSchool } from '../src/seed/mtc-world.js';
+import { type RedisStatus, getStatus } from '../src/status/status.js';
+import { eachTarget } from './helpers/databases.js';
+import { type NotificationFixture, notificationFixture } from './helpers/notifications.js';
+import { useRedisCluster } from './helpers/redis.js';
+
+useRedisCluster();
+
+const now = new Date('2026-03-02T10:00:00.000Z');
+
+async function redisStatus(f: NotificationFixture): Promise<RedisStatus> {
+  const status = await getStatus(f.db, Promise.resolve(f.redis.client), { leaseSeconds: 600, busKey: `${f.redis.prefix}bus`, notificationIndexKey: f.options.notificationIndexKey });
+  if ('error' in status.redis) throw new Error(status.redis.error);
+  return status.redis;
+}
+
+function recent(seconds: number | null): boolean {
+  return seconds !== null && seconds >= 0 && seconds <= 5;
+}
+
+eachTarget('status knows when overdue-sync last ran, after a run that notified nobody and after notify-invalid made the index', async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const school = await seedSchool(f.db);
+  const pupil = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 5 } }, now);
+  t.like(await redisStatus(f), { notifications: 0, lastOverdueSyncSecondsAgo: null }, 'never ran');
+
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 0 });
+  const quiet = await redisStatus(f);
+  t.is(quiet.notifications, 0);
+  t.true(recent(quiet.lastOverdueSyncSecondsAgo), `after a run that notified nobody: ${quiet.lastOverdueSyncSecondsAgo}`);
+
+  await notifyInvalid(f.db, f.redis.client, [{ line: 1, checkCode: pupil.checkCode }], { ...f.options, now });
+  const afterNotify = await redisStatus(f);
+  t.is(afterNotify.notifications, 1);
+  t.true(recent(afterNotify.lastOverdueSyncSecondsAgo), `after notify-invalid made the index: ${afterNotify.lastOverdueSyncSecondsAgo}`);
+  t.true((await f.redis.client.ttl(f.options.notificationIndexKey)) > 0, 'notify-invalid gives the index a lifetime');
+
+  // The age is the last-run key's lost lifetime: an hour ago reads as an hour.
+  const lastRun = `${f.options.notificationIndexKey}:last-run`;
+  await f.redis.client.expire(lastRun, (await f.redis.client.ttl(lastRun)) - 3600);
+  const hourAgo = (await redisStatus(f)).lastOverdueSyncSecondsAgo ?? -1;
+  t.true(hourAgo >= 3600 && hourAgo <= 3605, String(hourAgo));
+});
+
+eachTarget('only a successful run records its time: not a dry run, a skipped run or a failed one', async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const school = await seedSchool(f.db);
+  await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
+  const lock = `${f.options.notificationIndexKey}:lock`;
+
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now, dryRun: true }), { schools: 1 });
+  t.is((await redisStatus(f)).lastOverdueSyncSecondsAgo, null, 'dry run');
+
+  await f.redis.client.set(lock, 'another-run', 'PX', 60_000);
+  t.truthy((await overdueSync(f.db, f.redis.client, { ...f.options, now })).skipped);
+  t.is((await redisStatus(f)).lastOverdueSyncSecondsAgo, null, 'skipped');
+  await f.redis.client.del(lock);
+
+  const failing = overdueSync(f.db, f.redis.client, { ...f.options, now, hooks: { beforeRemoval: () => Promise.reject(new Error('simulated failure')) } });
+  await t.throwsAsync(failing, { message: 'simulated failure' });
+  t.is((await redisStatus(f)).lastOverdueSyncSecondsAgo, null, 'failed');
+
+  await overdueSync(f.db, f.redis.client, { ...f.options, now });
+  t.true(recent((await redisStatus(f)).lastOverdueSyncSecondsAgo));
+});
