@@ -64,10 +64,13 @@ test('a bad value names the setting where it came from and what is allowed', (t)
   t.is(fromFile?.exitCode, 2);
 });
 
-test('the config file must exist, be JSON, be an object, and hold only known settings', (t) => {
+test('the config file must exist, be JSON, be an object without a key given twice, and hold only known settings', (t) => {
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: '/nonexistent/x.json' }))?.message ?? '', /cannot read the config file \/nonexistent\/x\.json \(from --config\)/);
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('{nope') }))?.message ?? '', /is not valid JSON/);
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('[1]') }))?.message ?? '', /must hold one JSON object/);
+  // A key given twice: JSON.parse would keep the last one silently.
+  const twice = configFile('{"databaseUrl":"sqlite:./a.sqlite","logLevel":"warn","databaseUrl":"sqlite:./b.sqlite"}');
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: twice }), { instanceOf: ConfigError })?.message ?? '', /config file .* is refused: the key "databaseUrl" appears twice in one object; keep one of them/);
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('{"databaseURL":"x"}') }))?.message ?? '', /unknown setting "databaseURL".*known settings: databaseUrl/);
 });
 
