@@ -62,6 +62,11 @@ test('a bad value names the setting where it came from and what is allowed', (t)
   const fromFile = t.throws(() => loadConfig({ env: {}, configFile: file }), { instanceOf: ConfigError });
   t.true(fromFile?.message.startsWith(`"databaseSchema" in config file ${file} must be a plain SQL identifier`));
   t.is(fromFile?.exitCode, 2);
+  // Checks made on the value itself name where it came from too.
+  for (const url of ['sqlite:', 'sqlite://']) {
+    t.is(t.throws(() => loadConfig({ env: {}, flags: { databaseUrl: url } }))?.message, `--database-url ${url} needs a file path, e.g. sqlite:./mtc-batch.sqlite`);
+  }
+  t.regex(t.throws(() => loadConfig({ env: {}, flags: { redisUrl: 'http://x' } }))?.message ?? '', /^--redis-url must start with redis:\/\/, rediss:\/\/, redis\+cluster:\/\/ or rediss\+cluster:\/\//);
 });
 
 test('the config file must exist, be JSON, be an object without a key given twice, and hold only known settings', (t) => {

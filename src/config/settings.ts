@@ -110,6 +110,7 @@ const settingList: SettingSpec[] = [
           `${where} must start with sqlite:, postgres://, postgresql:// or mssql://; got ${describe(maskUrl(value))}`,
         );
       }
+      if (/^sqlite:(\/\/)?$/.test(value)) throw new ConfigError(`${where} ${value} needs a file path, e.g. sqlite:./mtc-batch.sqlite`);
       if (!value.startsWith('sqlite:')) checkUrl(value, where);
       return value;
     },
@@ -136,7 +137,7 @@ const settingList: SettingSpec[] = [
     parse(raw, where) {
       const value = nonEmptyString(raw, where);
       if (!/^rediss?(\+cluster)?:\/\/[^/]/.test(value)) {
-        throw new ConfigError(`${where} must start with redis://, rediss:// or redis+cluster://; got ${describe(maskUrl(value))}`);
+        throw new ConfigError(`${where} must start with redis://, rediss://, redis+cluster:// or rediss+cluster://; got ${describe(maskUrl(value))}`);
       }
       checkUrl(value, where);
       let cluster;

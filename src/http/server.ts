@@ -108,7 +108,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   } catch (err) {
     await app.close().catch(() => undefined);
     // EADDRINUSE, EACCES, an address not on this machine: one line naming what was asked.
-    throw new ConnectionError(`cannot listen on ${listen.host}:${listen.port} (MTC_BATCH_SERVE_HOST, MTC_BATCH_SERVE_PORT): ${errorMessage(err)}`, { cause: err });
+    throw new ConnectionError(`cannot listen on ${listen.host}:${listen.port} (--serve-host and --serve-port, or MTC_BATCH_SERVE_HOST and MTC_BATCH_SERVE_PORT): ${errorMessage(err)}`, { cause: err });
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : listen.port;
