@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { seedCourse, learners } from '../src/seed/course-world.js';
-import { binPath, runCli, spawnCli } from './helpers/cli.js';
+import { binPath, runCli, spawnCli, untilStderr } from './helpers/cli.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { exec } from './helpers/exec.js';
 import { eachDialect, isolatedDatabase, postgresUrl } from './helpers/databases.js';
 import { closedPort } from './helpers/net.js';
@@ -211,3 +212,28 @@ test('a reader that goes away early (| head) is not a crash', async (t) => {
   t.regex(r.stdout, /exit=6/, r.stderr);
   t.false(/EPIPE|Unhandled/.test(r.stdout + r.stderr), r.stdout + r.stderr);
 });
+
+test('a second stop signal exits at once (130), and --json still prints one object saying so', async (t) => {
+  const f = await rescopeFixture(t, 'sqlite');
+  // Redis two seconds away each way: the command is busy connecting when the signals come.
+  const redis = new URL(redisUrl);
+  const link = await startTcpProxy({ targetHost: redis.hostname, targetPort: Number(redis.port), delayMs: 2_000 });
+  t.teardown(() => link.close());
+  const child = spawnCli(['process', '--json'], { env: { ...f.env, REDIS_URL: link.url(), MTC_BATCH_LOG_FORMAT: 'human' } });
+  await untilConnected(link);
+  child.child.kill('SIGINT');
+  await untilStderr(child, 'received SIGINT: stopping after the current work');
+  child.child.kill('SIGINT');
+  const r = await child;
+  t.is(r.code, 130, r.stderr);
+  t.regex(r.stderr, /received SIGINT again: exiting now/);
+  t.deepEqual(r.json(), { error: { code: 'interrupted', message: 'received SIGINT again: exiting now; unfinished rows return to the queue when their lease expires', exitCode: 130 } });
+});
+
+async function untilConnected(link: { readonly forwardedBytes: number }): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (link.forwardedBytes === 0) {
+    if (Date.now() > deadline) throw new Error('the command never connected to Redis');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
