@@ -146,6 +146,7 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
     };
   }
 
+  log.debug(`took the run lock ${lock} for ${lockSeconds} s`);
   // The lock is renewed every third of its lifetime while this process runs: only a run
   // that stops (killed, paused, starved) loses it. One that comes back after losing it
   // finds out here or, at the latest, from the server: every step of the pass checks the
@@ -167,7 +168,10 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
   loading.catch(() => undefined);
   try {
     const packed = new PackedEntries();
-    const read = await readConcerns(opened.value, now, options, (key, value) => packed.add(key, value));
+    const read = await readConcerns(opened.value, now, options, (key, value) => packed.add(key, value)).catch((err: unknown) => {
+      // The query cancelled by a stop request fails with the server's "canceling statement".
+      throw options.signal?.aborted ? new SyncInterruptedError(options.signal.reason) : err;
+    });
     await options.hooks?.afterQuery?.();
     await loading;
     if (options.signal?.aborted) throw new SyncInterruptedError(options.signal.reason);
@@ -191,7 +195,7 @@ async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions
   const cutoff = new Date(now.getTime() - options.overdueAfterMinutes * 60_000);
   const started = performance.now();
   const read: Concerns = { schools: [], overdueChecks: 0, processingErrors: 0, sqlMs: 0 };
-  for await (const concern of schoolConcerns(db, cutoff)) {
+  for await (const concern of schoolConcerns(db, cutoff, options.signal)) {
     // Stopping here drops the rest of the rows (the query runs to its end on the server).
     if (options.signal?.aborted) break;
     const value = notificationJson(concern.schoolUuid, now, concern.processingErrorPupils, concern.overdueChecks);

@@ -47,8 +47,9 @@ export const journalFallbackMs = 10 * 60_000;
 export class LockLostError extends MtcError {
   constructor(lock: string, lockSeconds: number) {
     super(
-      `overdue-sync lost its lock ${lock} (not renewed within its ${lockSeconds} s lifetime: the process was paused or starved, ` +
-        'and another run may have started): it stopped without writing or removing anything more; the next run repairs whatever it wrote before',
+      `overdue-sync lost its lock ${lock}: it is gone or another run's (not renewed within its ${lockSeconds} s lifetime because the ` +
+        'process was paused or starved, or Redis lost it in a restart); it stopped without writing or removing anything more, ' +
+        'and the next run repairs whatever it wrote before',
       ExitCode.failure,
       'lock-lost',
       { details: { lock, lockSeconds } },
