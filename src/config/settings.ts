@@ -32,6 +32,7 @@ export interface Config {
   serveHost: string;
   servePort: number;
   notificationFormat: NotificationFormat;
+  overdueSyncLockSeconds: number;
 }
 
 export type SettingKey = keyof Config;
@@ -281,6 +282,15 @@ const settingList: SettingSpec[] = [
     description: 'how notifications are stored: mtc (MTC\'s cache envelope, which the admin app reads) or plain (the bare JSON object)',
     default: 'mtc',
     parse: oneOf(['mtc', 'plain'] as const),
+  },
+  {
+    key: 'overdueSyncLockSeconds',
+    env: 'MTC_BATCH_OVERDUE_SYNC_LOCK_SECONDS',
+    description:
+      'lifetime of the overdue-sync run lock, renewed every third of it while the run is alive: a run that stops renewing it ' +
+      '(killed, paused) is presumed dead after this long, and if it comes back it writes nothing more',
+    default: 600,
+    parse: integerIn(1, 86_400),
   },
 ];
 

@@ -36,13 +36,17 @@ export async function addToSet(client: RedisClient, key: string, members: readon
   await Promise.all(chunk(members, listChunkSize).map((part) => client.sadd(key, ...part)));
 }
 
-// ARGV[1]: ttl seconds; ARGV[2]: the entries packed as "key<TAB>value<LF>" records. One
-// argument instead of thousands: the client serialises one string, and the server
-// splits it with plain string.find. Keys come as data, not KEYS: one call writes keys of
-// many slots (declared KEYS would all have to share one in a cluster).
+// ARGV[1]: ttl seconds; ARGV[2]: the entries packed as "key<TAB>value<LF>" records;
+// optionally ARGV[3], ARGV[4]: a lock key and the token it must hold, else nothing is
+// written and -1 returned (a fence: on one server, a writer whose lock was taken over
+// writes nothing, however late its commands arrive). One argument instead of thousands:
+// the client serialises one string, and the server splits it with plain string.find.
+// Keys come as data, not KEYS: one call writes keys of many slots (declared KEYS would all
+// have to share one in a cluster).
 const setManyScript = new LuaScript(
   'set-many',
   `local ttl, packed = ARGV[1], ARGV[2]
+if ARGV[3] and redis.call('GET', ARGV[3]) ~= ARGV[4] then return -1 end
 local pos, n = 1, 0
 while pos <= #packed do
   local tab = string.find(packed, '\\t', pos, true)
@@ -101,9 +105,20 @@ export class PackedEntries {
   }
 }
 
-/** SET key value EX ttl for every packed entry: one command per chunk, on its node, all sent at once. */
-export async function setPackedWithTtl(commands: ReadonlyArray<{ node: Redis; packed: string }>, ttlSeconds: number): Promise<void> {
-  await Promise.all(commands.map(({ node, packed }) => setManyScript.run(node, 0, [ttlSeconds, packed])));
+/**
+ * SET key value EX ttl for every packed entry: one command per chunk, on its node, all sent
+ * at once. With a fence (one server only: the lock must live where the entries do), each
+ * command writes only while `fence.key` holds `fence.token`. Returns false when a command
+ * found the fence closed and wrote nothing.
+ */
+export async function setPackedWithTtl(
+  commands: ReadonlyArray<{ node: Redis; packed: string }>,
+  ttlSeconds: number,
+  fence?: { key: string; token: string },
+): Promise<boolean> {
+  const fenceArgs = fence ? [fence.key, fence.token] : [];
+  const replies = await Promise.all(commands.map(({ node, packed }) => setManyScript.run(node, 0, [ttlSeconds, packed, ...fenceArgs])));
+  return replies.every((n) => Number(n) >= 0);
 }
 
 /** Removes `keys` (UNLINK: memory is freed in the background), each on its node. Returns how many existed. */
