@@ -44,6 +44,10 @@ export function knexConfig(target: DatabaseTarget, schema: string | null, poolSi
     client: dialect.knexClient,
     connection: target.connection,
     acquireConnectionTimeout: 15_000,
+    // An error names the statement with its placeholders, not its values: learners' ids
+    // and content stay out of logs and stored errors, and one cause reads the same for
+    // every row it hits (`failed` groups errors by their text).
+    compileSqlOnError: false,
     log: { warn: forward('warning'), error: forward('error'), deprecate: forward('deprecation'), debug: forward('debug') },
   };
   if (dialect.name === 'sqlite') {
