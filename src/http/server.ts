@@ -3,6 +3,7 @@
  * off, so there is one log format), the original service's routes, probes and metrics,
  * timeouts that keep slow or idle clients from holding connections, and a graceful stop.
  */
+import { duplicateKeyOrDepth } from '../input/json-shape.js';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
 import { ConnectionError, errorMessage } from '../errors.js';
@@ -50,6 +51,24 @@ export function createApp(deps: ServerDeps): FastifyInstance {
   app.server.headersTimeout = timeouts.headersMs;
   // JSON only: fastify also parses text/plain by default, which a client of this API never sends.
   app.removeContentTypeParser('text/plain');
+  // Bodies are read as enqueue's JSON lines are: a key given twice is refused, not
+  // settled by "the last one wins" (a proxy or an audit log reading the first would see
+  // another request than the one queued); "__proto__" is an ordinary, unknown key.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    const refuse = (message: string) => done(Object.assign(new Error(message), { statusCode: 400 }), undefined);
+    if (text === '') return refuse("Body cannot be empty when content-type is set to 'application/json'");
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return refuse("Body is not valid JSON but content-type is set to 'application/json'");
+    }
+    const refused = duplicateKeyOrDepth(text);
+    if (refused !== null) return refuse(`the body is refused: ${refused}`);
+    done(null, value);
+  });
 
   const metrics = createMetrics(db, log, deps.metrics);
   // A callback hook, not an async one: it runs for every request, and a promise each adds up.
