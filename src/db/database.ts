@@ -109,7 +109,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
     }
   } catch (err) {
     await knex.destroy().catch(() => undefined);
-    if (err instanceof SchemaError) throw err;
+    if (err instanceof SchemaError || err instanceof ConfigError) throw err;
     throw new ConnectionError(`cannot connect to the database ${target.display}: ${errorMessage(err)}`, { cause: err });
   }
   let closed = false;
