@@ -60,8 +60,13 @@ test('a bad value names the setting where it came from and what is allowed', (t)
   t.regex(fromFlag?.message ?? '', /^--database-url must start with sqlite:, postgres:\/\/.*got "mysql:\/\/u:\*\*\*@h\/db"$/);
   const file = configFile(JSON.stringify({ databaseSchema: 'drop table;' }));
   const fromFile = t.throws(() => loadConfig({ env: {}, configFile: file }), { instanceOf: ConfigError });
-  t.true(fromFile?.message.startsWith(`"databaseSchema" in config file ${file} must be a plain SQL identifier`));
+  t.true(fromFile?.message.startsWith(`"databaseSchema" in config file ${file} must be a plain lower-case SQL identifier`));
   t.is(fromFile?.exitCode, 2);
+  t.regex(t.throws(() => loadConfig({ env: { MTC_BATCH_DATABASE_SCHEMA: 'Hunt_Schema' } }))?.message ?? '', /^MTC_BATCH_DATABASE_SCHEMA must be a plain lower-case SQL identifier .*use "hunt_schema"\); got "Hunt_Schema"$/);
+  for (const url of ['postgres://u:pw@127.0.0.1:5432', 'postgres://u:pw@127.0.0.1:5432/', 'mssql://u:pw@db.example/?encrypt=true']) {
+    t.regex(t.throws(() => loadConfig({ env: { DATABASE_URL: url } }))?.message ?? '', /^DATABASE_URL names no database: add it after the host/, url);
+  }
+  t.is(loadConfig({ env: { DATABASE_URL: 'postgres://u:pw@127.0.0.1:5432/db?sslmode=require' } }).databaseUrl, 'postgres://u:pw@127.0.0.1:5432/db?sslmode=require');
   // Checks made on the value itself name where it came from too.
   for (const url of ['sqlite:', 'sqlite://']) {
     t.is(t.throws(() => loadConfig({ env: {}, flags: { databaseUrl: url } }))?.message, `--database-url ${url} needs a file path, e.g. sqlite:./mtc-batch.sqlite`);

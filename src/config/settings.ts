@@ -112,7 +112,14 @@ const settingList: SettingSpec[] = [
         );
       }
       if (/^sqlite:(\/\/)?$/.test(value)) throw new ConfigError(`${where} ${value} needs a file path, e.g. sqlite:./mtc-batch.sqlite`);
-      if (!value.startsWith('sqlite:')) checkUrl(value, where);
+      if (!value.startsWith('sqlite:')) {
+        checkUrl(value, where);
+        // Without one the driver picks a default (the user's name, or master): migrate would
+        // then create the toolkit's tables in whatever database that is.
+        if (/^[a-z]+:\/\/[^/]*\/?(\?.*)?$/.test(value)) {
+          throw new ConfigError(`${where} names no database: add it after the host, e.g. postgres://user:pass@host:5432/<database>; got ${describe(maskUrl(value))}`);
+        }
+      }
       return value;
     },
   },
@@ -124,8 +131,11 @@ const settingList: SettingSpec[] = [
     parse(raw, where) {
       if (raw === null) return null;
       const value = nonEmptyString(raw, where);
-      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(value)) {
-        throw new ConfigError(`${where} must be a plain SQL identifier (letters, digits, _); got ${describe(value)}`);
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
+        const hint = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(value)
+          ? ` (PostgreSQL folds unquoted names to lower case, so psql and other clients would mean another schema: use ${describe(value.toLowerCase())})`
+          : '';
+        throw new ConfigError(`${where} must be a plain lower-case SQL identifier (a-z, digits, _)${hint}; got ${describe(value)}`);
       }
       return value;
     },

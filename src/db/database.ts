@@ -88,7 +88,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
   const target = parseDatabaseUrl(config.databaseUrl);
   const { dialect } = target;
   if (config.databaseSchema && !dialect.schemas) {
-    throw new ConfigError(`MTC_BATCH_DATABASE_SCHEMA applies to PostgreSQL only; ${dialect.name} has no schemas to select (unset it)`);
+    throw new ConfigError(`a database schema (--database-schema or MTC_BATCH_DATABASE_SCHEMA) applies to PostgreSQL only; ${dialect.name} has no schemas to select (unset it)`);
   }
   if (target.file && target.file !== ':memory:') {
     if (!existsSync(dirname(target.file))) {
