@@ -237,3 +237,15 @@ async function untilConnected(link: { readonly forwardedBytes: number }): Promis
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+eachDialect('a bus key that holds another kind of value is a configuration error naming the key settings (exit 2)', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  await f.redis.client.set(f.bus.key, 'not a list');
+  for (const command of ['dispatch', 'process']) {
+    const r = await runCli([command], { env: { ...f.env, MTC_BATCH_LOG_FORMAT: 'human' } });
+    t.is(r.code, 2, `${command}: ${r.stderr}`);
+    t.regex(r.stderr, new RegExp(`a Redis key this command uses holds another kind of value \\(WRONGTYPE .*give mtc-batch keys of its own \\(MTC_BATCH_BUS_KEY ${f.bus.key.replace(/[{}]/g, '\\$&')}`));
+    t.notRegex(r.stderr, /unexpected failure/);
+  }
+  t.is(await f.redis.client.get(f.bus.key), 'not a list', 'left as it was');
+});

@@ -100,6 +100,14 @@ function explained(err: unknown, runtime: Runtime | undefined): unknown {
   if (/^(MOVED|ASK) \d+ /.test(errorMessage(err))) {
     return new ConfigError(`REDIS_URL points at a node of a Redis Cluster (it answered ${errorMessage(err).split(' ')[0]}): write it as redis+cluster://host:port[,host:port…]`, { cause: err });
   }
+  if (/^WRONGTYPE /.test(errorMessage(err)) && runtime) {
+    const c = runtime.config;
+    return new ConfigError(
+      `a Redis key this command uses holds another kind of value (${errorMessage(err)}): another program uses the same name; ` +
+        `give mtc-batch keys of its own (MTC_BATCH_BUS_KEY ${c.busKey}, MTC_BATCH_NOTIFICATION_INDEX_KEY ${c.notificationIndexKey}, MTC_BATCH_NOTIFICATION_PREFIX ${c.notificationPrefix})`,
+      { cause: err },
+    );
+  }
   const table = missingTable(err);
   if (table === null) return err;
   return new SchemaError(
