@@ -249,3 +249,15 @@ eachDialect('a bus key that holds another kind of value is a configuration error
   }
   t.is(await f.redis.client.get(f.bus.key), 'not a list', 'left as it was');
 });
+
+test('warnings from the libraries are log records in the log format, not plain text on stderr', async (t) => {
+  const f = await rescopeFixture(t, 'sqlite');
+  const server = new URL(redisUrl);
+  // A password sent to a server that wants none: ioredis warns on its own.
+  const r = await spawnCli(['status', '--json'], { env: { ...f.env, REDIS_URL: `redis://:unneeded@${server.host}`, MTC_BATCH_LOG_FORMAT: 'json' } });
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  for (const line of lines) t.notThrows(() => JSON.parse(line), line);
+  const warning = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((rec) => String(rec.msg).includes('does not require a password'));
+  t.like(warning, { level: 'warn', from: 'library', command: 'status' });
+});

@@ -12,6 +12,7 @@ import { type Config, type SettingKey, flagName, flagProperty, maskUrl, settingS
 import { missingTable } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
+import { routeLibraryWarnings } from '../log/library-warnings.js';
 import { Runtime } from '../runtime.js';
 import { guardOptionValues } from './option-values.js';
 import { reportError } from './report-error.js';
@@ -154,6 +155,7 @@ export function addCommand<O extends object>(
     try {
       const config = loadConfig({ flags, configFile: opts.config, env: io.env });
       log = createLogger({ format: config.logFormat, level: config.logLevel, stream: io.stderr, base: { command: spec.name } });
+      if (io.stderr === process.stderr) routeLibraryWarnings(log);
       runtime = new Runtime(config, log, { signal: io.signal, database: spec.database });
       const showProgress = !json && log.format === 'human' && io.stderr.isTTY === true;
       const outcome = await spec.run({ config, log, runtime, io, json, showProgress }, opts, self.args);
