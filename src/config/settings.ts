@@ -299,7 +299,7 @@ const settingList: SettingSpec[] = [
     description:
       'lifetime of the overdue-sync run lock, renewed every third of it while the run is alive: a run that stops renewing it ' +
       '(killed, paused) is presumed dead after this long, and if it comes back it writes nothing more',
-    default: 600,
+    default: 60,
     parse: integerIn(1, 86_400),
   },
 ];
