@@ -167,7 +167,7 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
   const loading = Promise.all([loadWriterScripts(redis), loadSyncScripts(redis)]);
   loading.catch(() => undefined);
   try {
-    const packed = new PackedEntries();
+    const packed = new PackedEntries(isCluster(redis));
     const read = await readConcerns(opened.value, now, options, (key, value) => packed.add(key, value)).catch((err: unknown) => {
       // The query cancelled by a stop request fails with the server's "canceling statement".
       throw options.signal?.aborted ? new SyncInterruptedError(options.signal.reason) : err;

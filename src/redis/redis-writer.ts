@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { groupByNode } from './nodes.js';
-import type { RedisClient } from './redis.js';
+import { type RedisClient, isCluster } from './redis.js';
 import { LuaScript } from './script.js';
 
 /** Values per command: large enough to amortise a command, small enough not to stall the server. */
@@ -80,24 +80,46 @@ export async function loadWriterScripts(client: RedisClient): Promise<void> {
  * Entries packed as "key<TAB>value<LF>" records as they arrive (overdue-sync packs while
  * its query still runs), sent by setPackedWithTtl in commands of up to
  * `valuesPerCommand` records per node. Keys must not contain tabs or newlines, nor values
- * newlines (JSON text never does).
+ * newlines (JSON text never does). For one server (`grouped` false) the commands' strings
+ * are built as the entries arrive, so none is copied again when the pass begins; a
+ * cluster's entries are kept one by one until their nodes are known.
  */
 export class PackedEntries {
   private readonly keys: string[] = [];
   private readonly records: string[] = [];
+  private readonly chunks: string[] = [];
+  private current = '';
+  private inCurrent = 0;
+  private count = 0;
+
+  constructor(private readonly grouped = true) {}
 
   add(key: string, value: string): void {
     if (/[\t\n]/.test(key) || value.includes('\n')) throw new Error(`cannot pack the entry for ${JSON.stringify(key)}: tab or newline`);
-    this.keys.push(key);
-    this.records.push(`${key}\t${value}\n`);
+    this.count++;
+    if (this.grouped) {
+      this.keys.push(key);
+      this.records.push(`${key}\t${value}\n`);
+      return;
+    }
+    this.current += `${key}\t${value}\n`;
+    if (++this.inCurrent === valuesPerCommand) {
+      this.chunks.push(this.current);
+      this.current = '';
+      this.inCurrent = 0;
+    }
   }
 
   get size(): number {
-    return this.records.length;
+    return this.count;
   }
 
   /** The commands to send: per node that serves the keys, chunks of packed records. */
   commandsFor(client: RedisClient): Array<{ node: Redis; packed: string }> {
+    if (!this.grouped) {
+      if (isCluster(client)) throw new Error('entries packed for one server cannot be sent to a cluster');
+      return [...this.chunks, ...(this.inCurrent > 0 ? [this.current] : [])].map((packed) => ({ node: client, packed }));
+    }
     const indexes = this.keys.map((_, i) => i);
     return groupByNode(client, indexes, (i) => this.keys[i]!).flatMap(({ node, items }) =>
       chunk(items, valuesPerCommand).map((part) => ({ node, packed: part.map((i) => this.records[i]).join('') })),
