@@ -63,8 +63,8 @@ update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = CASE W
 -- 8. 5 parameters: Int ×2, NVarChar ×3
 update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] is null and [user_id] in (@p3) and [status] is null and [priority] > @p4;select @@rowcount;
 
--- 9. 7 parameters: NVarChar ×4, Int, Bit ×2
-INSERT INTO [rescope_queue] ([user_id], [course_id], [class_id], [source], [priority], [override]) SELECT m.[user_id], CAST(@p0 AS uniqueidentifier), CAST(@p1 AS uniqueidentifier), CAST(@p2 AS nvarchar(64)), CAST(@p3 AS smallint), CAST(@p4 AS bit) FROM [class_member] m WHERE m.[class_id] = @p5 AND m.[is_active] = @p6 ; SELECT @@ROWCOUNT AS [affected_rows];
+-- 9. 9 parameters: NVarChar ×6, Int, Bit ×2
+INSERT INTO [rescope_queue] ([user_id], [course_id], [class_id], [source], [priority], [override]) SELECT m.[user_id], CAST(@p0 AS uniqueidentifier), CAST(@p1 AS uniqueidentifier), CAST(@p2 AS nvarchar(64)), CAST(@p3 AS smallint), CAST(@p4 AS bit) FROM [class_member] m WHERE m.[class_id] = @p5 AND m.[is_active] = @p6 AND NOT EXISTS (SELECT 1 FROM [rescope_queue] q WHERE q.[user_id] = m.[user_id] AND q.[course_id] = @p7 AND q.[class_id] = @p8) ORDER BY m.[user_id]; SELECT @@ROWCOUNT AS [affected_rows];
 
 -- 10. 2 parameters: NVarChar, Bit
 select count(*) as [n] from [class_member] where [class_id] = @p0 and [is_active] = @p1;
@@ -167,8 +167,8 @@ insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [use
 
 -- rollback
 
--- 10. 5 parameters: NVarChar ×3, Int ×2
-update [rescope_queue] set [attempts] = [attempts] + 1, [last_error] = @p0, [status] = @p1, [available_at] = (DATEADD(second, CAST(@p2 AS int), SYSUTCDATETIME())), [updated_at] = (SYSUTCDATETIME()) where [id] = @p3 and [status] = @p4;select @@rowcount;
+-- 10. 7 parameters: Int ×4, NVarChar ×3
+update [rescope_queue] set [attempts] = @p0, [last_error] = @p1, [status] = @p2, [available_at] = (DATEADD(second, CAST(@p3 AS int), SYSUTCDATETIME())), [updated_at] = (SYSUTCDATETIME()) where [id] in (@p4) and [status] = @p5 and [attempts] = @p6;select @@rowcount;
 
 -- ==== process: a batch of 1,200 (lists of 1,200 ids; inserts of 525 rows × 4 parameters)
 

@@ -134,7 +134,7 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
     return affected(valuesRows(b, 4));
   });
   r.on(/^delete from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+;select @@rowcount$/, (b) => rowcount(b.length - 1), 1);
-  r.on(/^update \[rescope_queue\] set \[attempts\] = \[attempts\] \+ 1/, rowcount(1));
+  r.on(/^update \[rescope_queue\] set \[attempts\] = @p0, \[last_error\]/, rowcount(1));
   await section('process: claim, compute, store; a duplicate, junk, a row already done, a row that cannot be stored', () =>
     processQueue(r.db, bus, { batchSize: 10, concurrency: 1, maxAttempts: 5, retryDelaySeconds: 30 }),
   );

@@ -169,7 +169,8 @@ export interface RowFailure {
 /**
  * Records a failed attempt: attempts + 1, the error, and either back to queued after a
  * back-off (retryDelaySeconds, doubling each attempt, at most an hour) or 'failed' once
- * `maxAttempts` are used up.
+ * `maxAttempts` are used up. Rows that share their attempts and their error (a batch
+ * whose computation failed: all of it) are changed by one statement per list chunk.
  */
 export async function recordFailures(
   db: Database,
@@ -177,23 +178,31 @@ export async function recordFailures(
   options: { maxAttempts: number; retryDelaySeconds: number },
 ): Promise<{ retried: number; failed: number }> {
   const { knex, dialect } = db;
+  const groups = new Map<string, { attempts: number; error: string; ids: number[] }>();
+  for (const { row, error } of failures) {
+    const text = error.slice(0, maxErrorLength);
+    const key = `${row.attempts}\u0000${text}`;
+    const group = groups.get(key) ?? { attempts: row.attempts, error: text, ids: [] };
+    group.ids.push(row.id);
+    groups.set(key, group);
+  }
   let retried = 0;
   let failed = 0;
-  for (const { row, error } of failures) {
-    const delay = Math.min(options.retryDelaySeconds * 2 ** row.attempts, 3600);
-    const giveUp = row.attempts + 1 >= options.maxAttempts;
-    const changed = await knex(queueTable)
-      .where({ id: row.id, status: 'processing' })
-      .update({
-        attempts: knex.raw('?? + 1', ['attempts']),
-        last_error: error.slice(0, maxErrorLength),
-        status: giveUp ? 'failed' : null,
-        available_at: knex.raw(dialect.nowPlusSecondsSql, [delay]),
-        updated_at: knex.raw(dialect.nowSql),
-      });
-    if (changed > 0) {
-      if (giveUp) failed++;
-      else retried++;
+  for (const { attempts, error, ids } of groups.values()) {
+    const delay = Math.min(options.retryDelaySeconds * 2 ** attempts, 3600);
+    const giveUp = attempts + 1 >= options.maxAttempts;
+    for (const chunk of listChunks(dialect, ids)) {
+      const changed = await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint')
+        .where({ status: 'processing', attempts })
+        .update({
+          attempts: attempts + 1,
+          last_error: error,
+          status: giveUp ? 'failed' : null,
+          available_at: knex.raw(dialect.nowPlusSecondsSql, [delay]),
+          updated_at: knex.raw(dialect.nowSql),
+        });
+      if (giveUp) failed += changed;
+      else retried += changed;
     }
   }
   return { retried, failed };
