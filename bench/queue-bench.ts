@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     const queued = await enqueue(db, [{ line: null, request: { source: 'rescope', classId: klass, courseId: null, memberIds: [], repeatedMembers: 0, override: false } }]);
     const enqueueMs = performance.now() - t0;
     const enqueueRate = (queued.queued / enqueueMs) * 1000;
-    line('enqueue (class-wide request)', `${fmt(queued.queued)} rows in ${fmt(enqueueMs)} ms = ${fmt(enqueueRate)} rows/s (target ≥ 100,000)`);
+    line('enqueue (class-wide request)', `${fmt(queued.queued)} rows in ${fmt(enqueueMs)} ms = ${fmt(enqueueRate)} rows/s (target ≥ 300,000)`);
 
     // 2. queue machinery: no competency statuses, so the compute is empty. Three rounds
     //    alternating with graphile-worker; medians compared, so a noisy run on either
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       }
       line('dispatch + process (no statuses)', `median ${fmt(median(ours))} rows/s for ${fmt(learnerCount)} learners (dispatch and process running together)`);
       line('graphile-worker no-op jobs', `median ${fmt(median(theirs))} jobs/s (local queue 500, concurrency 24, batched completion)`);
-      line('  ratio mtc-batch / graphile-worker', `${(median(ours) / median(theirs)).toFixed(2)}× (target ≥ 1.2×)`);
+      line('  ratio mtc-batch / graphile-worker', `${(median(ours) / median(theirs)).toFixed(2)}× (target ≥ 1.5×)`);
     }
     if (process.env.BENCH_ONLY === 'machinery') return;
 
@@ -109,6 +109,9 @@ async function main(): Promise<void> {
     await db.knex.raw('ANALYZE');
     const stopProfile = process.env.BENCH_PROFILE ? profileStatements(db) : () => undefined;
     const statements = countStatements(db);
+    // The seeding above leaves gigabytes of dirty pages: write them out now, so the
+    // server's background writes of the seed are not counted as the queue's CPU.
+    await db.knex.raw('CHECKPOINT').catch(() => undefined);
     const postgresCpuMs = await postgresCpu(db);
     const cpuBefore = { worker: process.cpuUsage(), database: postgresCpuMs() };
     const real = await drainQueue(db, bus, realLearnerCount);
@@ -121,13 +124,13 @@ async function main(): Promise<void> {
     const sampleContent = JSON.parse(String(sample?.skipped_content ?? '{}')) as { lessons?: string[]; assessments?: string[] };
     line('plain SELECT of statuses (baseline)', `${fmt(baseline.rows)} rows in ${fmt(baseline.ms)} ms = ${fmt(baseline.rate)} learners/s`);
     line('dispatch + process with real work', `${fmt(realLearnerCount)} learners in ${fmt(real.ms)} ms = ${fmt(real.rate)} learners/s`);
-    line('  ratio to plain SELECT', `${(real.rate / baseline.rate).toFixed(2)}× (target ≥ 1.0×); e.g. ${sampleContent.lessons?.length} lessons, ${sampleContent.assessments?.length} assessments skipped`);
+    line('  ratio to plain SELECT', `${(real.rate / baseline.rate).toFixed(2)}× (target ≥ 1.5×); e.g. ${sampleContent.lessons?.length} lessons, ${sampleContent.assessments?.length} assessments skipped`);
     const per1000 = (ms: number) => (ms / realLearnerCount) * 1000;
     const workerMs = per1000((workerCpuMs.user + workerCpuMs.system) / 1000);
     const databaseMs = per1000(databaseCpuMs);
     const batches = Math.ceil(realLearnerCount / batchSize);
     line('statements sent', `${fmt(sent.total)} for ${batches} batches of ${fmt(batchSize)}: ${(sent.process / batches).toFixed(1)} a batch by process, ${fmt(sent.total - sent.process)} by dispatch runs`);
-    line('CPU per 1,000 learners', `PostgreSQL ${fmt(databaseMs)} ms, mtc-batch ${fmt(workerMs)} ms: one database core keeps ${(workerMs / databaseMs).toFixed(1)} process cores busy`);
+    line('CPU per 1,000 learners', `PostgreSQL ${fmt(databaseMs)} ms (target ≤ 40), mtc-batch ${fmt(workerMs)} ms: one database core keeps ${(workerMs / databaseMs).toFixed(1)} process cores busy`);
   } finally {
     await redis.del(busKey);
     await redis.quit();
@@ -225,10 +228,23 @@ async function drainQueue(db: Database, bus: RescopeBus, expected: number) {
     }
     dispatchMs = performance.now() - t0;
   })();
-  const result = await processQueue(db, bus, { ...settings, concurrency, waitMs: 300 });
+  let dispatchDone = false;
+  let dispatchFailed: unknown;
+  dispatching.then(
+    () => (dispatchDone = true),
+    (err: unknown) => (dispatchFailed = err),
+  );
+  // The worker stops after 300 ms of empty bus; on a loaded machine the dispatcher can
+  // fall that far behind, so the worker starts again until everything was dispatched
+  // (a process pod restarted by its CronJob).
+  let processed = 0;
+  do {
+    processed += (await processQueue(db, bus, { ...settings, concurrency, waitMs: 300 })).processed;
+    if (dispatchFailed !== undefined) throw dispatchFailed;
+  } while (!dispatchDone || (await bus.length()) > 0);
   await dispatching;
   const ms = performance.now() - t0 - 300; // the worker's final wait for more work is not work
-  if (result.processed !== expected) throw new Error(`processed ${result.processed} of ${expected}: ${JSON.stringify(result)}`);
+  if (processed !== expected) throw new Error(`processed ${processed} of ${expected}`);
   return { dispatchMs, ms, rate: (expected / ms) * 1000 };
 }
 
@@ -287,7 +303,7 @@ function profileStatements(db: Database): () => void {
   db.knex.on('query', onQuery).on('query-response', onResponse);
   return () => {
     db.knex.removeListener('query', onQuery).removeListener('query-response', onResponse);
-    for (const [k, t] of [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8)) console.log(`    ${fmt(t.ms).padStart(7)} ms ${String(t.n).padStart(5)}×  ${k}`);
+    for (const [k, t] of [...totals].sort((a, b) => b[1].ms - a[1].ms)) console.log(`    ${fmt(t.ms).padStart(7)} ms ${String(t.n).padStart(5)}×  ${k}`);
   };
 }
 
