@@ -81,10 +81,11 @@ async function main(): Promise<void> {
     const serveLog = join(logDir, 'serve.log');
     const logFd = openSync(serveLog, 'w');
     collector = spawn('cat', [], { stdio: ['pipe', logFd, 'inherit'] });
-    // BENCH_PROFILE_DIR=<dir>: serve writes a V8 CPU profile there when it stops.
-    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    children.push(spawn(process.execPath, [...profile, bin, 'serve', '--serve-port', String(servePort)], { env, stdio: ['ignore', 'ignore', collector.stdin!] }));
-    children.push(spawn(process.execPath, [bareScript], { env: { ...env, BARE_PORT: String(barePort) }, stdio: ['ignore', 'ignore', 'inherit'] }));
+    // BENCH_PROFILE_DIR=<dir>: both servers write a V8 CPU profile there when they stop
+    // (serve-<time>.cpuprofile, bare-<time>.cpuprofile), to compare where each spends its time.
+    const profile = (name: string) => (process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []);
+    children.push(spawn(process.execPath, [...profile('serve'), bin, 'serve', '--serve-port', String(servePort)], { env, stdio: ['ignore', 'ignore', collector.stdin!] }));
+    children.push(spawn(process.execPath, [...profile('bare'), bareScript], { env: { ...env, BARE_PORT: String(barePort) }, stdio: ['ignore', 'ignore', 'inherit'] }));
     closeSync(logFd);
     await Promise.all([waitForHttp(servePort), waitForHttp(barePort)]);
 
@@ -92,7 +93,10 @@ async function main(): Promise<void> {
     const targets = { serve: { port: servePort, pid: children[0]!.pid! }, bare: { port: barePort, pid: children[1]!.pid! } } as const;
     // Warm both (JIT compilation of every path, pools, caches) before anything is counted:
     // serve has more code to compile, and 2 s left TurboFan busy in the first measured run.
-    for (const target of Object.values(targets)) await load(target, people, path, 5);
+    for (const [name, target] of Object.entries(targets)) {
+      const warm = await load(target, people, path, 5);
+      console.log(`warm-up ${name.padEnd(5)} ${fmt(warm.requests)} requests, ${warm.cpuMs.toFixed(3)} ms CPU/request`);
+    }
     const results: Record<keyof typeof targets, Measure[]> = { serve: [], bare: [] };
     for (let round = 0; round < rounds; round++) {
       const order: Array<keyof typeof targets> = round % 2 === 0 ? ['serve', 'bare'] : ['bare', 'serve'];
