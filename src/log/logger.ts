@@ -39,11 +39,12 @@ export function createLogger(options: LoggerOptions): Logger {
     // base field or time/level/msg goes the general way, which keeps JSON.stringify's
     // rule for repeated keys (the first position, the last value).
     const taken = new Set([...reservedKeys, ...Object.keys(base)]);
-    const baseJson = reservedKeys.some((k) => k in base) ? null : fieldsJson(base, null);
+    const baseJson = reservedKeys.some((k) => k in base) ? null : fieldsJson(base, memberStarts(new Set()));
+    const starts = memberStarts(taken);
     const write = (level: LogLevel, msg: string, fields?: Fields) => {
       if (rank[level] < minRank) return;
       if (format === 'json') {
-        const own = baseJson === null ? null : fields === undefined ? '' : fieldsJson(fields, taken);
+        const own = baseJson === null ? null : fields === undefined ? '' : fieldsJson(fields, starts);
         const line =
           own === null || baseJson === null
             ? JSON.stringify({ time: isoNow(), level, msg, ...base, ...fields }, jsonSafe)
@@ -66,20 +67,38 @@ export function createLogger(options: LoggerOptions): Logger {
 
 const reservedKeys = ['time', 'level', 'msg'];
 
+/** `,"key":` for each key a record may hold here, or null for one it may not (see fieldsJson). */
+type MemberStarts = (key: string) => string | null;
+
+/** Remembers the text of each key (the keys of a program's records are few). */
+function memberStarts(taken: Set<string>): MemberStarts {
+  const known = new Map<string, string | null>();
+  return (key) => {
+    let start = known.get(key);
+    if (start === undefined) {
+      // Keys that look like array indexes come first in an object, whatever their place.
+      const code = key.charCodeAt(0);
+      start = taken.has(key) || (code >= 48 && code <= 57) ? null : `,${JSON.stringify(key)}:`;
+      if (known.size < 1000) known.set(key, start);
+    }
+    return start;
+  };
+}
+
 /**
  * The fields of a record as the members of a JSON object (`,"k":v…`), exactly as
  * JSON.stringify with `jsonSafe` writes them, one value at a time: a serve access line
  * costs a few string joins instead of copying objects into a new one and walking it.
- * Null when a key is in `taken` or starts with a digit (the caller then writes the record
- * the general way).
+ * Null when a key is taken (time, level, msg or a base field) or starts with a digit: the
+ * caller then writes the record the general way.
  */
-function fieldsJson(fields: Fields, taken: Set<string> | null): string | null {
+function fieldsJson(fields: Fields, starts: MemberStarts): string | null {
   let out = '';
   for (const key of Object.keys(fields)) {
-    // Keys that look like array indexes come first in an object, whatever their place.
-    if (taken?.has(key) || (key.charCodeAt(0) >= 48 && key.charCodeAt(0) <= 57)) return null;
+    const start = starts(key);
+    if (start === null) return null;
     const value = jsonValue(fields[key]);
-    if (value !== undefined) out += `,${JSON.stringify(key)}:${value}`;
+    if (value !== undefined) out += start + value;
   }
   return out;
 }
