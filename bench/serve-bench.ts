@@ -15,6 +15,7 @@
  * Run: npm run bench:serve
  * Env: MTC_BATCH_BENCH_POSTGRES_URL, MTC_BATCH_BENCH_REDIS_URL, BENCH_ROUNDS (default 3),
  *      BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50), BENCH_LEARNERS (2,000),
+ *      BENCH_WARMUP_REQUESTS (answers each server gives before the rounds, default 5,000),
  *      BENCH_PROFILE_DIR (serve writes a V8 CPU profile there).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -41,6 +42,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const learnerCount = Number(process.env.BENCH_LEARNERS ?? 2_000);
+const warmupRequests = Number(process.env.BENCH_WARMUP_REQUESTS ?? 5_000);
 const schema = `bench_serve_${randomBytes(4).toString('hex')}`;
 const prefix = `bench:serve:${randomBytes(4).toString('hex')}:`;
 const bin = fileURLToPath(new URL('../../bin/mtc-batch', import.meta.url));
@@ -81,10 +83,11 @@ async function main(): Promise<void> {
     const serveLog = join(logDir, 'serve.log');
     const logFd = openSync(serveLog, 'w');
     collector = spawn('cat', [], { stdio: ['pipe', logFd, 'inherit'] });
-    // BENCH_PROFILE_DIR=<dir>: serve writes a V8 CPU profile there when it stops.
-    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    children.push(spawn(process.execPath, [...profile, bin, 'serve', '--serve-port', String(servePort)], { env, stdio: ['ignore', 'ignore', collector.stdin!] }));
-    children.push(spawn(process.execPath, [bareScript], { env: { ...env, BARE_PORT: String(barePort) }, stdio: ['ignore', 'ignore', 'inherit'] }));
+    // BENCH_PROFILE_DIR=<dir>: both servers write a V8 CPU profile there when they stop
+    // (serve-<time>.cpuprofile, bare-<time>.cpuprofile), to compare where each spends its time.
+    const profile = (name: string) => (process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []);
+    children.push(spawn(process.execPath, [...profile('serve'), bin, 'serve', '--serve-port', String(servePort)], { env, stdio: ['ignore', 'ignore', collector.stdin!] }));
+    children.push(spawn(process.execPath, [...profile('bare'), bareScript], { env: { ...env, BARE_PORT: String(barePort) }, stdio: ['ignore', 'ignore', 'inherit'] }));
     closeSync(logFd);
     await Promise.all([waitForHttp(servePort), waitForHttp(barePort)]);
 
@@ -92,7 +95,19 @@ async function main(): Promise<void> {
     const targets = { serve: { port: servePort, pid: children[0]!.pid! }, bare: { port: barePort, pid: children[1]!.pid! } } as const;
     // Warm both (JIT compilation of every path, pools, caches) before anything is counted:
     // serve has more code to compile, and 2 s left TurboFan busy in the first measured run.
-    for (const target of Object.values(targets)) await load(target, people, path, 5);
+    // Compilation follows how often code ran, not time: each server gets at least 5 s and
+    // at least `warmupRequests` answers, so a slow spell on a shared machine does not leave
+    // one of them cold.
+    for (const [name, target] of Object.entries(targets)) {
+      let answered = 0;
+      let cpu = 0;
+      for (let round = 0; round === 0 || answered < warmupRequests; round++) {
+        const warm = await load(target, people, path, 5);
+        answered += warm.requests;
+        cpu += warm.cpuMs * warm.requests;
+      }
+      console.log(`warm-up ${name.padEnd(5)} ${fmt(answered)} requests, ${(cpu / answered).toFixed(3)} ms CPU/request`);
+    }
     const results: Record<keyof typeof targets, Measure[]> = { serve: [], bare: [] };
     for (let round = 0; round < rounds; round++) {
       const order: Array<keyof typeof targets> = round % 2 === 0 ? ['serve', 'bare'] : ['bare', 'serve'];

@@ -82,14 +82,16 @@ export function createApp(deps: ServerDeps): FastifyInstance {
     const route = request.routeOptions.url ?? 'unmatched';
     const ms = reply.elapsedTime;
     metrics.observe(request.method, route, reply.statusCode, ms / 1000);
+    // One shape for every line (undefined fields are left out of the record): no object
+    // is copied or spread per request.
     log.info('request', {
       method: request.method,
       route,
       path: request.url,
       status: reply.statusCode,
       ms: Math.round(ms * 10) / 10,
-      ...(request.callerId ? { caller: request.callerId } : {}),
-      ...(request.outcomeReason ? { reason: request.outcomeReason } : {}),
+      caller: request.callerId || undefined,
+      reason: request.outcomeReason || undefined,
     });
     done();
   });
