@@ -96,7 +96,8 @@ async function seed(db: Database): Promise<void> {
      SELECT p.id, gen_random_uuid(), true, now() - interval '2 days', true, true, false FROM pupil p ORDER BY p.id`,
   );
   await knex.raw(`UPDATE pupil p SET "currentCheckId" = c.id FROM (SELECT pupil_id, max(id) AS id FROM "check" GROUP BY pupil_id) c WHERE c.pupil_id = p.id`);
-  await knex.raw('VACUUM ANALYZE');
+  // Its own tables only: the server may hold other schemas (tests running meanwhile).
+  await knex.raw('VACUUM ANALYZE school, pupil, "check"');
 }
 
 /**
@@ -151,8 +152,11 @@ function median(values: readonly number[]): number {
 }
 
 async function main(): Promise<void> {
+  // BENCH_REUSE=1: keep the data a run with BENCH_KEEP=1 left (seeding takes a minute or
+  // more); each round below sets every check's state itself, so the runs are the same.
   const admin = await openDatabase({ databaseUrl: pgUrl, databaseSchema: null });
-  await admin.knex.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  const reuse = process.env.BENCH_REUSE === '1' && (await admin.knex.raw('SELECT 1 FROM pg_namespace WHERE nspname = ?', [schema])).rows.length > 0;
+  if (!reuse) await admin.knex.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await admin.close();
   const db = await openDatabase({ databaseUrl: pgUrl, databaseSchema: schema });
   const redis = new Redis({ host: redisHost, port: Number(redisPort), db: redisDb });
@@ -162,7 +166,7 @@ async function main(): Promise<void> {
     await cleanRedis(redis);
     await migrate(db);
     const t0 = performance.now();
-    await seed(db);
+    if (!reuse) await seed(db);
     const checks = Number((await db.knex('check').count({ n: '*' }))[0]!.n);
     console.log(`${fmt(schoolCount)} schools, ${fmt(schoolCount * pupilsPerSchool)} pupils, ${fmt(checks)} checks (seeded in ${fmt(performance.now() - t0)} ms)`);
 
@@ -183,8 +187,10 @@ async function main(): Promise<void> {
           `${fmt(r.processingErrors)} processing errors, ${fmt(r.removed)} removed; sql ${r.timings.sqlMs} ms, redis ${r.timings.redisMs} ms`,
       );
     }
-    line('whole command (median)', `${fmt(median(runs.map((r) => r.wallMs)))} ms (target < 1,000 ms)`);
-    line('timings.redisMs (median)', `${fmt(median(runs.map((r) => r.result.timings.redisMs)))} ms (target ≤ 150 ms)`);
+    const directMs = median(runs.map((r) => r.wallMs));
+    line('whole command (median)', `${fmt(directMs)} ms (target < 1,000 ms; issue 15: ≤ 350 ms)`);
+    line('timings.sqlMs (median)', `${fmt(median(runs.map((r) => r.result.timings.sqlMs)))} ms`);
+    line('timings.redisMs (median)', `${fmt(median(runs.map((r) => r.result.timings.redisMs)))} ms (target ≤ 150 ms; issue 15: ≤ 60 ms)`);
 
     // 2. Over a 10 ms round trip: three runs, each after a shift.
     const slowRuns: CommandRun[] = [];
@@ -196,7 +202,7 @@ async function main(): Promise<void> {
       line(`  over a 10 ms link, run ${round - 3}`, `${fmt(run.wallMs)} ms start to exit (redis ${run.result.timings.redisMs} ms, ${fmt(run.result.removed)} removed)`);
     }
     const slowMs = median(slowRuns.map((r) => r.wallMs));
-    line('over a 10 ms link: whole command', `${fmt(slowMs)} ms (median)`);
+    line('over a 10 ms link: whole command', `${fmt(slowMs)} ms (median), ${fmt(slowMs - directMs)} ms more than on loopback (issue 15: ≤ 60 ms more)`);
     // The seed's approach on the same data: the next shift's notifications, built in advance.
     await setRound(db, 7, 6);
     const entries: Array<[string, string]> = [];

@@ -109,6 +109,7 @@ test('the ConfigMap and Secret set only real mtc-batch variables, with valid val
     const problems = envProblems(isObj(at(cm, 'data')) ? (at(cm, 'data') as Obj) : {}, `ConfigMap ${name}`);
     t.true(problems.length === 0, problems.join('\n'));
     t.is(at(cm, 'data', 'MTC_BATCH_LOG_FORMAT'), 'json', `ConfigMap ${name}: MTC_BATCH_LOG_FORMAT should be json, for the log collector`);
+    t.is(at(cm, 'data', 'MTC_BATCH_NOTIFICATION_FORMAT'), 'mtc', `ConfigMap ${name}: MTC_BATCH_NOTIFICATION_FORMAT should be set, to mtc: the admin app reads MTC's cache envelope`);
   }
   for (const [name, secret] of secrets) {
     const data = Object.fromEntries(Object.entries(isObj(at(secret, 'data')) ? (at(secret, 'data') as Obj) : {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString('utf8')]));

@@ -190,7 +190,7 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
   r.on(/^select \[name\] from \[mtc_batch_migrations\]$/, selectMigrations(false).wanted.map((m) => ({ name: m.name })), 1);
   r.on(/group by \[status\]$/, [{ status: null, n: 3, oldest: new Date('2026-03-02T09:00:00Z'), now }, { status: 'failed', n: 1, oldest: now, now }], 1);
   await section('status', () =>
-    getStatus(r.db, Promise.resolve(redis), { leaseSeconds: 600, busKey: bus.key, notificationIndexKey: notificationOptions.notificationIndexKey }),
+    getStatus(r.db, Promise.resolve(redis), { leaseSeconds: 600, busKey: bus.key, notificationIndexKey: notificationOptions.notificationIndexKey, notificationTtlSeconds: 3900 }),
   );
   r.on(/^select count\(\*\) as \[n\] from \[rescope_queue\] where \[status\] = @p0 and \[class_id\]/, [{ n: 3 }], 1);
   r.on(/group by \[last_error\]$/, [{ last_error: `storing content failed for ${U(1)}`, n: 2 }, { last_error: `storing content failed for ${U(2)}`, n: 1 }], 1);

@@ -16,7 +16,7 @@ useRedisCluster();
 const now = new Date('2026-03-02T10:00:00.000Z');
 
 async function redisStatus(f: NotificationFixture): Promise<RedisStatus> {
-  const status = await getStatus(f.db, Promise.resolve(f.redis.client), { leaseSeconds: 600, busKey: `${f.redis.prefix}bus`, notificationIndexKey: f.options.notificationIndexKey });
+  const status = await getStatus(f.db, Promise.resolve(f.redis.client), { leaseSeconds: 600, busKey: `${f.redis.prefix}bus`, notificationIndexKey: f.options.notificationIndexKey, notificationTtlSeconds: f.options.notificationTtlSeconds });
   if ('error' in status.redis) throw new Error(status.redis.error);
   return status.redis;
 }

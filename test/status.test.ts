@@ -10,7 +10,7 @@ const user = (i: number) => `11111111-1111-4111-8111-${String(i).padStart(12, '0
 eachDialect('status counts the queue, lists failures, spots rows past their lease, and reads Redis without scanning', async (t, dialect) => {
   const { db, tdb } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);
-  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified` };
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified`, notificationTtlSeconds: 3900 };
   const now = Date.now();
   const rows: Array<[number, string | null, number, string | null]> = [
     [1, null, now - 3600_000, null],
@@ -47,6 +47,9 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
   const human = await runCli(['status'], { env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey } });
   t.is(human.code, 0, human.stderr);
   t.regex(human.stdout, /^  failed +2$/m);
+  // The row past its lease is dispatched: the processing line counts processing rows alone.
+  t.regex(human.stdout, /^  processing +1$/m);
+  t.regex(human.stdout, /^  in flight past lease +1 \(dispatched or processing; dispatch puts them back\)$/m);
   t.regex(human.stdout, /#\d+ learner .* 5 attempts: storing content failed: disk full/);
   t.regex(human.stdout, /notifications +3 schools {2}\(overdue-sync 2m \d+s ago\)/);
   t.regex(human.stdout, /NOT healthy:\n {2}- 2 queue rows failed/);
@@ -59,7 +62,7 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
 eachDialect('a quiet system is healthy; an unreachable Redis is reported with the database part, exit 1', async (t, dialect) => {
   const { db, tdb } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);
-  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified` };
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified`, notificationTtlSeconds: 3900 };
   const healthy = await getStatus(db, Promise.resolve(redis.client), options);
   t.true(healthy.healthy, healthy.problems.join('; '));
   t.like(healthy.redis, { bus: 0, notifications: 0, lastOverdueSyncSecondsAgo: null });
@@ -78,7 +81,7 @@ eachDialect('a quiet system is healthy; an unreachable Redis is reported with th
 eachDialect('the oldest queued age counts only rows that are due, from when they became due: back-off and re-queued rows raise no alarm', async (t, dialect) => {
   const { db } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);
-  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified` };
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified`, notificationTtlSeconds: 3900 };
   const now = Date.now();
   const row = (i: number, createdAgo: number, dueIn: number) => ({
     user_id: user(i), course_id: course, source: 'oob', priority: 1, status: null, attempts: 1,
@@ -102,4 +105,39 @@ eachDialect('the oldest queued age counts only rows that are due, from when they
   await db.knex('rescope_queue').del();
   t.not(none.oldestQueuedAgeSeconds, null);
   t.is((await getStatus(db, Promise.resolve(redis.client), options)).oldestQueuedAgeSeconds, null);
+});
+
+eachDialect('status --strict: not healthy when overdue-sync has not run for longer than the notification TTL', async (t, dialect) => {
+  const { db, tdb } = await migratedDatabase(t, dialect);
+  const redis = await isolatedRedis(t);
+  const options = { leaseSeconds: 600, busKey: `${redis.prefix}bus`, notificationIndexKey: `${redis.prefix}{o}:notified`, notificationTtlSeconds: 3900 };
+  const env = { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey };
+  const lastRun = `${options.notificationIndexKey}:last-run`;
+  const ranAgo = (seconds: number) => redis.client.set(lastRun, new Date(Date.now() - seconds * 1000).toISOString(), 'EX', 7 * 86_400 - seconds);
+
+  // Within the TTL: healthy.
+  await redis.client.sadd(options.notificationIndexKey, 'a');
+  await ranAgo(3_000);
+  t.true((await getStatus(db, Promise.resolve(redis.client), options)).healthy);
+  t.is((await runCli(['status', '--strict'], { env })).code, 0);
+
+  // Longer ago than the TTL: a problem, exit 1 with --strict, and the TTL setting is the one used.
+  await ranAgo(4_000);
+  const stale = await getStatus(db, Promise.resolve(redis.client), options);
+  t.false(stale.healthy);
+  t.deepEqual(stale.problems.length, 1);
+  t.regex(stale.problems[0]!, /^overdue-sync has not run for longer than the notification TTL: it last succeeded 400\d s ago, and entries live 3900 s/);
+  const strict = await runCli(['status', '--strict', '--json'], { env });
+  t.is(strict.code, 1);
+  t.like(strict.json(), { healthy: false });
+  t.is((await runCli(['status'], { env })).code, 0, 'without --strict only Redis being unreachable fails');
+  t.is((await runCli(['status', '--strict', '--ttl-seconds', '5000'], { env })).code, 0, 'a longer TTL');
+
+  // No successful run for a week (the key expired) while schools are listed: a problem too.
+  await redis.client.del(lastRun);
+  const gone = await getStatus(db, Promise.resolve(redis.client), options);
+  t.regex(gone.problems.join('\n'), /overdue-sync has not run for longer than the notification TTL: no successful run for 7 days \(or ever\), yet 1 schools/);
+  // Nothing listed and no run: a system that has not started notifying is healthy.
+  await redis.client.del(options.notificationIndexKey);
+  t.true((await getStatus(db, Promise.resolve(redis.client), options)).healthy);
 });

@@ -13,8 +13,10 @@ export const overdueSyncCommand: CommandSpec<OverdueSyncOptions> = {
     '--overdue-minutes ago and not received, and those whose current check failed processing (pupils with an ' +
     'attendance code excluded). Writes one entry per school under <notification prefix><school UUID> with a TTL, ' +
     'and removes the entries of schools the last run notified that no longer qualify, using its own index set ' +
-    '(no KEYS, no reads of notifications, nothing outside its keys). A run that finds another one running does nothing.',
-  settings: ['overdueAfterMinutes', 'notificationTtlSeconds', 'notificationPrefix', 'notificationIndexKey', 'notificationFormat', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+    '(no KEYS, no reads of notifications, nothing outside its keys). A run that finds another one running does nothing. ' +
+    'Its run lock lives --overdue-sync-lock-seconds and is renewed while the run is alive; a run that lost it (paused or ' +
+    'starved that long) writes nothing more and exits 1. On SIGTERM during the query it lets go of the lock, writes nothing and exits 1.',
+  settings: ['overdueAfterMinutes', 'notificationTtlSeconds', 'notificationPrefix', 'notificationIndexKey', 'notificationFormat', 'overdueSyncLockSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   configure(cmd) {
     cmd.option('--dry-run', 'print what would be written and removed, and write nothing');
   },
@@ -29,6 +31,7 @@ export const overdueSyncCommand: CommandSpec<OverdueSyncOptions> = {
       result = await overdueSync(runtime.db(), runtime.redis().then((r) => r.client), {
         ...config,
         dryRun: opts.dryRun === true,
+        signal: io.signal,
         log,
         onSchools: (n) => progress.setValue(n),
       });

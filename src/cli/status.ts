@@ -13,10 +13,11 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     'Queue rows by state (queued, dispatched, processing, failed), how long the oldest due queued row has waited, rows past ' +
     'their lease, the oldest failed rows with their errors, rescoped content, ids on the bus, the number of school ' +
     'notifications and when overdue-sync last ran. "healthy" is false, with the problems listed, when rows failed, ' +
-    'rows sit past their lease, the oldest due queued row waited longer than the lease, or Redis cannot be reached ' +
+    'rows sit past their lease, the oldest due queued row waited longer than the lease, overdue-sync has not succeeded for ' +
+    'longer than the notification TTL (--ttl-seconds), or Redis cannot be reached ' +
     '(then the database part is still shown and the exit code is 1). With --strict, any problem exits 1 ' +
     '(for probes and CI smoke tests).',
-  settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
+  settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'notificationTtlSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   configure(cmd) {
     cmd.option('--strict', 'exit 1 when the system is not healthy (default: only when Redis cannot be reached)');
   },
@@ -36,7 +37,9 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     const rows: Array<[string, string]> = [
       ['queued', `${formatCount(queue.queued)}${age === null ? '' : `  (oldest due waited ${formatDuration(age)})`}`],
       ['dispatched', formatCount(queue.dispatched)],
-      ['processing', `${formatCount(queue.processing)}${status.pastLease > 0 ? `  (${formatCount(status.pastLease)} past their lease)` : ''}`],
+      ['processing', formatCount(queue.processing)],
+      // The lease covers both states in flight: one line for both, so it never reads as "n of fewer".
+      ...(status.pastLease > 0 ? [['in flight past lease', `${formatCount(status.pastLease)} (dispatched or processing; dispatch puts them back)`] as [string, string]] : []),
       ['failed', formatCount(queue.failed)],
       ['rescoped content', formatCount(status.rescopedContent)],
     ];

@@ -89,7 +89,7 @@ export interface Dialect {
    * Streams a read-only query's rows without a cursor, where the driver allows it;
    * undefined where knex's stream is used instead.
    */
-  streamRows?: (knex: Knex, sql: string, bindings: readonly unknown[]) => AsyncIterable<Record<string, unknown>>;
+  streamRows?: (knex: Knex, sql: string, bindings: readonly unknown[], signal?: AbortSignal) => AsyncIterable<Record<string, unknown>>;
   /**
    * Runs one short read-only statement (`?` placeholders, no `??`) straight through the
    * driver on a pooled connection; undefined where knex's raw query is used instead. For

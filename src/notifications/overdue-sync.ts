@@ -3,32 +3,61 @@
  * from SQL and rewrite Redis, removing the entries of schools that no longer qualify.
  *
  * The run lock is taken before the query starts, while the database opens (see
- * sync-journal.ts for why notify-invalid needs it held from before the snapshot). Then
- * the Redis pass is two round trips whatever the number of schools:
- *   1. fold any "next" set a crashed run left into "current" (the index of the last run);
- *      then for each chunk of schools: SADD into "next", and SET all of them with their TTL
- *      in one script call; then SDIFF current next: the schools notified last time that
- *      no longer qualify, read from the index, without KEYS and without reading any
- *      notification. All of it sent without waiting: one connection runs it in order;
- *   2. UNLINK those entries, RENAME next to current, then one script takes the journal of
+ * sync-journal.ts for why notify-invalid needs it held from before the snapshot), and
+ * renewed every third of its lifetime while the run is alive. Then the Redis pass is two
+ * round trips whatever the number of schools:
+ *   1. one script folds any "next" set a crashed run left into "current" (the index of the
+ *      last run), lists this run's schools in a fresh "next" and returns SDIFF current next:
+ *      the schools notified last time that no longer qualify, read from the index, without
+ *      KEYS and without reading any notification; then, for each chunk of schools, one
+ *      script SETs all of them with their TTL. All sent without waiting: one connection
+ *      runs it in order;
+ *   2. one script UNLINKs those entries, RENAMEs next to current, takes the journal of
  *      notify-invalid writes made meanwhile (their schools join the index) and releases
  *      the lock. Only when the journal held something, a third round trip replays them.
  * A school enters "next" before its key is written, and "next" is folded into "current"
  * by the following run, so a run that dies half-way leaves every key it wrote known to
  * the next one, which removes whatever should go. The run lock makes the fixed name of
- * "next" safe. Keys are only ever written or removed under the notification prefix; the
- * index, "next", the lock and the journal share one {hash tag}.
+ * "next" safe.
+ *
+ * Fencing. Every script of the pass first checks that the lock still holds this run's
+ * token, and does nothing otherwise: a run paused longer than the lock's lifetime (while
+ * another run started and finished) writes and removes nothing once it comes back, and
+ * exits 1 (LockLostError). Whatever it had written before its pause came before the other
+ * run's pass, which rewrote every entry and removed those that no longer qualify, so on
+ * one server the keys are exactly the other run's. In a Redis Cluster the entries live on
+ * other nodes than the lock: the entry writes and removals are instead preceded by a step
+ * that proves the lock still this run's (a run paused exactly between the two can still
+ * write an older snapshot's entries, which the next run repairs).
+ *
+ * Keys are only ever written or removed under the notification prefix; the index,
+ * "next", the lock and the journal share one {hash tag}.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Database } from '../db/database.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { type RedisClient, isCluster } from '../redis/redis.js';
-import { PackedEntries, addToSet, loadWriterScripts, setPackedWithTtl, unlinkMany } from '../redis/redis-writer.js';
+import { ExitCode, MtcError, errorMessage } from '../errors.js';
+import { PackedEntries, loadWriterScripts, setPackedWithTtl, unlinkMany } from '../redis/redis-writer.js';
 import { mergePupils } from './merge-pupils.js';
 import { type NotificationFormat, notificationJson, notificationKey, storedValue } from './notification.js';
 import { schoolConcerns } from './school-concerns.js';
-import { abandonRun, finishRun, loadSyncScripts, lockKeyOf, lockMs, nextKeyOf } from './sync-journal.js';
+import { LockLostError, abandonRun, beginRun, finishRun, loadSyncScripts, lockKeyOf, renewLock, takeLock } from './sync-journal.js';
+
+/** The run lock's lifetime when the caller gives none (the setting's default). */
+export const defaultLockSeconds = 600;
+
+/** A stop signal (SIGTERM, SIGINT) arrived before the Redis pass began: nothing was written. */
+export class SyncInterruptedError extends MtcError {
+  constructor(reason: unknown) {
+    super(
+      `overdue-sync interrupted (${errorMessage(reason)}) before writing anything: lock released, no entry written or removed; the next run does the whole work`,
+      ExitCode.failure,
+      'interrupted',
+    );
+  }
+}
 
 export interface OverdueSyncOptions {
   overdueAfterMinutes: number;
@@ -36,7 +65,14 @@ export interface OverdueSyncOptions {
   notificationPrefix: string;
   notificationIndexKey: string;
   notificationFormat: NotificationFormat;
+  /** The run lock's lifetime (default 60 s), renewed every third of it while the run is alive. */
+  overdueSyncLockSeconds?: number;
   dryRun?: boolean;
+  /**
+   * A stop request: honoured while the query runs and before the Redis pass (the run lets
+   * go of its lock and writes nothing); a pass already started finishes (two round trips).
+   */
+  signal?: AbortSignal;
   /** The run's clock (tests pin it). */
   now?: Date;
   log?: Logger;
@@ -88,9 +124,11 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
 
   const token = randomUUID();
   const lock = lockKeyOf(index);
+  const lockSeconds = options.overdueSyncLockSeconds ?? defaultLockSeconds;
+  const lockMs = lockSeconds * 1000;
   const [opened, locked] = await Promise.allSettled([
     Promise.resolve(db),
-    connecting.then(async (redis) => ({ redis, held: (await redis.set(lock, token, 'PX', lockMs, 'NX')) === 'OK' })),
+    connecting.then(async (redis) => ({ redis, held: await takeLock(redis, index, token, lockMs) })),
   ]);
   const abandon = (redis: RedisClient) =>
     abandonRun(redis, index, token).catch((err: unknown) => log.warn('could not release the overdue-sync lock; it expires by itself', { error: String(err) }));
@@ -108,22 +146,46 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
     };
   }
 
+  log.debug(`took the run lock ${lock} for ${lockSeconds} s`);
+  // The lock is renewed every third of its lifetime while this process runs: only a run
+  // that stops (killed, paused, starved) loses it. One that comes back after losing it
+  // finds out here or, at the latest, from the server: every step of the pass checks the
+  // lock in the script that does it.
+  let lost = false;
+  const renewal = setInterval(() => {
+    renewLock(redis, index, token, lockMs).then(
+      (still) => {
+        if (!still) lost = true;
+      },
+      (err: unknown) => log.debug('could not renew the overdue-sync lock (the pass reports a lasting failure)', { error: errorMessage(err) }),
+    );
+  }, Math.max(50, Math.floor(lockMs / 3)));
+  const lockLost = () => new LockLostError(lock, lockSeconds);
+
   // Scripts load while the query runs, so a pass's commands are never reordered by a
   // first-use NOSCRIPT retry. Awaited before the pass, where a failure is reported.
   const loading = Promise.all([loadWriterScripts(redis), loadSyncScripts(redis)]);
   loading.catch(() => undefined);
   try {
-    const packed = new PackedEntries();
-    const read = await readConcerns(opened.value, now, options, (key, value) => packed.add(key, value));
+    const packed = new PackedEntries(isCluster(redis));
+    const read = await readConcerns(opened.value, now, options, (key, value) => packed.add(key, value)).catch((err: unknown) => {
+      // The query cancelled by a stop request fails with the server's "canceling statement".
+      throw options.signal?.aborted ? new SyncInterruptedError(options.signal.reason) : err;
+    });
     await options.hooks?.afterQuery?.();
     await loading;
+    if (options.signal?.aborted) throw new SyncInterruptedError(options.signal.reason);
+    if (lost) throw lockLost();
     const redisStarted = performance.now();
-    const removed = await rewrite(redis, packed, read.schools, now, token, options);
+    const removed = await rewrite(redis, packed, read.schools, now, { token, lockMs, lockLost }, options);
     const { sqlMs } = read;
     return { schools: read.schools.length, overdueChecks: read.overdueChecks, processingErrors: read.processingErrors, removed, timings: { sqlMs, redisMs: Math.round(performance.now() - redisStarted) } };
   } catch (err) {
-    await abandon(redis);
+    // A run that lost its lock has nothing to let go of, and must touch nothing more.
+    if (!(err instanceof LockLostError)) await abandon(redis);
     throw err;
+  } finally {
+    clearInterval(renewal);
   }
 }
 
@@ -133,7 +195,9 @@ async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions
   const cutoff = new Date(now.getTime() - options.overdueAfterMinutes * 60_000);
   const started = performance.now();
   const read: Concerns = { schools: [], overdueChecks: 0, processingErrors: 0, sqlMs: 0 };
-  for await (const concern of schoolConcerns(db, cutoff)) {
+  for await (const concern of schoolConcerns(db, cutoff, options.signal)) {
+    // Stopping here drops the rest of the rows (the query runs to its end on the server).
+    if (options.signal?.aborted) break;
     const value = notificationJson(concern.schoolUuid, now, concern.processingErrorPupils, concern.overdueChecks);
     if (value === null) {
       log.warn(`school ${concern.schoolUuid}: an id of its pupils or checks is not a UUID; its notification is left out`);
@@ -169,49 +233,53 @@ async function dryRun(db: Database, redis: RedisClient, now: Date, options: Over
   };
 }
 
-/** The Redis pass (see the top of this file). Returns how many entries it removed. */
-async function rewrite(redis: RedisClient, packed: PackedEntries, schools: readonly string[], now: Date, token: string, options: OverdueSyncOptions): Promise<number> {
+interface RunLock {
+  token: string;
+  lockMs: number;
+  lockLost: () => LockLostError;
+}
+
+/**
+ * The Redis pass (see the top of this file). Returns how many entries it removed. Throws
+ * LockLostError, having written nothing more, when a step finds the lock no longer this run's.
+ */
+async function rewrite(redis: RedisClient, packed: PackedEntries, schools: readonly string[], now: Date, lock: RunLock, options: OverdueSyncOptions): Promise<number> {
   const ttl = options.notificationTtlSeconds;
-  const current = options.notificationIndexKey;
-  const next = nextKeyOf(current);
-  // In a cluster the entries live on other nodes than the index: an order that one
-  // connection keeps by itself costs a round trip there, at the two points it matters.
-  const ordered = async (writes: Array<Promise<unknown>>) => {
-    if (isCluster(redis)) await Promise.all(writes.splice(0));
-  };
+  const index = options.notificationIndexKey;
+  // On one server every step is fenced in the script that does it. In a cluster the
+  // entries live on other nodes than the lock: each step that touches them is preceded by
+  // one that proves the lock still this run's (a round trip there, which also keeps the
+  // order the single connection keeps by itself).
+  const single = !isCluster(redis);
   const commands = packed.commandsFor(redis);
-  // 1. A crashed run's schools into the index; then this run's, listed in "next" before
-  //    any key is written; then the entries. On one server nothing waits.
-  const writes: Array<Promise<unknown>> = [redis.sunionstore(current, current, next), redis.unlink(next), addToSet(redis, next, schools)];
-  await ordered(writes);
-  writes.push(setPackedWithTtl(commands, ttl));
-  // If the job stops for good, what a crashed run left expires with the entries.
-  if (schools.length > 0) writes.push(redis.expire(next, ttl));
-  // The schools notified last time that no longer qualify: runs after the SADDs above.
-  const staleReply = schools.length > 0 ? redis.sdiff(current, next) : redis.smembers(current);
-  staleReply.catch(() => undefined);
   const log = options.log ?? silentLogger;
   let stepStarted = performance.now();
   const step = (name: string) => {
     log.debug(`redis ${name}`, { ms: Math.round(performance.now() - stepStarted) });
     stepStarted = performance.now();
   };
-  await Promise.all(writes);
-  const stale = await staleReply;
+
+  // 1. A crashed run's schools into the index, this run's listed in "next" before any key
+  //    is written, the schools to remove; then the entries. On one server nothing waits.
+  const beginning = beginRun(redis, index, lock.token, ttl, lock.lockMs, schools);
+  beginning.catch(() => undefined);
+  if (!single && (await beginning) === null) throw lock.lockLost();
+  const writing = setPackedWithTtl(commands, ttl, single ? { key: lockKeyOf(index), token: lock.token } : undefined);
+  const [stale, wrote] = await Promise.all([beginning, writing]);
+  if (stale === null || !wrote) throw lock.lockLost();
   step(`wrote ${schools.length} entries in ${commands.length} commands; ${stale.length} entries to remove`);
   await options.hooks?.beforeRemoval?.();
 
-  // 2. Remove their entries, then make this run's set the index, then take the journal
-  //    and let go of the lock, in that order: the journal is read after every write of
-  //    this run. The index lives no longer than the entries: if the job stops, both
-  //    disappear.
-  const finals: Array<Promise<unknown>> = [unlinkMany(redis, stale.map((school) => notificationKey(options.notificationPrefix, school)))];
-  await ordered(finals);
-  finals.push(...(schools.length > 0 ? [redis.rename(next, current), redis.expire(current, ttl)] : [redis.unlink(current)]));
-  const finishing = finishRun(redis, current, token, ttl);
-  finals.push(finishing);
-  await Promise.all(finals);
-  const replay = await finishing;
+  // 2. Remove their entries, make this run's set the index, take the journal and let go of
+  //    the lock: on one server one script, which does nothing unless the lock is still
+  //    this run's. The journal is read after every write of this run.
+  const staleKeys = stale.map((school) => notificationKey(options.notificationPrefix, school));
+  if (!single) {
+    if (!(await renewLock(redis, index, lock.token, lock.lockMs))) throw lock.lockLost();
+    await unlinkMany(redis, staleKeys);
+  }
+  const replay = await finishRun(redis, index, lock.token, ttl, schools.length > 0, single ? staleKeys : []);
+  if (replay === null) throw lock.lockLost();
   step('removed them, swapped the index and released the lock');
 
   // 3. Only when notify-invalid wrote while this run held the lock: its merges again, over

@@ -28,7 +28,8 @@ export interface SchoolConcerns {
   overdueCount: number;
 }
 
-export async function* schoolConcerns(db: Database, cutoff: Date): AsyncGenerator<SchoolConcerns> {
+/** `signal`: a stop request cancels the query where the dialect can (PostgreSQL). */
+export async function* schoolConcerns(db: Database, cutoff: Date, signal?: AbortSignal): AsyncGenerator<SchoolConcerns> {
   const { knex, dialect } = db;
   // Constants written out, not bound, so the planner can match the partial check indexes.
   const yes = dialect.booleanLiteral(true);
@@ -59,7 +60,7 @@ export async function* schoolConcerns(db: Database, cutoff: Date): AsyncGenerato
     'attendanceId', ...overdueBindings, ...failedBindings,
   ];
   const rows = dialect.streamRows
-    ? dialect.streamRows(knex, sql, bindings)
+    ? dialect.streamRows(knex, sql, bindings, signal)
     : (knex.raw(sql, bindings).stream({ highWaterMark: 2_000 }) as AsyncIterable<Record<string, unknown>>);
   for await (const row of rows) {
     yield {

@@ -21,6 +21,7 @@
  * notify-invalid that finds no lock either ran before the lock (the query, which starts
  * later, sees its check) or after the run's last write (nothing can overwrite it).
  */
+import { ExitCode, MtcError } from '../errors.js';
 import type { RedisClient } from '../redis/redis.js';
 import { LuaScript } from '../redis/script.js';
 import type { PupilMerge } from './merge-pupils.js';
@@ -31,8 +32,30 @@ export const journalKeyOf = (indexKey: string) => `${indexKey}:journal`;
 
 export const lastRunKeyOf = (indexKey: string) => `${indexKey}:last-run`;
 
-/** How long a run may hold the lock before another may assume it died. */
-export const lockMs = 10 * 60_000;
+/**
+ * The journal's lifetime when notify-invalid finds a lock without one (only an operator
+ * sets such a lock; every run gives its lock the lifetime `overdueSyncLockSeconds`).
+ */
+export const journalFallbackMs = 10 * 60_000;
+
+/**
+ * A run whose lock expired or was taken over (it was paused or starved longer than the
+ * lock's lifetime, and another run may have started since): it writes and removes nothing
+ * more, and exits 1. Whatever it wrote before that was earlier than any later run's writes,
+ * which rewrite every entry and remove those that no longer qualify.
+ */
+export class LockLostError extends MtcError {
+  constructor(lock: string, lockSeconds: number) {
+    super(
+      `overdue-sync lost its lock ${lock}: it is gone or another run's (not renewed within its ${lockSeconds} s lifetime because the ` +
+        'process was paused or starved, or Redis lost it in a restart); it stopped without writing or removing anything more, ' +
+        'and the next run repairs whatever it wrote before',
+      ExitCode.failure,
+      'lock-lost',
+      { details: { lock, lockSeconds } },
+    );
+  }
+}
 
 /**
  * The lifetime each successful run gives `<index>:last-run`: its age is this minus what is
@@ -58,21 +81,68 @@ return #ARGV - 2`,
 );
 
 /**
- * KEYS: lock, journal, index, last-run; ARGV: the run's token, TTL seconds, the time,
- * last-run's lifetime. Returns the journal's records. The lock is let go only if it is
- * still this run's. Every successful run, one that notified nobody too, says when it ran.
+ * The run's first step, once its query has read every school. KEYS: index, next, lock;
+ * ARGV: the run's token, TTL seconds, the lock's lifetime in ms, then the schools. Only
+ * while the lock is still this run's (else nil, and nothing done): renews the lock, folds
+ * a crashed run's "next" into the index, lists this run's schools in a fresh "next", and
+ * returns the schools of the index that are not in it (the entries to remove).
+ */
+const beginScript = new LuaScript(
+  'begin-overdue-sync',
+  `local index, nxt, lock = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('GET', lock) ~= ARGV[1] then return false end
+redis.call('PEXPIRE', lock, ARGV[3])
+redis.call('SUNIONSTORE', index, index, nxt)
+redis.call('EXPIRE', index, ARGV[2])
+redis.call('DEL', nxt)
+if #ARGV < 4 then return redis.call('SMEMBERS', index) end
+for i = 4, #ARGV, 1000 do redis.call('SADD', nxt, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+redis.call('EXPIRE', nxt, ARGV[2])
+return redis.call('SDIFF', index, nxt)`,
+);
+
+/**
+ * KEYS: lock, journal; ARGV: the run's token, the lock's lifetime in ms. While the lock is
+ * this run's, extends it and the journal (which must live as long as the lock it serves);
+ * returns 1, or 0 when the lock is gone or another run's.
+ */
+const renewScript = new LuaScript(
+  'renew-overdue-sync-lock',
+  `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('PTTL', KEYS[2]) ~= -2 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return 1`,
+);
+
+/**
+ * The run's last step. KEYS: lock, journal, index, last-run, next; ARGV: the run's token,
+ * TTL seconds, the time, last-run's lifetime, "1" when the run notified any school, then
+ * the entries to remove (one server only: in a cluster they live on other nodes, and are
+ * removed just before, after a renewal proved the lock still this run's). Only while the
+ * lock is still this run's (else nil, and nothing done): removes those entries, makes
+ * "next" the index, records the run's time (every successful run, one that notified
+ * nobody too), takes the journal (its schools join the index) and lets go of the lock.
+ * Returns the journal's records.
  */
 const finishScript = new LuaScript(
   'finish-overdue-sync',
-  `local lock, journal, index = KEYS[1], KEYS[2], KEYS[3]
-redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
+  `local lock, journal, index, lastRun, nxt = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+if redis.call('GET', lock) ~= ARGV[1] then return false end
+for i = 6, #ARGV do redis.call('UNLINK', ARGV[i]) end
+if ARGV[5] == '1' and redis.call('PTTL', nxt) ~= -2 then
+  redis.call('RENAME', nxt, index)
+  redis.call('EXPIRE', index, ARGV[2])
+else
+  redis.call('UNLINK', index, nxt)
+end
+redis.call('SET', lastRun, ARGV[3], 'EX', ARGV[4])
 local records = redis.call('LRANGE', journal, 0, -1)
 if #records > 0 then
   redis.call('DEL', journal)
   for _, r in ipairs(records) do redis.call('SADD', index, string.match(r, '^%S+')) end
   redis.call('EXPIRE', index, ARGV[2])
 end
-if redis.call('GET', lock) == ARGV[1] then redis.call('DEL', lock) end
+redis.call('DEL', lock)
 return records`,
 );
 
@@ -96,22 +166,52 @@ function record({ school, pupils }: PupilMerge): string {
  */
 export async function recordNotifiedSchools(redis: RedisClient, indexKey: string, merges: readonly PupilMerge[], ttlSeconds: number): Promise<void> {
   if (merges.length === 0) return;
-  await recordScript.run(redis, 3, [indexKey, lockKeyOf(indexKey), journalKeyOf(indexKey), ttlSeconds, lockMs, ...merges.map(record)]);
+  await recordScript.run(redis, 3, [indexKey, lockKeyOf(indexKey), journalKeyOf(indexKey), ttlSeconds, journalFallbackMs, ...merges.map(record)]);
 }
 
 /** Loads the run's scripts on every node ahead of its pass. */
 export async function loadSyncScripts(redis: RedisClient): Promise<void> {
-  await Promise.all([finishScript.load(redis), abandonScript.load(redis)]);
+  await Promise.all([beginScript.load(redis), renewScript.load(redis), finishScript.load(redis), abandonScript.load(redis)]);
 }
 
 /**
- * overdue-sync's last step, after its removals: takes the journal (adding its schools to
- * the index), records the run's time and lets go of the lock. Returns the merges to replay, one per school.
+ * Takes the run lock (SET NX with the lock's lifetime). Returns whether this run has it.
  */
-export async function finishRun(redis: RedisClient, indexKey: string, token: string, ttlSeconds: number): Promise<PupilMerge[]> {
-  const keys = [lockKeyOf(indexKey), journalKeyOf(indexKey), indexKey, lastRunKeyOf(indexKey)];
-  const records = (await finishScript.run(redis, keys.length, [...keys, token, ttlSeconds, new Date().toISOString(), lastRunKeepSeconds])) as string[];
-  return mergesOf(records);
+export async function takeLock(redis: RedisClient, indexKey: string, token: string, lockMs: number): Promise<boolean> {
+  return (await redis.set(lockKeyOf(indexKey), token, 'PX', lockMs, 'NX')) === 'OK';
+}
+
+/** Extends the lock (and the journal) if it is still this run's; false when it is not. */
+export async function renewLock(redis: RedisClient, indexKey: string, token: string, lockMs: number): Promise<boolean> {
+  return Number(await renewScript.run(redis, 2, [lockKeyOf(indexKey), journalKeyOf(indexKey), token, lockMs])) === 1;
+}
+
+/**
+ * The run's first step (see beginScript). Returns the schools to remove, or null when the
+ * lock is no longer this run's (nothing was done).
+ */
+export function beginRun(redis: RedisClient, indexKey: string, token: string, ttlSeconds: number, lockMs: number, schools: readonly string[]): Promise<string[] | null> {
+  const keys = [indexKey, nextKeyOf(indexKey), lockKeyOf(indexKey)];
+  return beginScript.run(redis, keys.length, [...keys, token, ttlSeconds, lockMs, ...schools]) as Promise<string[] | null>;
+}
+
+/**
+ * overdue-sync's last step (see finishScript): `entriesToRemove` only on one server. Returns
+ * the merges to replay, one per school, or null when the lock is no longer this run's
+ * (nothing was done).
+ */
+export async function finishRun(
+  redis: RedisClient,
+  indexKey: string,
+  token: string,
+  ttlSeconds: number,
+  notified: boolean,
+  entriesToRemove: readonly string[],
+): Promise<PupilMerge[] | null> {
+  const keys = [lockKeyOf(indexKey), journalKeyOf(indexKey), indexKey, lastRunKeyOf(indexKey), nextKeyOf(indexKey)];
+  const args = [...keys, token, ttlSeconds, new Date().toISOString(), lastRunKeepSeconds, notified ? '1' : '0', ...entriesToRemove];
+  const records = (await finishScript.run(redis, keys.length, args)) as string[] | null;
+  return records === null ? null : mergesOf(records);
 }
 
 /** Lets go of a failed run's lock (if still its own) and drops the journal. */

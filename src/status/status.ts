@@ -15,6 +15,11 @@ export interface StatusOptions {
   leaseSeconds: number;
   busKey: string;
   notificationIndexKey: string;
+  /**
+   * The notifications' lifetime: an overdue-sync that last succeeded longer ago than this
+   * has let every entry it wrote expire (it has stopped, or fails).
+   */
+  notificationTtlSeconds: number;
   /** How many failed rows to list. */
   failedToShow?: number;
 }
@@ -70,6 +75,20 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
   if (pastLease > 0) problems.push(`${pastLease} rows dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
   if (oldestQueuedAgeSeconds !== null && oldestQueuedAgeSeconds > options.leaseSeconds) {
     problems.push(`the oldest due queued row has waited ${oldestQueuedAgeSeconds} s: are dispatch and process running, and keeping up?`);
+  }
+  if (!('error' in redisPart)) {
+    const ago = redisPart.lastOverdueSyncSecondsAgo;
+    if (ago !== null && ago > options.notificationTtlSeconds) {
+      problems.push(
+        `overdue-sync has not run for longer than the notification TTL: it last succeeded ${ago} s ago, and entries live ${options.notificationTtlSeconds} s: ` +
+          'is it scheduled, and does it succeed?',
+      );
+    } else if (ago === null && redisPart.notifications > 0) {
+      problems.push(
+        `overdue-sync has not run for longer than the notification TTL: no successful run for 7 days (or ever), yet ${redisPart.notifications} schools are listed as notified: ` +
+          'is it scheduled, and does it succeed?',
+      );
+    }
   }
   if (!('error' in redisPart) && redisPart.bus > 0 && queue.dispatched === 0) {
     problems.push(`${redisPart.bus} ids on the bus but no row is dispatched: stale messages (process ignores them)`);

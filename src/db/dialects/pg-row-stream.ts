@@ -12,7 +12,7 @@ interface PgConnection {
   query(query: Pg.Query): unknown;
 }
 
-export async function* pgRowStream(knex: Knex, sql: string, bindings: readonly unknown[]): AsyncGenerator<Record<string, unknown>> {
+export async function* pgRowStream(knex: Knex, sql: string, bindings: readonly unknown[], signal?: AbortSignal): AsyncGenerator<Record<string, unknown>> {
   const native = knex.raw(sql, bindings as Knex.RawBinding[]).toSQL().toNative();
   const client = knex.client as { acquireConnection(): Promise<PgConnection>; releaseConnection(c: PgConnection): Promise<void> };
   const connection = await client.acquireConnection();
@@ -25,9 +25,28 @@ export async function* pgRowStream(knex: Knex, sql: string, bindings: readonly u
     wake?.();
     wake = undefined;
   };
+  // The driver knex loaded: one pg in the process, loaded when a PostgreSQL connection opens.
+  const driver = (knex.client as unknown as { driver: typeof Pg }).driver;
+  const query = new driver.Query({ text: native.sql, values: native.bindings as unknown[] });
+  // A stop request (or a consumer that stopped early) cancels the query on the server, so
+  // that a query waiting on a lock or still grouping does not hold the process. A
+  // connection a cancel was sent on is not reused: the cancel arrives asynchronously and
+  // could hit its next query.
+  let cancelled = false;
+  const cancel = () => {
+    if (done || cancelled) return;
+    cancelled = true;
+    const target = connection as unknown as Pg.Client & { host: string; port: number };
+    // node-pg's Client#cancel (not in its types): a new connection sends the cancel request.
+    const canceller = new driver.Client({ host: target.host, port: target.port }) as unknown as {
+      connection: NodeJS.EventEmitter;
+      cancel(client: Pg.Client, query: Pg.Query): void;
+    };
+    canceller.connection.on('error', () => undefined);
+    canceller.cancel(target, query);
+  };
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
-    // The driver knex loaded: one pg in the process, loaded when a PostgreSQL connection opens.
-    const query = new (knex.client as unknown as { driver: typeof Pg }).driver.Query({ text: native.sql, values: native.bindings as unknown[] });
     query.on('row', (row: Record<string, unknown>) => {
       if (discard) return;
       rows.push(row);
@@ -50,13 +69,16 @@ export async function* pgRowStream(knex: Knex, sql: string, bindings: readonly u
       await new Promise<void>((resolve) => (wake = resolve));
     }
   } finally {
-    // A consumer that stopped early: let the query finish (rows dropped) before the
-    // connection goes back to the pool, so nobody gets it mid-query.
+    // A consumer that stopped early: the query is cancelled, and its end awaited (rows
+    // dropped) before the connection leaves, so nobody gets it mid-query.
+    signal?.removeEventListener('abort', cancel);
     if (!done) {
       discard = true;
       rows.length = 0;
+      cancel();
       while (!done) await new Promise<void>((resolve) => (wake = resolve));
     }
+    if (cancelled) (connection as { __knex__disposed?: unknown }).__knex__disposed = 'its query was cancelled';
     await client.releaseConnection(connection);
   }
 }
