@@ -106,6 +106,16 @@ postgresOnly('a process killed with SIGKILL mid-batch: after the lease, dispatch
   worker.child.kill('SIGKILL');
   const killed = await worker;
   t.not(killed.code, 0);
+  // The worker's store is one statement (content and row deletes together), already sent
+  // and waiting on the lock. PostgreSQL runs a statement it received to its end unless it
+  // notices that the client left: this one would store the batch and delete its rows,
+  // exactly once, which is the other legitimate outcome of a kill. To test recovery by
+  // the lease, end that session first, as the server itself does once it notices (or
+  // with client_connection_check_interval).
+  const { rows: ended } = (await trx.raw('SELECT pg_terminate_backend(l.pid, 10000) AS ended FROM pg_locks l WHERE l.relation = CAST(? AS regclass) AND NOT l.granted', [
+    `"${f.tdb.config.databaseSchema}"."rescoped_content"`,
+  ])) as { rows: Array<{ ended: boolean }> };
+  t.deepEqual(ended, [{ ended: true }], 'the killed worker\'s store was waiting on the lock');
   await trx.rollback();
 
   t.is((await contentRows(f.db)).length, 0, 'the killed batch stored nothing');
