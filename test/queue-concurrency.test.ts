@@ -85,7 +85,7 @@ clusterOnly('2 dispatch and 4 process processes at once on a Redis Cluster resco
 });
 
 postgresOnly('a process killed with SIGKILL mid-batch: after the lease, dispatch and process finish every learner once', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const f = await rescopeFixture(t, 'postgres');
   const { all } = await world(f, 1, 60);
   const env = { ...f.env, MTC_BATCH_LOG_LEVEL: 'warn' };
