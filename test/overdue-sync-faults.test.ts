@@ -304,19 +304,27 @@ postgresOnly('overdue-sync killed (SIGKILL) at 20 points spread over its run: on
   t.true(inPass >= 3, `kills in the Redis pass: ${JSON.stringify(counts)}`);
 });
 
+/**
+ * A clean run at round 0, then, the database at round 1, a second run (with `extraEnv`)
+ * held inside its query by a lock on the checks until `block.release()`.
+ */
+async function runHeldInQuery(t: ExecutionContext, f: NotificationFixture, env: Record<string, string>, extraEnv: Record<string, string> = {}) {
+  const earlier = await spawnCli(['overdue-sync'], { env });
+  t.is(earlier.code, 0, earlier.stderr);
+  await setRound(f, 1);
+  const block = await blockChecks(t, f);
+  const run = spawnCli(['overdue-sync'], { env: { ...env, ...extraEnv } });
+  await queryWaiting(f);
+  return { block, run };
+}
+
 postgresOnly('overdue-sync paused (SIGSTOP) past its lock\'s lifetime while another run starts and finishes: it writes nothing more, exits 1 saying so, and the keys are the other run\'s', async (t) => {
   const f = await notificationFixture(t, 'postgres');
   await seedWorld(f, 300, 3);
   await setRound(f, 0);
   const env = cliEnv(f);
-  const earlier = await spawnCli(['overdue-sync'], { env });
-  t.is(earlier.code, 0, earlier.stderr);
-
   // The paused run's query has the database as it was at round 1.
-  await setRound(f, 1);
-  const block = await blockChecks(t, f);
-  const stale = spawnCli(['overdue-sync'], { env: { ...env, ...shortLock } });
-  await queryWaiting(f);
+  const { block, run: stale } = await runHeldInQuery(t, f, env, shortLock);
   stale.child.kill('SIGSTOP');
   await block.release();
   await lockGone(f.redis.client, f);
@@ -458,13 +466,7 @@ postgresOnly('Redis restarted empty while overdue-sync runs its query: it exits 
   await seedWorld(f, 300, 3);
   await setRound(f, 0);
   const env = cliEnv(f, { REDIS_URL: server.url });
-  const earlier = await spawnCli(['overdue-sync'], { env });
-  t.is(earlier.code, 0, earlier.stderr);
-
-  await setRound(f, 1);
-  const block = await blockChecks(t, f);
-  const run = spawnCli(['overdue-sync'], { env });
-  await queryWaiting(f);
+  const { block, run } = await runHeldInQuery(t, f, env);
   await server.stop();
   await server.start();
   await block.release();
@@ -482,13 +484,7 @@ postgresOnly('Redis down when overdue-sync gets to its pass, back with its data 
   await seedWorld(f, 300, 3);
   await setRound(f, 0);
   const env = cliEnv(f, { REDIS_URL: server.url });
-  const earlier = await spawnCli(['overdue-sync'], { env });
-  t.is(earlier.code, 0, earlier.stderr);
-
-  await setRound(f, 1);
-  const block = await blockChecks(t, f);
-  const run = spawnCli(['overdue-sync'], { env: { ...env, ...shortLock } });
-  await queryWaiting(f);
+  const { block, run } = await runHeldInQuery(t, f, env, shortLock);
   await server.stop();
   await block.release();
   oneClearLine(t, await run, new RegExp(`lost the connection to Redis redis://127\\.0\\.0\\.1:${server.port}`));

@@ -93,17 +93,10 @@ export function upsertRowsStatements(
 }
 
 /** Runs upsertRowsStatements; returns how many rows were stored (inserted or replaced). */
-export async function upsertRows(
-  k: Knex,
-  dialect: Dialect,
-  table: string,
-  columns: Columns,
-  key: { columns: readonly string[]; nullable: string },
-  change: { replaced: readonly string[]; stamped: readonly string[] },
-  rows: ReadonlyArray<readonly unknown[]>,
-): Promise<number> {
-  for (const statement of upsertRowsStatements(dialect, table, columns, key, change, rows)) await execute(k, dialect, statement);
-  return rows.length;
+export async function upsertRows(k: Knex, ...args: Parameters<typeof upsertRowsStatements>): Promise<number> {
+  const dialect = args[0];
+  for (const statement of upsertRowsStatements(...args)) await execute(k, dialect, statement);
+  return args[5].length;
 }
 
 /**
