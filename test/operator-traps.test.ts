@@ -74,6 +74,30 @@ eachDialect('--jsonl reads a FIFO and /dev/stdin, not only regular files', async
   t.is((await queueRows(f.db)).length, 2);
 });
 
+test('enqueue reading a FIFO whose writer is idle stops at once on SIGINT, with the lines read so far queued', async (t) => {
+  const f = await rescopeFixture(t, 'sqlite');
+  const course = await seedCourse(f.db, { units: [[[{ competencies: ['a'] }]]], version: '1' });
+  const members = learners(3);
+  const dir = tempDir(t);
+  const fifo = join(dir, 'requests.fifo');
+  t.is((await exec('mkfifo', [fifo])).status, 0);
+  const reading = spawnCli(['enqueue', '--jsonl', fifo, '--json'], { env: f.env });
+  const { createWriteStream } = await import('node:fs');
+  // The writer sends three lines and keeps the pipe open, as a feeding process would.
+  const writer = createWriteStream(fifo);
+  t.teardown(() => writer.destroy());
+  for (const m of members) writer.write(`${JSON.stringify({ source: 'oob', courseId: course.id, memberIds: [m] })}\n`);
+  const deadline = Date.now() + 30_000;
+  while ((await queueRows(f.db)).length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  const signalled = performance.now();
+  reading.child.kill('SIGINT');
+  const r = await reading;
+  t.true(performance.now() - signalled < 5_000, `exited ${Math.round(performance.now() - signalled)} ms after SIGINT`);
+  t.is(r.code, 1, r.stderr);
+  t.like(r.json(), { queued: 3, interruptedAfterLine: 3 });
+  t.is((await queueRows(f.db)).length, 3);
+});
+
 eachDialect('every command on an unmigrated database exits 2 saying to run migrate, and logs how it finished', async (t, dialect) => {
   const tdb = await isolatedDatabase(t, dialect);
   // An existing but empty database (SQLite: the file exists; PostgreSQL: an empty schema).

@@ -6,7 +6,9 @@
  * being held, and bytes that are not UTF-8 are reported, not turned into U+FFFD.
  * Blank lines are skipped; a byte-order mark and CRLF line ends are accepted.
  */
-import { open } from 'node:fs/promises';
+import { closeSync, createReadStream, fstat, open as fsOpen } from 'node:fs';
+import { Socket } from 'node:net';
+import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { UsageError, errorMessage } from '../errors.js';
 import { formatCount } from '../cli/format.js';
@@ -40,21 +42,28 @@ export async function openJsonLines(source: string, stdin: Readable, flag: strin
   // The process's own stdin by name: opening it again fails when it is a socket (as a
   // child process's stdin often is), and reading the stream is the same thing.
   if (source === '-' || /^\/(dev\/stdin|dev\/fd\/0|proc\/self\/fd\/0)$/.test(source)) return { input: stdin, bytes: null };
-  let handle;
+  let fd: number;
   try {
-    handle = await open(source, 'r');
+    fd = await openFile(source, 'r');
   } catch (err) {
     throw new UsageError(`cannot read ${flag} ${source}: ${readProblem(err)}`, { cause: err });
   }
   try {
-    const info = await handle.stat();
+    const info = await fstatOf(fd);
     if (info.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
-    return { input: handle.createReadStream(), bytes: info.isFile() ? info.size : null };
+    // A pipe read through the thread pool blocks a thread while its writer is idle, and
+    // neither a stop signal nor process.exit gets past that read. As a socket it is read
+    // when the event loop sees data (epoll), so a signal stops it at once.
+    if (info.isFIFO() || info.isSocket()) return { input: new Socket({ fd, readable: true, writable: false }), bytes: null };
+    return { input: createReadStream('', { fd }), bytes: info.isFile() ? info.size : null };
   } catch (err) {
-    await handle.close().catch(() => undefined);
+    closeSync(fd);
     throw new UsageError(`cannot read ${flag} ${source}: ${readProblem(err)}`, { cause: err });
   }
 }
+
+const openFile = promisify(fsOpen);
+const fstatOf = promisify(fstat);
 
 export interface ReadOptions {
   /** Stop reading when aborted: the lines read so far are still yielded. */
