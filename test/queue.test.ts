@@ -1,7 +1,7 @@
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
-import { eachTarget } from './helpers/databases.js';
+import { eachTarget, postgresOnly } from './helpers/databases.js';
 import { type RescopeFixture, contentRows, enqueueRequests, failStorageFor, queueRows, rescopeFixture } from './helpers/rescope.js';
 import { useRedisCluster } from './helpers/redis.js';
 
@@ -184,6 +184,32 @@ eachTarget('a stop signal ends the run before the next batch; nothing is lost', 
   t.is(await f.bus.length(), 10);
   t.like(await runAll(f), { processed: 10 });
   t.is((await contentRows(f.db)).length, 12);
+});
+
+postgresOnly('a stop signal after the bus ran empty still gives the running batches only their grace, then releases their rows', async (t) => {
+  const f = await rescopeFixture(t, 'postgres');
+  const { klass } = await classOf(f, 4);
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  await dispatch(f.db, f.bus, settings);
+  // The store waits on a lock the test holds: the batch is running when the bus is empty.
+  const blocker = await f.db.knex.transaction();
+  t.teardown(() => blocker.rollback().catch(() => undefined));
+  await blocker.raw('LOCK TABLE rescoped_content IN SHARE MODE');
+  const controller = new AbortController();
+  const running = processQueue(f.db, f.bus, { ...settings, signal: controller.signal, stopGraceMs: 500 });
+  const deadline = Date.now() + 30_000;
+  while ((await f.bus.length()) > 0 || (await queueRows(f.db)).some((r) => r.status !== 'processing')) {
+    if (Date.now() > deadline) throw new Error('the batch never started');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const signalled = performance.now();
+  controller.abort(new Error('received SIGTERM'));
+  const result = await running;
+  t.true(performance.now() - signalled < 5_000, `returned ${Math.round(performance.now() - signalled)} ms after the signal`);
+  t.is(result.released, 4);
+  await blocker.rollback();
+  t.deepEqual((await queueRows(f.db)).map((r) => r.status), [null, null, null, null], 'back in the queue');
 });
 
 eachTarget('dispatch never fills the bus past --max-bus and says when it stopped for that', async (t, target) => {

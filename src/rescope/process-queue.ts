@@ -90,25 +90,36 @@ export async function processQueue(db: Database, bus: RescopeBus, options: Proce
   }
   if (options.signal?.aborted) stoppedBy = 'signal';
 
-  const released = await drain(db, inFlight, options.signal?.aborted ? (options.stopGraceMs ?? 20_000) : Infinity, log);
+  const released = await drain(db, inFlight, options.signal, options.stopGraceMs ?? 20_000, log);
   if (fatal !== undefined) throw fatal;
   return { ...totals, stoppedBy, released };
 }
 
-/** Waits for running batches; past `graceMs`, gives their claimed rows back to the queue. */
-async function drain(db: Database, inFlight: Map<Promise<void>, Set<number>>, graceMs: number, log: Logger): Promise<number> {
+/**
+ * Waits for running batches. Once `signal` aborts (before or during the wait: the last
+ * batches of a run are running when the bus is found empty), they get `graceMs` more;
+ * past that their claimed rows go back to the queue.
+ */
+async function drain(db: Database, inFlight: Map<Promise<void>, Set<number>>, signal: AbortSignal | undefined, graceMs: number, log: Logger): Promise<number> {
   if (inFlight.size === 0) return 0;
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = Number.isFinite(graceMs)
-    ? new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), graceMs);
-      })
-    : new Promise<never>(() => undefined);
+  let onAbort: (() => void) | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    const start = () => {
+      timer = setTimeout(() => resolve('timeout'), graceMs);
+    };
+    if (signal?.aborted) start();
+    else if (signal) {
+      onAbort = start;
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+  });
   const outcome = await Promise.race([Promise.all(inFlight.keys()).then(() => 'done' as const), timedOut]);
   clearTimeout(timer);
+  if (onAbort) signal?.removeEventListener('abort', onAbort);
   if (outcome === 'done') return 0;
   const unfinished = [...inFlight.values()].flatMap((ids) => [...ids]);
   const released = await releaseProcessing(db, unfinished);
-  log.warn(`stopped with ${inFlight.size} batches unfinished after ${graceMs} ms; ${released} rows returned to the queue`);
+  log.warn(`stopped with ${inFlight.size} batches unfinished ${graceMs} ms after the stop signal; ${released} rows returned to the queue`);
   return released;
 }
