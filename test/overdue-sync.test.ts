@@ -106,6 +106,18 @@ eachTarget('a run that finds another one holding the lock does nothing', async (
   t.is(await f.read(school.urlSlug), null);
 });
 
+eachTarget('a lock key without a lifetime (not one a run wrote) is a configuration error naming it, not a skip forever', async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const lock = `${f.options.notificationIndexKey}:lock`;
+  for (const write of [() => f.redis.client.set(lock, 'foreign'), () => f.redis.client.rpush(lock, 'x')]) {
+    await f.redis.client.del(lock);
+    await write();
+    const err = await t.throwsAsync(overdueSync(f.db, f.redis.client, { ...f.options, now }));
+    t.is((err as { exitCode?: number }).exitCode, 2);
+    t.regex(err?.message ?? '', /holds a value without a lifetime, which overdue-sync never writes.*MTC_BATCH_NOTIFICATION_INDEX_KEY/);
+  }
+});
+
 eachDialect('Redis failing midway: the run fails, and the next run repairs everything', async (t, dialect) => {
   const f = await notificationFixture(t, dialect);
   const first = await seedOverdueSchools(f.db, 5_000, 1, now);

@@ -38,7 +38,7 @@ import { performance } from 'node:perf_hooks';
 import type { Database } from '../db/database.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { type RedisClient, isCluster } from '../redis/redis.js';
-import { ExitCode, MtcError, errorMessage } from '../errors.js';
+import { ConfigError, ExitCode, MtcError, errorMessage } from '../errors.js';
 import { PackedEntries, loadWriterScripts, setPackedWithTtl, unlinkMany } from '../redis/redis-writer.js';
 import { mergePupils } from './merge-pupils.js';
 import { type NotificationFormat, notificationJson, notificationKey, storedValue } from './notification.js';
@@ -140,6 +140,14 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
   const { redis, held } = locked.value;
   if (!held) {
     const left = await redis.pttl(lock);
+    // Every lock a run takes expires: a key without a lifetime (of any type) was not
+    // written by overdue-sync, and waiting for it would skip every run from now on.
+    if (left === -1) {
+      throw new ConfigError(
+        `the key ${lock} holds a value without a lifetime, which overdue-sync never writes, ` +
+          'so no run could ever take its lock: delete that key if nothing else uses it, or give mtc-batch its own MTC_BATCH_NOTIFICATION_INDEX_KEY',
+      );
+    }
     return {
       schools: 0, overdueChecks: 0, processingErrors: 0, removed: 0, timings: { sqlMs: 0, redisMs: 0 },
       skipped: `another overdue-sync holds ${lock} (for ${Math.max(0, Math.round(left / 1000))} s more); nothing read or written`,
