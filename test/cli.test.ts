@@ -83,5 +83,16 @@ test('bad flags and settings exit 2 naming the problem', async (t) => {
   t.regex(badEnv.stderr, /MTC_BATCH_LOG_LEVEL must be one of debug, info, warn, error; got \\"loud\\"/);
   const noCommand = await runCli(['frobnicate']);
   t.is(noCommand.code, 2);
+  // In the JSON log format a usage error is one JSON record, its hint inside it; in human, text.
+  for (const [args, env] of [[['status', '--bogus'], { MTC_BATCH_LOG_FORMAT: 'json' }], [['status', '--log-format', 'json', '--member']], [['frobnicate'], { MTC_BATCH_LOG_FORMAT: 'json' }]] as Array<[string[], Record<string, string>?]>) {
+    const r = await runCli(args, { env: env ?? {} });
+    t.is(r.code, 2, args.join(' '));
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    t.is(lines.length, 1, r.stderr);
+    t.like(JSON.parse(lines[0]!) as object, { level: 'error', exitCode: 2 });
+    t.regex(lines[0]!, /\(run with --help for usage\)/);
+  }
+  const human = await runCli(['status', '--bogus'], { env: { MTC_BATCH_LOG_FORMAT: 'human' } });
+  t.regex(human.stderr, /^error: unknown option '--bogus'\n\(run with --help for usage\)\n$/);
 });
 

@@ -252,11 +252,22 @@ test('a second stop signal exits at once (130), and --json still prints one obje
   t.is(r.code, 130, r.stderr);
   t.regex(r.stderr, /received SIGINT again: exiting now/);
   t.deepEqual(r.json(), { error: { code: 'interrupted', message: 'received SIGINT again: exiting now; unfinished rows return to the queue when their lease expires', exitCode: 130 } });
+
+  // In the JSON log format the notices are log records like every other line.
+  const quiet = spawnCli(['process', '--json'], { env: { ...f.env, REDIS_URL: link.url(), MTC_BATCH_LOG_FORMAT: 'json' } });
+  await untilConnected(link, link.forwardedBytes);
+  quiet.child.kill('SIGTERM');
+  await untilStderr(quiet, 'received SIGTERM: stopping after the current work');
+  quiet.child.kill('SIGTERM');
+  const q = await quiet;
+  t.is(q.code, 143, q.stderr);
+  for (const line of q.stderr.split('\n').filter((l) => l !== '')) t.notThrows(() => JSON.parse(line), line);
+  t.regex(q.stderr, /"level":"error","msg":"received SIGTERM again: exiting now/);
 });
 
-async function untilConnected(link: { readonly forwardedBytes: number }): Promise<void> {
+async function untilConnected(link: { readonly forwardedBytes: number }, before = 0): Promise<void> {
   const deadline = Date.now() + 30_000;
-  while (link.forwardedBytes === 0) {
+  while (link.forwardedBytes === before) {
     if (Date.now() > deadline) throw new Error('the command never connected to Redis');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

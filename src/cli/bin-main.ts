@@ -5,6 +5,7 @@
  */
 import { writeSync } from 'node:fs';
 import { ExitCode } from '../errors.js';
+import { notice } from '../log/notice.js';
 import { processIO, run } from './main.js';
 
 /** How long a finished command may take to let go of its handles before the watchdog exits. */
@@ -22,7 +23,7 @@ const stopDeadlineMs = 24_000;
  */
 function exitNow(name: NodeJS.Signals, message: string): never {
   const exitCode = name === 'SIGINT' ? 130 : 143;
-  process.stderr.write(`mtc-batch: ${message}\n`);
+  notice('error', message);
   const args = process.argv.slice(2);
   const end = args.indexOf('--');
   if ((end === -1 ? args : args.slice(0, end)).includes('--json')) {
@@ -37,7 +38,7 @@ export async function main(): Promise<void> {
   const onSignal = (name: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
-      process.stderr.write(`mtc-batch: received ${name}: stopping after the current work (send again to exit now)\n`);
+      notice('warn', `received ${name}: stopping after the current work (send again to exit now)`);
       controller.abort(new Error(`received ${name}`));
       setTimeout(() => {
         exitNow(name, `still busy ${stopDeadlineMs / 1000} s after ${name}: exiting now; unfinished rows return to the queue when their lease expires`);

@@ -13,6 +13,7 @@ import { missingTable } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 import { routeLibraryWarnings } from '../log/library-warnings.js';
+import { setActiveLog } from '../log/notice.js';
 import { Runtime } from '../runtime.js';
 import { guardOptionValues } from './option-values.js';
 import { reportError } from './report-error.js';
@@ -155,7 +156,10 @@ export function addCommand<O extends object>(
     try {
       const config = loadConfig({ flags, configFile: opts.config, env: io.env });
       log = createLogger({ format: config.logFormat, level: config.logLevel, stream: io.stderr, base: { command: spec.name } });
-      if (io.stderr === process.stderr) routeLibraryWarnings(log);
+      if (io.stderr === process.stderr) {
+        routeLibraryWarnings(log);
+        setActiveLog(log);
+      }
       runtime = new Runtime(config, log, { signal: io.signal, database: spec.database });
       const showProgress = !json && log.format === 'human' && io.stderr.isTTY === true;
       const outcome = await spec.run({ config, log, runtime, io, json, showProgress }, opts, self.args);

@@ -16,9 +16,13 @@ export function processIO(signal?: AbortSignal): CommandIO {
 /** Runs the CLI with `argv` (as in process.argv: node, script, args...) and returns the exit code. */
 export async function run(argv: string[], io: CommandIO = processIO()): Promise<ExitCodeValue> {
   let exitCode: ExitCodeValue = ExitCode.ok;
-  const program = createProgram(io, (code) => {
-    exitCode = code;
-  });
+  const program = createProgram(
+    io,
+    (code) => {
+      exitCode = code;
+    },
+    argv,
+  );
   try {
     await program.parseAsync(argv);
   } catch (err) {

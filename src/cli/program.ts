@@ -21,22 +21,43 @@ import { version } from './version.js';
 // Each spec has its own options type; the list only needs what addCommand reads.
 export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqueueCommand, dispatchCommand, processCommand, rescopeShowCommand, serveCommand, overdueSyncCommand, notifyInvalidCommand, statusCommand, failedCommand, retryFailedCommand, discardFailedCommand, demoCommand] as ReadonlyArray<CommandSpec<never>>;
 
-export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void): Command {
-  const program = new Command('mtc-batch')
+const helpHint = '(run with --help for usage)';
+
+/**
+ * The log format a usage error is written in: it comes before the settings are read, so
+ * from --log-format or MTC_BATCH_LOG_FORMAT when given, else as "auto" decides (JSON
+ * lines unless stderr is a terminal), as the command's log would be.
+ */
+function usageErrorsAsJson(io: CommandIO, rawArgs: readonly string[]): boolean {
+  let chosen: string | undefined;
+  for (let i = 0; i < rawArgs.length; i++) {
+    if (rawArgs[i] === '--log-format') chosen = rawArgs[i + 1];
+    else if (rawArgs[i]!.startsWith('--log-format=')) chosen = rawArgs[i]!.slice('--log-format='.length);
+  }
+  chosen ??= io.env.MTC_BATCH_LOG_FORMAT;
+  if (chosen === 'json' || chosen === 'human') return chosen === 'json';
+  return (io.stderr as { isTTY?: boolean }).isTTY !== true;
+}
+
+export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void, argv: readonly string[] = []): Command {
+  const program = new Command('mtc-batch');
+  const output = {
+    writeOut: (s: string) => io.stdout.write(s),
+    // In JSON the hint is part of the error's record (below), not a line of its own.
+    writeErr: (s: string) => (s === `${helpHint}\n` && usageErrorsAsJson(io, argv) ? true : io.stderr.write(s)),
+    outputError: (s: string, write: (s: string) => void) => {
+      if (!usageErrorsAsJson(io, argv)) return write(s);
+      const msg = `${s.trim().replace(/^error: /, '')} ${helpHint}`;
+      io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg, exitCode: 2 })}\n`);
+    },
+  };
+  program
     .description('One-shot batch jobs for the rescope queue and school home-page notifications.')
     .version(version, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
+    .showHelpAfterError(helpHint)
     .addHelpText('after', environmentHelp())
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    })
+    .configureOutput(output)
     .exitOverride();
-  for (const spec of commands) {
-    addCommand(program, spec, io, setExit).exitOverride().configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    });
-  }
+  for (const spec of commands) addCommand(program, spec, io, setExit).exitOverride().configureOutput(output);
   return program;
 }
