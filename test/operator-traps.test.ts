@@ -4,10 +4,10 @@
  * database number, Redis down while the database is up. Each exits with the documented
  * code and one line that names the problem, and logs its `finished` record.
  */
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { seedCourse, learners } from '../src/seed/course-world.js';
 import { binPath, runCli, spawnCli, untilStderr } from './helpers/cli.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
@@ -62,30 +62,29 @@ eachDialect('--jsonl reads a FIFO and /dev/stdin, not only regular files', async
   const line = (member: string) => `${JSON.stringify({ source: 'oob', courseId: course.id, memberIds: [member] })}\n`;
   const viaStdin = await spawnCli(['enqueue', '--jsonl', '/dev/stdin', '--json'], { env: f.env, stdin: line(a!) });
   t.is(viaStdin.code, 0, viaStdin.stderr);
-  const dir = tempDir(t);
-  const fifo = join(dir, 'requests.fifo');
-  t.is((await exec('mkfifo', [fifo])).status, 0);
-  const reading = spawnCli(['enqueue', '--jsonl', fifo, '--json'], { env: f.env });
-  const { createWriteStream } = await import('node:fs');
-  const writer = createWriteStream(fifo);
+  const { reading, writer } = await enqueueFromFifo(t, f.env);
   writer.end(line(b!));
   const viaFifo = await reading;
   t.is(viaFifo.code, 0, viaFifo.stderr);
   t.is((await queueRows(f.db)).length, 2);
 });
 
+/** `enqueue --jsonl <a new FIFO> --json` running, and a writer on that FIFO. */
+async function enqueueFromFifo(t: ExecutionContext, env: Record<string, string>) {
+  const fifo = join(tempDir(t), 'requests.fifo');
+  t.is((await exec('mkfifo', [fifo])).status, 0);
+  const reading = spawnCli(['enqueue', '--jsonl', fifo, '--json'], { env });
+  const writer = createWriteStream(fifo);
+  t.teardown(() => writer.destroy());
+  return { reading, writer };
+}
+
 test('enqueue reading a FIFO whose writer is idle stops at once on SIGINT, with the lines read so far queued', async (t) => {
   const f = await rescopeFixture(t, 'sqlite');
   const course = await seedCourse(f.db, { units: [[[{ competencies: ['a'] }]]], version: '1' });
   const members = learners(3);
-  const dir = tempDir(t);
-  const fifo = join(dir, 'requests.fifo');
-  t.is((await exec('mkfifo', [fifo])).status, 0);
-  const reading = spawnCli(['enqueue', '--jsonl', fifo, '--json'], { env: f.env });
-  const { createWriteStream } = await import('node:fs');
   // The writer sends three lines and keeps the pipe open, as a feeding process would.
-  const writer = createWriteStream(fifo);
-  t.teardown(() => writer.destroy());
+  const { reading, writer } = await enqueueFromFifo(t, f.env);
   for (const m of members) writer.write(`${JSON.stringify({ source: 'oob', courseId: course.id, memberIds: [m] })}\n`);
   const deadline = Date.now() + 30_000;
   while ((await queueRows(f.db)).length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));

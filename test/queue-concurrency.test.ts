@@ -94,13 +94,23 @@ postgresOnly('a process killed with SIGKILL mid-batch: after the lease, dispatch
   // Hold a lock that lets the worker claim and read but not store, so it is caught
   // mid-batch with its rows in 'processing'.
   const blocker = knexFactory({ client: 'pg', connection: postgresUrl, pool: { min: 1, max: 1 } });
-  t.teardown(() => blocker.destroy());
   const trx = await blocker.transaction();
-  await trx.raw(`LOCK TABLE "${f.tdb.config.databaseSchema}"."rescoped_content" IN EXCLUSIVE MODE`);
+  // Whatever happens below, the lock goes before the pool (a pool with an open
+  // transaction never finishes closing, and the schema could not be dropped).
+  t.teardown(async () => {
+    await trx.rollback().catch(() => undefined);
+    await blocker.destroy();
+  });
+  const table = `"${f.tdb.config.databaseSchema}"."rescoped_content"`;
+  await trx.raw(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
   const worker = spawnCli(['process', '--batch-size', '60'], { env });
-  const deadline = Date.now() + 30_000;
-  while ((await queueRows(f.db)).filter((r) => r.status === 'processing').length < 60) {
-    if (Date.now() > deadline) throw new Error('the worker never claimed its batch');
+  t.teardown(() => worker.child.kill('SIGKILL'));
+  // Killed once its store is sent and waiting on the lock, with its rows 'processing'.
+  const deadline = Date.now() + 60_000;
+  const waiting = async () =>
+    ((await trx.raw('SELECT count(*)::int AS n FROM pg_locks WHERE relation = CAST(? AS regclass) AND NOT granted', [table])) as { rows: Array<{ n: number }> }).rows[0]!.n > 0;
+  while ((await queueRows(f.db)).filter((r) => r.status === 'processing').length < 60 || !(await waiting())) {
+    if (Date.now() > deadline) throw new Error('the worker never got to storing its batch');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   worker.child.kill('SIGKILL');
@@ -113,7 +123,7 @@ postgresOnly('a process killed with SIGKILL mid-batch: after the lease, dispatch
   // the lease, end that session first, as the server itself does once it notices (or
   // with client_connection_check_interval).
   const { rows: ended } = (await trx.raw('SELECT pg_terminate_backend(l.pid, 10000) AS ended FROM pg_locks l WHERE l.relation = CAST(? AS regclass) AND NOT l.granted', [
-    `"${f.tdb.config.databaseSchema}"."rescoped_content"`,
+    table,
   ])) as { rows: Array<{ ended: boolean }> };
   t.deepEqual(ended, [{ ended: true }], 'the killed worker\'s store was waiting on the lock');
   await trx.rollback();
