@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     const queued = await enqueue(db, [{ line: null, request: { source: 'rescope', classId: klass, courseId: null, memberIds: [], repeatedMembers: 0, override: false } }]);
     const enqueueMs = performance.now() - t0;
     const enqueueRate = (queued.queued / enqueueMs) * 1000;
-    line('enqueue (class-wide request)', `${fmt(queued.queued)} rows in ${fmt(enqueueMs)} ms = ${fmt(enqueueRate)} rows/s (target ≥ 100,000)`);
+    line('enqueue (class-wide request)', `${fmt(queued.queued)} rows in ${fmt(enqueueMs)} ms = ${fmt(enqueueRate)} rows/s (target ≥ 300,000)`);
 
     // 2. queue machinery: no competency statuses, so the compute is empty. Three rounds
     //    alternating with graphile-worker; medians compared, so a noisy run on either
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       }
       line('dispatch + process (no statuses)', `median ${fmt(median(ours))} rows/s for ${fmt(learnerCount)} learners (dispatch and process running together)`);
       line('graphile-worker no-op jobs', `median ${fmt(median(theirs))} jobs/s (local queue 500, concurrency 24, batched completion)`);
-      line('  ratio mtc-batch / graphile-worker', `${(median(ours) / median(theirs)).toFixed(2)}× (target ≥ 1.2×)`);
+      line('  ratio mtc-batch / graphile-worker', `${(median(ours) / median(theirs)).toFixed(2)}× (target ≥ 1.5×)`);
     }
     if (process.env.BENCH_ONLY === 'machinery') return;
 
@@ -108,21 +108,29 @@ async function main(): Promise<void> {
     await enqueue(db, [{ line: null, request: { source: 'rescope', classId: realClass, courseId: null, memberIds: [], repeatedMembers: 0, override: false } }]);
     await db.knex.raw('ANALYZE');
     const stopProfile = process.env.BENCH_PROFILE ? profileStatements(db) : () => undefined;
+    const statements = countStatements(db);
+    // The seeding above leaves gigabytes of dirty pages: write them out now, so the
+    // server's background writes of the seed are not counted as the queue's CPU.
+    await db.knex.raw('CHECKPOINT').catch(() => undefined);
+    const postgresCpuMs = await postgresCpu(db);
     const cpuBefore = { worker: process.cpuUsage(), database: postgresCpuMs() };
     const real = await drainQueue(db, bus, realLearnerCount);
     const workerCpuMs = process.cpuUsage(cpuBefore.worker);
     const databaseCpuMs = postgresCpuMs() - cpuBefore.database;
     stopProfile();
+    const sent = statements.stop();
     const sample = await db.knex('rescoped_content').first('skipped_content');
     // JSON columns come back as text (the toolkit passes stored documents through untouched).
     const sampleContent = JSON.parse(String(sample?.skipped_content ?? '{}')) as { lessons?: string[]; assessments?: string[] };
     line('plain SELECT of statuses (baseline)', `${fmt(baseline.rows)} rows in ${fmt(baseline.ms)} ms = ${fmt(baseline.rate)} learners/s`);
     line('dispatch + process with real work', `${fmt(realLearnerCount)} learners in ${fmt(real.ms)} ms = ${fmt(real.rate)} learners/s`);
-    line('  ratio to plain SELECT', `${(real.rate / baseline.rate).toFixed(2)}× (target ≥ 1.0×); e.g. ${sampleContent.lessons?.length} lessons, ${sampleContent.assessments?.length} assessments skipped`);
+    line('  ratio to plain SELECT', `${(real.rate / baseline.rate).toFixed(2)}× (target ≥ 1.5×); e.g. ${sampleContent.lessons?.length} lessons, ${sampleContent.assessments?.length} assessments skipped`);
     const per1000 = (ms: number) => (ms / realLearnerCount) * 1000;
     const workerMs = per1000((workerCpuMs.user + workerCpuMs.system) / 1000);
     const databaseMs = per1000(databaseCpuMs);
-    line('CPU per 1,000 learners', `PostgreSQL ${fmt(databaseMs)} ms, mtc-batch ${fmt(workerMs)} ms: one database core keeps ${(workerMs / databaseMs).toFixed(1)} process cores busy`);
+    const batches = Math.ceil(realLearnerCount / batchSize);
+    line('statements sent', `${fmt(sent.total)} for ${batches} batches of ${fmt(batchSize)}: ${(sent.process / batches).toFixed(1)} a batch by process, ${fmt(sent.total - sent.process)} by dispatch runs`);
+    line('CPU per 1,000 learners', `PostgreSQL ${fmt(databaseMs)} ms (target ≤ 40), mtc-batch ${fmt(workerMs)} ms: one database core keeps ${(workerMs / databaseMs).toFixed(1)} process cores busy`);
   } finally {
     await redis.del(busKey);
     await redis.quit();
@@ -131,22 +139,38 @@ async function main(): Promise<void> {
   }
 }
 
-/** CPU time (user + system) of every PostgreSQL process on this machine so far, in ms. */
-function postgresCpuMs(): number {
+/**
+ * CPU time (user + system) of the PostgreSQL server the benchmark uses, in ms: the
+ * postmaster and every live child (backends, autovacuum, checkpointer, WAL writer), plus
+ * what the postmaster collected from children that exited (cutime + cstime), so a
+ * backend whose connection closed during the measured section is still counted. The
+ * postmaster is found as the parent of this connection's backend; the server must run on
+ * this machine.
+ */
+async function postgresCpu(db: Database): Promise<() => number> {
+  const { rows } = (await db.knex.raw('SELECT pg_backend_pid() AS pid')) as { rows: Array<{ pid: number }> };
+  const postmaster = procStat(rows[0]!.pid).ppid;
   const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!stat.includes('(postgres)')) continue;
-      // Fields after the command: state is the 3rd field overall, utime the 14th, stime the 15th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // The process ended meanwhile.
+  return () => {
+    const own = procStat(postmaster);
+    let ticks = own.utime + own.stime + own.cutime + own.cstime;
+    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      try {
+        const child = procStat(Number(pid));
+        if (child.ppid === postmaster) ticks += child.utime + child.stime;
+      } catch {
+        // The process ended meanwhile (a backend's time then moves to cutime/cstime).
+      }
     }
-  }
-  return ticks * tick;
+    return ticks * tick;
+  };
+}
+
+/** Fields of /proc/<pid>/stat: after the command, state is the 3rd field overall, ppid the 4th, utime the 14th. */
+function procStat(pid: number): { ppid: number; utime: number; stime: number; cutime: number; cstime: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  return { ppid: f[1]!, utime: f[11]!, stime: f[12]!, cutime: f[13]!, cstime: f[14]! };
 }
 
 function median(values: readonly number[]): number {
@@ -204,10 +228,23 @@ async function drainQueue(db: Database, bus: RescopeBus, expected: number) {
     }
     dispatchMs = performance.now() - t0;
   })();
-  const result = await processQueue(db, bus, { ...settings, concurrency, waitMs: 300 });
+  let dispatchDone = false;
+  let dispatchFailed: unknown;
+  dispatching.then(
+    () => (dispatchDone = true),
+    (err: unknown) => (dispatchFailed = err),
+  );
+  // The worker stops after 300 ms of empty bus; on a loaded machine the dispatcher can
+  // fall that far behind, so the worker starts again until everything was dispatched
+  // (a process pod restarted by its CronJob).
+  let processed = 0;
+  do {
+    processed += (await processQueue(db, bus, { ...settings, concurrency, waitMs: 300 })).processed;
+    if (dispatchFailed !== undefined) throw dispatchFailed;
+  } while (!dispatchDone || (await bus.length()) > 0);
   await dispatching;
   const ms = performance.now() - t0 - 300; // the worker's final wait for more work is not work
-  if (result.processed !== expected) throw new Error(`processed ${result.processed} of ${expected}: ${JSON.stringify(result)}`);
+  if (processed !== expected) throw new Error(`processed ${processed} of ${expected}`);
   return { dispatchMs, ms, rate: (expected / ms) * 1000 };
 }
 
@@ -231,6 +268,26 @@ async function plainSelectBaseline(db: Database, classId: string) {
   return { rows, ms, rate: (users.length / ms) * 1000 };
 }
 
+/**
+ * Counts the statements sent through knex until stopped: all of them, and those of
+ * process (everything but dispatch's recover, claim and release of rows).
+ */
+function countStatements(db: Database): { stop(): { total: number; process: number } } {
+  let total = 0;
+  let dispatching = 0;
+  const onQuery = (q: { sql: string }) => {
+    total++;
+    if (/^(UPDATE|update) .*rescope_queue.* (SET|set) .*(status|"status") = (CASE|'dispatched')|^update "rescope_queue" set "status" = \$1, "updated_at"/.test(q.sql)) dispatching++;
+  };
+  db.knex.on('query', onQuery);
+  return {
+    stop() {
+      db.knex.removeListener('query', onQuery);
+      return { total, process: total - dispatching };
+    },
+  };
+}
+
 /** BENCH_PROFILE=1: total time per statement kind, printed when stopped. */
 function profileStatements(db: Database): () => void {
   const started = new Map<string, number>();
@@ -246,7 +303,7 @@ function profileStatements(db: Database): () => void {
   db.knex.on('query', onQuery).on('query-response', onResponse);
   return () => {
     db.knex.removeListener('query', onQuery).removeListener('query-response', onResponse);
-    for (const [k, t] of [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8)) console.log(`    ${fmt(t.ms).padStart(7)} ms ${String(t.n).padStart(5)}×  ${k}`);
+    for (const [k, t] of [...totals].sort((a, b) => b[1].ms - a[1].ms)) console.log(`    ${fmt(t.ms).padStart(7)} ms ${String(t.n).padStart(5)}×  ${k}`);
   };
 }
 

@@ -63,8 +63,8 @@ update [rescope_queue] set [status] = @p0, [attempts] = @p1, [priority] = CASE W
 -- 8. 5 parameters: Int ×2, NVarChar ×3
 update [rescope_queue] set [priority] = @p0, [source] = @p1, [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p2 and [class_id] is null and [user_id] in (@p3) and [status] is null and [priority] > @p4;select @@rowcount;
 
--- 9. 7 parameters: NVarChar ×4, Int, Bit ×2
-INSERT INTO [rescope_queue] ([user_id], [course_id], [class_id], [source], [priority], [override]) SELECT m.[user_id], CAST(@p0 AS uniqueidentifier), CAST(@p1 AS uniqueidentifier), CAST(@p2 AS nvarchar(64)), CAST(@p3 AS smallint), CAST(@p4 AS bit) FROM [class_member] m WHERE m.[class_id] = @p5 AND m.[is_active] = @p6 ; SELECT @@ROWCOUNT AS [affected_rows];
+-- 9. 9 parameters: NVarChar ×6, Int, Bit ×2
+INSERT INTO [rescope_queue] ([user_id], [course_id], [class_id], [source], [priority], [override]) SELECT m.[user_id], CAST(@p0 AS uniqueidentifier), CAST(@p1 AS uniqueidentifier), CAST(@p2 AS nvarchar(64)), CAST(@p3 AS smallint), CAST(@p4 AS bit) FROM [class_member] m WHERE m.[class_id] = @p5 AND m.[is_active] = @p6 AND NOT EXISTS (SELECT 1 FROM [rescope_queue] q WHERE q.[user_id] = m.[user_id] AND q.[course_id] = @p7 AND q.[class_id] = @p8) ORDER BY m.[user_id]; SELECT @@ROWCOUNT AS [affected_rows];
 
 -- 10. 2 parameters: NVarChar, Bit
 select count(*) as [n] from [class_member] where [class_id] = @p0 and [is_active] = @p1;
@@ -124,84 +124,75 @@ update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) whe
 
 -- ==== process: claim, compute, store; a duplicate, junk, a row already done, a row that cannot be stored
 
--- 1. 4 parameters: Int ×3, NVarChar
-select [id], [user_id], [course_id], [class_id], [attempts], [override] from [rescope_queue] where [id] in (@p0, @p1, @p2) and [status] = @p3;
+-- 1. 5 parameters: Int ×3, NVarChar, Bit
+delete from [rescope_queue] where [id] in (@p0, @p1, @p2) and [status] = @p3 and [override] = @p4 and exists (select 1 from [rescoped_content] as [c] where [c].[user_id] = [rescope_queue].[user_id] and [c].[course_id] = [rescope_queue].[course_id] and ([c].[class_id] = [rescope_queue].[class_id] or ([c].[class_id] is null and [rescope_queue].[class_id] is null)));select @@rowcount;
 
--- 2. 3 parameters: NVarChar ×3
-select [user_id], [course_id], [class_id] from [rescoped_content] where [user_id] in (@p0, @p1, @p2);
+-- 2. 5 parameters: NVarChar ×2, Int ×3
+update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id], inserted.[user_id], inserted.[course_id], inserted.[class_id], inserted.[attempts], inserted.[override] where [id] in (@p1, @p2, @p3) and [status] = @p4;
 
--- 3. 3 parameters: Int, NVarChar, Bit
-delete from [rescope_queue] where [id] in (@p0) and [status] = @p1 and [override] = @p2;select @@rowcount;
-
--- 4. 4 parameters: NVarChar ×2, Int ×2
-update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id] where [id] in (@p1, @p2) and [status] = @p3;
-
--- 5. 2 parameters: Bit, NVarChar
+-- 3. 2 parameters: Bit, NVarChar
 select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
 
--- 6. 6 parameters: NVarChar ×5, Bit
+-- 4. 6 parameters: NVarChar ×5, Bit
 select [s].[user_id], N'[' + STRING_AGG(CAST(N'"' + STRING_ESCAPE([s].[competency_code], 'json') + N'"' AS nvarchar(max)), N',') + N']' AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5) group by [s].[user_id];
 
 -- begin transaction
 
--- 7. 8 parameters: NVarChar ×8
+-- 5. 8 parameters: NVarChar ×8
 insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3), (@p4, @p5, @p6, @p7); SELECT @@ROWCOUNT AS [affected_rows];
 
 -- rollback
 
 -- begin transaction
 
--- 8. 8 parameters: NVarChar ×8
+-- 6. 8 parameters: NVarChar ×8
 insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3), (@p4, @p5, @p6, @p7); SELECT @@ROWCOUNT AS [affected_rows];
 
 -- rollback
 
 -- begin transaction
 
--- 9. 4 parameters: NVarChar ×4
+-- 7. 4 parameters: NVarChar ×4
 insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3); SELECT @@ROWCOUNT AS [affected_rows];
 
--- 10. 2 parameters: Int, NVarChar
+-- 8. 2 parameters: Int, NVarChar
 delete from [rescope_queue] where [id] in (@p0) and [status] = @p1;select @@rowcount;
 
 -- commit
 
 -- begin transaction
 
--- 11. 4 parameters: NVarChar ×4
+-- 9. 4 parameters: NVarChar ×4
 insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3); SELECT @@ROWCOUNT AS [affected_rows];
 
 -- rollback
 
--- 12. 5 parameters: NVarChar ×3, Int ×2
-update [rescope_queue] set [attempts] = [attempts] + 1, [last_error] = @p0, [status] = @p1, [available_at] = (DATEADD(second, CAST(@p2 AS int), SYSUTCDATETIME())), [updated_at] = (SYSUTCDATETIME()) where [id] = @p3 and [status] = @p4;select @@rowcount;
+-- 10. 7 parameters: Int ×4, NVarChar ×3
+update [rescope_queue] set [attempts] = @p0, [last_error] = @p1, [status] = @p2, [available_at] = (DATEADD(second, CAST(@p3 AS int), SYSUTCDATETIME())), [updated_at] = (SYSUTCDATETIME()) where [id] in (@p4) and [status] = @p5 and [attempts] = @p6;select @@rowcount;
 
 -- ==== process: a batch of 1,200 (lists of 1,200 ids; inserts of 525 rows × 4 parameters)
 
--- 1. 1201 parameters: Int ×1200, NVarChar
-select [id], [user_id], [course_id], [class_id], [attempts], [override] from [rescope_queue] where [id] in (@p0, @p1, /* … 1197 more … */ @p1199) and [status] = @p1200;
+-- 1. 1202 parameters: Int ×1200, NVarChar, Bit
+delete from [rescope_queue] where [id] in (@p0, @p1, /* … 1197 more … */ @p1199) and [status] = @p1200 and [override] = @p1201 and exists (select 1 from [rescoped_content] as [c] where [c].[user_id] = [rescope_queue].[user_id] and [c].[course_id] = [rescope_queue].[course_id] and ([c].[class_id] = [rescope_queue].[class_id] or ([c].[class_id] is null and [rescope_queue].[class_id] is null)));select @@rowcount;
 
--- 2. 1200 parameters: NVarChar ×1200
-select [user_id], [course_id], [class_id] from [rescoped_content] where [user_id] in (@p0, @p1, /* … 1197 more … */ @p1199);
+-- 2. 1202 parameters: NVarChar ×2, Int ×1200
+update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id], inserted.[user_id], inserted.[course_id], inserted.[class_id], inserted.[attempts], inserted.[override] where [id] in (@p1, @p2, /* … 1197 more … */ @p1200) and [status] = @p1201;
 
--- 3. 1202 parameters: NVarChar ×2, Int ×1200
-update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id] where [id] in (@p1, @p2, /* … 1197 more … */ @p1200) and [status] = @p1201;
-
--- 4. 2 parameters: Bit, NVarChar
+-- 3. 2 parameters: Bit, NVarChar
 select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);
 
--- 5. 1204 parameters: NVarChar ×1203, Bit
+-- 4. 1204 parameters: NVarChar ×1203, Bit
 select [s].[user_id], N'[' + STRING_AGG(CAST(N'"' + STRING_ESCAPE([s].[competency_code], 'json') + N'"' AS nvarchar(max)), N',') + N']' AS [codes] from [user_competency_status] as [s] where [s].[status] in (@p0, @p1) and [s].[competency_code] in (select [cic].[competency_code] from [course_item_competency] as [cic] inner join [course_item] as [ci] on [ci].[id] = [cic].[item_id] where [ci].[course_id] in (@p2) and [ci].[is_deleted] = @p3) and [s].[user_id] in (@p4, @p5, /* … 1197 more … */ @p1203) group by [s].[user_id];
 
 -- begin transaction
 
--- 6. 2100 parameters: NVarChar ×2100; sent 2 times in a row
+-- 5. 2100 parameters: NVarChar ×2100; sent 2 times in a row
 insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3), /* … 523 more rows … */ (@p2096, @p2097, @p2098, @p2099); SELECT @@ROWCOUNT AS [affected_rows];
 
--- 7. 600 parameters: NVarChar ×600
+-- 6. 600 parameters: NVarChar ×600
 insert into [rescoped_content] ([class_id], [course_id], [skipped_content], [user_id]) values (@p0, @p1, @p2, @p3), /* … 148 more rows … */ (@p596, @p597, @p598, @p599); SELECT @@ROWCOUNT AS [affected_rows];
 
--- 8. 1201 parameters: Int ×1200, NVarChar
+-- 7. 1201 parameters: Int ×1200, NVarChar
 delete from [rescope_queue] where [id] in (@p0, @p1, /* … 1197 more … */ @p1199) and [status] = @p1200;select @@rowcount;
 
 -- commit
@@ -213,11 +204,11 @@ update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) whe
 
 -- ==== process: override rows replace their learners' content in one batch
 
--- 1. 3 parameters: Int ×2, NVarChar
-select [id], [user_id], [course_id], [class_id], [attempts], [override] from [rescope_queue] where [id] in (@p0, @p1) and [status] = @p2;
+-- 1. 4 parameters: Int ×2, NVarChar, Bit
+delete from [rescope_queue] where [id] in (@p0, @p1) and [status] = @p2 and [override] = @p3 and exists (select 1 from [rescoped_content] as [c] where [c].[user_id] = [rescope_queue].[user_id] and [c].[course_id] = [rescope_queue].[course_id] and ([c].[class_id] = [rescope_queue].[class_id] or ([c].[class_id] is null and [rescope_queue].[class_id] is null)));select @@rowcount;
 
 -- 2. 4 parameters: NVarChar ×2, Int ×2
-update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id] where [id] in (@p1, @p2) and [status] = @p3;
+update [rescope_queue] set [status] = @p0, [updated_at] = (SYSUTCDATETIME()) output inserted.[id], inserted.[user_id], inserted.[course_id], inserted.[class_id], inserted.[attempts], inserted.[override] where [id] in (@p1, @p2) and [status] = @p3;
 
 -- 3. 2 parameters: Bit, NVarChar
 select [ci].[id], [ci].[course_id], [ci].[unit_id], [ci].[lesson_id], [ci].[format], [ci].[sequence], [cic].[competency_code] from [course_item] as [ci] left join [course_item_competency] as [cic] on [cic].[item_id] = [ci].[id] where [ci].[is_deleted] = @p0 and [ci].[course_id] in (@p1);

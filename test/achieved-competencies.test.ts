@@ -27,6 +27,10 @@ eachDialect('competency codes come back as they are stored: a code holding U+001
   t.deepEqual(achieved.get(joined), ['W\u001fX']);
   t.deepEqual(achieved.get(empty), ['']);
   t.deepEqual(achieved.get(quoted)?.sort(), ['a,b', 'c"d\\']);
+  // The same with the course's codes given (PostgreSQL binds them as one array).
+  const codes = new Set(['W', 'X', '', 'a,b', 'c"d\\', 'W\u001fX']);
+  const sorted = (m: Map<string, string[]>) => new Map([...m].map(([user, list]) => [user, [...list].sort()]));
+  t.deepEqual(sorted(await achievedCompetencies(f.db, [joined, empty, quoted], [course.id], codes)), sorted(achieved));
 
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   await dispatch(f.db, f.bus, settings);

@@ -13,6 +13,18 @@ test('--help lists the environment variables, the config file and every exit cod
   for (const command of ['migrate', 'status']) t.regex(r.stdout, new RegExp(`^  ${command} `, 'm'));
 });
 
+test('no command at all prints the help on stderr and exits 2; `help` and --help exit 0', async (t) => {
+  const none = await spawnCli([]);
+  t.is(none.code, 2);
+  t.is(none.stdout, '');
+  t.regex(none.stderr, /Usage: mtc-batch[\s\S]*say which command to run/);
+  for (const args of [['help'], ['--help']]) {
+    const r = await spawnCli(args);
+    t.is(r.code, 0, args.join(' '));
+    t.regex(r.stdout, /Usage: mtc-batch/);
+  }
+});
+
 test('a subcommand --help shows its flags with their environment variables', async (t) => {
   const r = await runCli(['migrate', '--help']);
   t.is(r.code, 0);

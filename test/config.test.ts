@@ -60,14 +60,27 @@ test('a bad value names the setting where it came from and what is allowed', (t)
   t.regex(fromFlag?.message ?? '', /^--database-url must start with sqlite:, postgres:\/\/.*got "mysql:\/\/u:\*\*\*@h\/db"$/);
   const file = configFile(JSON.stringify({ databaseSchema: 'drop table;' }));
   const fromFile = t.throws(() => loadConfig({ env: {}, configFile: file }), { instanceOf: ConfigError });
-  t.true(fromFile?.message.startsWith(`"databaseSchema" in config file ${file} must be a plain SQL identifier`));
+  t.true(fromFile?.message.startsWith(`"databaseSchema" in config file ${file} must be a plain lower-case SQL identifier`));
   t.is(fromFile?.exitCode, 2);
+  t.regex(t.throws(() => loadConfig({ env: { MTC_BATCH_DATABASE_SCHEMA: 'Hunt_Schema' } }))?.message ?? '', /^MTC_BATCH_DATABASE_SCHEMA must be a plain lower-case SQL identifier .*use "hunt_schema"\); got "Hunt_Schema"$/);
+  for (const url of ['postgres://u:pw@127.0.0.1:5432', 'postgres://u:pw@127.0.0.1:5432/', 'mssql://u:pw@db.example/?encrypt=true']) {
+    t.regex(t.throws(() => loadConfig({ env: { DATABASE_URL: url } }))?.message ?? '', /^DATABASE_URL names no database: add it after the host/, url);
+  }
+  t.is(loadConfig({ env: { DATABASE_URL: 'postgres://u:pw@127.0.0.1:5432/db?sslmode=require' } }).databaseUrl, 'postgres://u:pw@127.0.0.1:5432/db?sslmode=require');
+  // Checks made on the value itself name where it came from too.
+  for (const url of ['sqlite:', 'sqlite://']) {
+    t.is(t.throws(() => loadConfig({ env: {}, flags: { databaseUrl: url } }))?.message, `--database-url ${url} needs a file path, e.g. sqlite:./mtc-batch.sqlite`);
+  }
+  t.regex(t.throws(() => loadConfig({ env: {}, flags: { redisUrl: 'http://x' } }))?.message ?? '', /^--redis-url must start with redis:\/\/, rediss:\/\/, redis\+cluster:\/\/ or rediss\+cluster:\/\//);
 });
 
-test('the config file must exist, be JSON, be an object, and hold only known settings', (t) => {
+test('the config file must exist, be JSON, be an object without a key given twice, and hold only known settings', (t) => {
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: '/nonexistent/x.json' }))?.message ?? '', /cannot read the config file \/nonexistent\/x\.json \(from --config\)/);
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('{nope') }))?.message ?? '', /is not valid JSON/);
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('[1]') }))?.message ?? '', /must hold one JSON object/);
+  // A key given twice: JSON.parse would keep the last one silently.
+  const twice = configFile('{"databaseUrl":"sqlite:./a.sqlite","logLevel":"warn","databaseUrl":"sqlite:./b.sqlite"}');
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: twice }), { instanceOf: ConfigError })?.message ?? '', /config file .* is refused: the key "databaseUrl" appears twice in one object; keep one of them/);
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('{"databaseURL":"x"}') }))?.message ?? '', /unknown setting "databaseURL".*known settings: databaseUrl/);
 });
 

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { spawnCli } from './helpers/cli.js';
 import { redisUrl } from './helpers/redis.js';
@@ -51,6 +52,17 @@ test('demo runs every step on a fresh file and explains itself; its by-hand comm
   t.like(found.json(), { status: 'found' });
   const showBen = byHand.find((args) => args.includes('demo-token-ben'))!;
   t.is((await spawnCli(showBen, { env })).code, 4);
+  // The notify-invalid line repeats the demo's own step (Eli's check, already marked): a replay.
+  const echoed = r.stdout.split('\n').find((l) => l.includes('| npx mtc-batch notify-invalid'))!;
+  const message = /echo '([^']+)'/.exec(echoed)![1]!;
+  const checkCode = String((JSON.parse(message) as { checkCode: string }).checkCode);
+  const sqlite = new Database(file, { readonly: true });
+  const marked = sqlite.prepare('SELECT "processingFailed" AS failed FROM "check" WHERE "checkCode" = ?').get(checkCode) as { failed: number } | undefined;
+  sqlite.close();
+  t.is(marked?.failed, 1, 'the printed message names the check the demo marked');
+  const replay = await spawnCli(['notify-invalid', '--config', configFile, '--jsonl', '-', '--json'], { env, stdin: `${message}\n` });
+  t.is(replay.code, 0, replay.stderr);
+  t.like(replay.json(), { handled: 1, schools: 1 });
   const status = await spawnCli(['status', '--config', configFile, '--json'], { env });
   t.like(status.json(), { rescopedContent: 3, healthy: true, redis: { notifications: 2 } });
 

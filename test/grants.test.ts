@@ -122,3 +122,16 @@ postgresOnly('every job runs as the job role of sql/grants-postgres.sql; the mig
     t.regex(err?.message ?? '', /permission denied|must be owner/);
   }
 });
+
+postgresOnly('a role that may connect but not read the toolkit\'s tables is told to grant the job role\'s rights (exit 2), not "cannot connect"', async (t) => {
+  const tdb = await isolatedDatabase(t, 'postgres');
+  t.is((await spawnCli(['migrate'], { env: tdb.env })).code, 0);
+  const admin = await tdb.open();
+  const bare = await testRole(t, admin, `${tdb.config.databaseSchema}_bare`);
+  await admin.knex.raw(`GRANT USAGE ON SCHEMA "${tdb.config.databaseSchema}" TO "${bare}"`);
+  await admin.close();
+  const r = await spawnCli(['status', '--json'], { env: { ...tdb.env, DATABASE_URL: urlAs(bare) } });
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /connected to postgres:\/\/.*, but its role may not read the migrations table \(permission denied for table mtc_batch_migrations\): grant the job role its rights/);
+  t.notRegex(r.stderr, /cannot connect/);
+});

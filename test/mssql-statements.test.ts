@@ -121,10 +121,8 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
   // The bus now holds 3, 1, 2; add a duplicate and junk. Row 3's learner already has content.
   await redis.rpush(bus.key, '2', 'junk');
   const learnerOf = (rowId: number) => ({ id: rowId, user_id: U(rowId), course_id: K1, class_id: rowId === 3 ? null : C1, attempts: rowId === 2 ? 4 : 0 });
-  r.on(/from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+$/, (b) => b.filter((x): x is number => typeof x === 'number').map(learnerOf), 1);
-  r.on(/from \[rescoped_content\] where \[user_id\] in/, [{ user_id: U(3), course_id: K1, class_id: null }], 1);
-  r.on(/^delete from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+ and \[override\] = @p\d+;select @@rowcount$/, rowcount(1), 1);
-  r.on(/^update \[rescope_queue\] set \[status\] = @p0, \[updated_at\] = \(SYSUTCDATETIME\(\)\) output inserted\.\[id\]/, [{ id: 1 }, { id: 2 }], 1);
+  r.on(/^delete from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+ and \[override\] = @p\d+ and exists \(select 1 from \[rescoped_content\]/, rowcount(1), 1);
+  r.on(/^update \[rescope_queue\] set \[status\] = @p0, \[updated_at\] = \(SYSUTCDATETIME\(\)\) output inserted\.\[id\], inserted\.\[user_id\]/, [1, 2].map(learnerOf), 1);
   r.on(/from \[course_item\] as \[ci\] left join/, [
     { id: id(301), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'video', sequence: 1, competency_code: 'a' },
     { id: id(302), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'quiz', sequence: 2, competency_code: 'b' },
@@ -136,15 +134,14 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
     return affected(valuesRows(b, 4));
   });
   r.on(/^delete from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+;select @@rowcount$/, (b) => rowcount(b.length - 1), 1);
-  r.on(/^update \[rescope_queue\] set \[attempts\] = \[attempts\] \+ 1/, rowcount(1));
+  r.on(/^update \[rescope_queue\] set \[attempts\] = @p0, \[last_error\]/, rowcount(1));
   await section('process: claim, compute, store; a duplicate, junk, a row already done, a row that cannot be stored', () =>
     processQueue(r.db, bus, { batchSize: 10, concurrency: 1, maxAttempts: 5, retryDelaySeconds: 30 }),
   );
 
   const ids = Array.from({ length: 1_200 }, (_, i) => 10_000 + i);
   await bus.push(ids);
-  r.on(/from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+$/, (b) => b.filter((x): x is number => typeof x === 'number').map((n) => ({ id: n, user_id: U(n), course_id: K1, class_id: C1, attempts: 0 })), 1);
-  r.on(/^update \[rescope_queue\] set \[status\] = @p0, \[updated_at\] = \(SYSUTCDATETIME\(\)\) output inserted\.\[id\]/, (b) => b.filter((x): x is number => typeof x === 'number').map((n) => ({ id: n })), 1);
+  r.on(/^update \[rescope_queue\] set \[status\] = @p0, \[updated_at\] = \(SYSUTCDATETIME\(\)\) output inserted\.\[id\], inserted\.\[user_id\]/, (b) => b.filter((x): x is number => typeof x === 'number').map((n) => ({ id: n, user_id: U(n), course_id: K1, class_id: C1, attempts: 0, override: false })), 1);
   r.on(/from \[course_item\] as \[ci\] left join/, [{ id: id(301), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'video', sequence: 1, competency_code: 'a' }], 1);
   r.on(/^insert into \[rescoped_content\]/, (b) => affected(valuesRows(b, 4)));
   r.on(/^delete from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+;select @@rowcount$/, (b) => rowcount(b.length - 1), 1);
@@ -155,8 +152,7 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
 
   // An override row: its learner's content is replaced in place (UPDATE, then INSERT of the rest, one batch).
   await bus.push([20, 21]);
-  r.on(/from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+$/, [20, 21].map((n) => ({ id: n, user_id: U(n), course_id: K1, class_id: n === 20 ? C1 : null, attempts: 0, override: true })), 1);
-  r.on(/^update \[rescope_queue\] set \[status\] = @p0, \[updated_at\] = \(SYSUTCDATETIME\(\)\) output inserted\.\[id\]/, [{ id: 20 }, { id: 21 }], 1);
+  r.on(/^update \[rescope_queue\] set \[status\] = @p0, \[updated_at\] = \(SYSUTCDATETIME\(\)\) output inserted\.\[id\], inserted\.\[user_id\]/, [20, 21].map((n) => ({ id: n, user_id: U(n), course_id: K1, class_id: n === 20 ? C1 : null, attempts: 0, override: true })), 1);
   r.on(/from \[course_item\] as \[ci\] left join/, [{ id: id(301), course_id: K1, unit_id: id(401), lesson_id: id(501), format: 'assessment', sequence: 1, competency_code: 'a' }], 1);
   r.on(/from \[user_competency_status\] as \[s\]/, [{ user_id: U(20), codes: '["a"]' }], 1);
   r.on(/^delete from \[rescope_queue\] where \[id\] in .* and \[status\] = @p\d+;select @@rowcount$/, rowcount(2), 1);
@@ -376,7 +372,8 @@ test('the claim takes rows with ROWLOCK, READPAST, UPDLOCK and returns them with
   t.regex(claim!, /UPDATE picked SET \[status\] = N'dispatched'.* OUTPUT inserted\.\[id\], inserted\.\[priority\]$/);
   // The compare-and-set moves of process name the state they expect.
   const processSql = sections.find((s) => s.title.startsWith('process: claim'))!.statements.map((s) => s.sql);
-  t.true(processSql.some((sql) => /^update \[rescope_queue\] set \[status\] = @p0, .* output inserted\.\[id\] where \[id\] in \(.*\) and \[status\] = @p\d+$/.test(sql)));
+  t.true(processSql.some((sql) => /^update \[rescope_queue\] set \[status\] = @p0, .* output inserted\.\[id\], .* where \[id\] in \(.*\) and \[status\] = @p\d+$/.test(sql)));
+  t.true(processSql.some((sql) => /^delete from \[rescope_queue\] where \[id\] in \(.*\) and \[status\] = @p\d+ and \[override\] = @p\d+ and exists \(select 1 from \[rescoped_content\] as \[c\] where \[c\]\.\[user_id\] = \[rescope_queue\]\.\[user_id\]/.test(sql)));
 });
 
 test('sql/mssql-jobs.sql is up to date (npm run snapshots rewrites it)', async (t) => {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { seedCourse, learners } from '../src/seed/course-world.js';
-import { binPath, runCli, spawnCli } from './helpers/cli.js';
+import { binPath, runCli, spawnCli, untilStderr } from './helpers/cli.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { exec } from './helpers/exec.js';
 import { eachDialect, isolatedDatabase, postgresUrl } from './helpers/databases.js';
 import { closedPort } from './helpers/net.js';
@@ -174,7 +175,7 @@ eachDialect('a Redis database number is checked: a bad one exits 2 naming REDIS_
   for (const db of ['16', '99']) {
     const r = await runCli(['status'], { env: { ...f.env, REDIS_URL: `redis://${base.host}/${db}`, MTC_BATCH_LOG_FORMAT: 'human' } });
     t.is(r.code, 2, r.stderr);
-    t.regex(r.stderr, new RegExp(`REDIS_URL redis://${base.host}/${db} names database ${db}, which the server does not have`));
+    t.regex(r.stderr, new RegExp(`the Redis URL \\(REDIS_URL or --redis-url\\) redis://${base.host}/${db} names database ${db}, which the server does not have`));
     t.notRegex(r.stdout, /healthy/);
   }
   const ok = await runCli(['dispatch', '--json'], { env: { ...f.env, REDIS_URL: `redis://${base.host}/3` } });
@@ -210,4 +211,53 @@ test('a reader that goes away early (| head) is not a crash', async (t) => {
   });
   t.regex(r.stdout, /exit=6/, r.stderr);
   t.false(/EPIPE|Unhandled/.test(r.stdout + r.stderr), r.stdout + r.stderr);
+});
+
+test('a second stop signal exits at once (130), and --json still prints one object saying so', async (t) => {
+  const f = await rescopeFixture(t, 'sqlite');
+  // Redis two seconds away each way: the command is busy connecting when the signals come.
+  const redis = new URL(redisUrl);
+  const link = await startTcpProxy({ targetHost: redis.hostname, targetPort: Number(redis.port), delayMs: 2_000 });
+  t.teardown(() => link.close());
+  const child = spawnCli(['process', '--json'], { env: { ...f.env, REDIS_URL: link.url(), MTC_BATCH_LOG_FORMAT: 'human' } });
+  await untilConnected(link);
+  child.child.kill('SIGINT');
+  await untilStderr(child, 'received SIGINT: stopping after the current work');
+  child.child.kill('SIGINT');
+  const r = await child;
+  t.is(r.code, 130, r.stderr);
+  t.regex(r.stderr, /received SIGINT again: exiting now/);
+  t.deepEqual(r.json(), { error: { code: 'interrupted', message: 'received SIGINT again: exiting now; unfinished rows return to the queue when their lease expires', exitCode: 130 } });
+});
+
+async function untilConnected(link: { readonly forwardedBytes: number }): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (link.forwardedBytes === 0) {
+    if (Date.now() > deadline) throw new Error('the command never connected to Redis');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+eachDialect('a bus key that holds another kind of value is a configuration error naming the key settings (exit 2)', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  await f.redis.client.set(f.bus.key, 'not a list');
+  for (const command of ['dispatch', 'process']) {
+    const r = await runCli([command], { env: { ...f.env, MTC_BATCH_LOG_FORMAT: 'human' } });
+    t.is(r.code, 2, `${command}: ${r.stderr}`);
+    t.regex(r.stderr, new RegExp(`a Redis key this command uses holds another kind of value \\(WRONGTYPE .*give mtc-batch keys of its own \\(MTC_BATCH_BUS_KEY ${f.bus.key.replace(/[{}]/g, '\\$&')}`));
+    t.notRegex(r.stderr, /unexpected failure/);
+  }
+  t.is(await f.redis.client.get(f.bus.key), 'not a list', 'left as it was');
+});
+
+test('warnings from the libraries are log records in the log format, not plain text on stderr', async (t) => {
+  const f = await rescopeFixture(t, 'sqlite');
+  const server = new URL(redisUrl);
+  // A password sent to a server that wants none: ioredis warns on its own.
+  const r = await spawnCli(['status', '--json'], { env: { ...f.env, REDIS_URL: `redis://:unneeded@${server.host}`, MTC_BATCH_LOG_FORMAT: 'json' } });
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  for (const line of lines) t.notThrows(() => JSON.parse(line), line);
+  const warning = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((rec) => String(rec.msg).includes('does not require a password'));
+  t.like(warning, { level: 'warn', from: 'library', command: 'status' });
 });

@@ -2,7 +2,7 @@ import type { Database } from '../src/db/database.js';
 import { toNumber, toUuid } from '../src/db/values.js';
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
-import { deleteDispatched } from '../src/rescope/queue-table.js';
+import { claimDispatched } from '../src/rescope/queue-table.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { runCli } from './helpers/cli.js';
 import { eachDialect } from './helpers/databases.js';
@@ -96,7 +96,7 @@ eachDialect('an override request marks queued, failed and dispatched rows of its
   t.false((await overrideOf(f.db)).get(untouched));
 });
 
-eachDialect('a dispatched row marked override after process read it is not deleted as done', async (t, dialect) => {
+eachDialect('a dispatched row marked override is claimed to replace its content, not deleted as done', async (t, dialect) => {
   const f = await rescopeFixture(t, dialect);
   const course = await seedCourse(f.db, twoLessons);
   const [a] = learners(1) as [string];
@@ -104,9 +104,11 @@ eachDialect('a dispatched row marked override after process read it is not delet
   await enqueueRequests(f.db, { source: 'join.class', classId: klass.id, memberIds: [a] });
   const [row] = await queueRows(f.db);
   await f.db.knex('rescope_queue').update({ status: 'dispatched', override: true });
-  t.is(await deleteDispatched(f.db, [row!.id]), 0);
-  await f.db.knex('rescope_queue').update({ override: false });
-  t.is(await deleteDispatched(f.db, [row!.id]), 1);
+  await f.db.knex('rescoped_content').insert({ user_id: a, course_id: course.id, class_id: klass.id, skipped_content: '{}' });
+  t.like(await claimDispatched(f.db, [row!.id]), { alreadyDone: 0, rows: [{ id: row!.id, override: true }] }, 'claimed to replace the content');
+  await f.db.knex('rescope_queue').update({ status: 'dispatched', override: false });
+  t.like(await claimDispatched(f.db, [row!.id]), { alreadyDone: 1, rows: [] }, 'deleted as done');
+  t.deepEqual(await queueRows(f.db), []);
 });
 
 eachDialect('enqueue --override and "override": true in JSON lines queue override rows', async (t, dialect) => {

@@ -1,7 +1,7 @@
 /** `mtc-batch serve` as a real process: it listens, logs JSON lines, and stops cleanly on a signal. */
 import { createServer } from 'node:net';
 import { eachDialect, isolatedDatabase } from './helpers/databases.js';
-import { runCli, spawnCli } from './helpers/cli.js';
+import { runCli, spawnServe } from './helpers/cli.js';
 import { queueRows } from './helpers/rescope.js';
 import { world } from './helpers/rescope-world.js';
 import { rescopePath } from './helpers/serve.js';
@@ -17,16 +17,7 @@ eachDialect('SIGTERM during a slow request: serve stops accepting, completes it,
   const link = await startTcpProxy({ targetHost: redis.hostname, targetPort: Number(redis.port), delayMs: 500 });
   t.teardown(() => link.close());
   const env = { ...w.f.env, REDIS_URL: link.url(), MTC_BATCH_SESSION_PREFIX: w.sessionPrefix, MTC_BATCH_LOG_FORMAT: 'json' };
-  const child = spawnCli(['serve', '--serve-port', '0'], { env, timeoutMs: 60_000 });
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      const listening = stderr.split('\n').find((l) => l.includes('"msg":"listening"'));
-      if (listening) resolve(String((JSON.parse(listening) as { url: string }).url));
-    });
-    child.child.on('exit', () => reject(new Error(`serve exited before listening:\n${stderr}`)));
-  });
+  const { child, url } = await spawnServe(env);
   const token = await w.token(w.klass.creatorId);
   t.is((await fetch(`${url}/healthz`)).status, 200);
 

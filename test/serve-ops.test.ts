@@ -1,4 +1,5 @@
 /** `serve`'s probes, metrics and access log, against a real server, database and Redis. */
+import { createConnection } from 'node:net';
 import test from 'ava';
 import { openDatabase } from '../src/db/database.js';
 import { openRedis } from '../src/redis/redis.js';
@@ -115,4 +116,20 @@ postgresOnly('readyz is 503 naming the database when it cannot be reached', asyn
   t.is(down.status, 503);
   t.like(down.json(), { redis: 'ok' });
   t.regex(down.json<{ message: string }>().message, /^not ready: database: /);
+});
+
+eachTarget('a client that stalls on its headers gets 408 soon after the deadline, not up to 30 s later', async (t, target) => {
+  const w = await world(t, target);
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix, headersTimeoutMs: 1_000 });
+  const { port } = new URL(s.server.url);
+  const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+  t.teardown(() => socket.destroy());
+  const started = performance.now();
+  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+  await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  const tookMs = performance.now() - started;
+  t.regex(answer, /^HTTP\/1\.1 408 /);
+  t.true(tookMs >= 900 && tookMs < 3_000, `closed after ${Math.round(tookMs)} ms with a 1 s deadline`);
 });

@@ -3,6 +3,7 @@
  * signal commands can honour, sets the exit code, and makes sure the process ends even
  * if some handle was left open (a CronJob that hangs is worse than one that fails).
  */
+import { writeSync } from 'node:fs';
 import { ExitCode } from '../errors.js';
 import { processIO, run } from './main.js';
 
@@ -15,6 +16,21 @@ const exitGraceMs = 3_000;
  */
 const stopDeadlineMs = 24_000;
 
+/**
+ * Ends the process at once after a stop signal (128 + the signal's number, as a shell
+ * reports it), saying why on stderr and, under --json, in the one object stdout promises.
+ */
+function exitNow(name: NodeJS.Signals, message: string): never {
+  const exitCode = name === 'SIGINT' ? 130 : 143;
+  process.stderr.write(`mtc-batch: ${message}\n`);
+  const args = process.argv.slice(2);
+  const end = args.indexOf('--');
+  if ((end === -1 ? args : args.slice(0, end)).includes('--json')) {
+    writeSync(1, `${JSON.stringify({ error: { code: 'interrupted', message, exitCode } })}\n`);
+  }
+  process.exit(exitCode);
+}
+
 export async function main(): Promise<void> {
   const controller = new AbortController();
   let signals = 0;
@@ -24,12 +40,10 @@ export async function main(): Promise<void> {
       process.stderr.write(`mtc-batch: received ${name}: stopping after the current work (send again to exit now)\n`);
       controller.abort(new Error(`received ${name}`));
       setTimeout(() => {
-        process.stderr.write(`mtc-batch: still busy ${stopDeadlineMs / 1000} s after ${name}: exiting now; unfinished rows return to the queue when their lease expires\n`);
-        process.exit(name === 'SIGINT' ? 130 : 143);
+        exitNow(name, `still busy ${stopDeadlineMs / 1000} s after ${name}: exiting now; unfinished rows return to the queue when their lease expires`);
       }, stopDeadlineMs).unref();
     } else {
-      process.stderr.write(`mtc-batch: received ${name} again: exiting now\n`);
-      process.exit(name === 'SIGINT' ? 130 : 143);
+      exitNow(name, `received ${name} again: exiting now; unfinished rows return to the queue when their lease expires`);
     }
   };
   process.on('SIGTERM', onSignal);

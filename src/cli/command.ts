@@ -12,6 +12,7 @@ import { type Config, type SettingKey, flagName, flagProperty, maskUrl, settingS
 import { missingTable } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
+import { routeLibraryWarnings } from '../log/library-warnings.js';
 import { Runtime } from '../runtime.js';
 import { guardOptionValues } from './option-values.js';
 import { reportError } from './report-error.js';
@@ -100,6 +101,14 @@ function explained(err: unknown, runtime: Runtime | undefined): unknown {
   if (/^(MOVED|ASK) \d+ /.test(errorMessage(err))) {
     return new ConfigError(`REDIS_URL points at a node of a Redis Cluster (it answered ${errorMessage(err).split(' ')[0]}): write it as redis+cluster://host:port[,host:port…]`, { cause: err });
   }
+  if (/^WRONGTYPE /.test(errorMessage(err)) && runtime) {
+    const c = runtime.config;
+    return new ConfigError(
+      `a Redis key this command uses holds another kind of value (${errorMessage(err)}): another program uses the same name; ` +
+        `give mtc-batch keys of its own (MTC_BATCH_BUS_KEY ${c.busKey}, MTC_BATCH_NOTIFICATION_INDEX_KEY ${c.notificationIndexKey}, MTC_BATCH_NOTIFICATION_PREFIX ${c.notificationPrefix})`,
+      { cause: err },
+    );
+  }
   const table = missingTable(err);
   if (table === null) return err;
   return new SchemaError(
@@ -146,6 +155,7 @@ export function addCommand<O extends object>(
     try {
       const config = loadConfig({ flags, configFile: opts.config, env: io.env });
       log = createLogger({ format: config.logFormat, level: config.logLevel, stream: io.stderr, base: { command: spec.name } });
+      if (io.stderr === process.stderr) routeLibraryWarnings(log);
       runtime = new Runtime(config, log, { signal: io.signal, database: spec.database });
       const showProgress = !json && log.format === 'human' && io.stderr.isTTY === true;
       const outcome = await spec.run({ config, log, runtime, io, json, showProgress }, opts, self.args);

@@ -213,7 +213,7 @@ function narrate(report: DemoReport, file: string, configFile: string, redisUrl:
     `  npx mtc-batch rescope-show --config ${configFile} --token demo-token-teacher --course ${w.course.id} --class ${w.year5.id} --user ${ada}`,
     `  npx mtc-batch rescope-show --config ${configFile} --token demo-token-ben --course ${w.course.id} --class ${w.year5.id} --user ${ada}`,
     `  npx mtc-batch overdue-sync --config ${configFile} --dry-run`,
-    `  echo '{"version":1,"checkCode":"${w.pupils.overdue.checkCode}","notificationType":"checkInvalid"}' | npx mtc-batch notify-invalid --config ${configFile} --jsonl -`,
+    `  echo '{"version":1,"checkCode":"${w.pupils.invalidLater.checkCode}","notificationType":"checkInvalid"}' | npx mtc-batch notify-invalid --config ${configFile} --jsonl -   (the same message again: a replay changes nothing)`,
     `(learner ids: Ada ${ada}, Ben ${ben}, Cat ${cat}; the demo's session tokens last an hour)`,
   );
   return lines.join('\n');

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { shown } from '../ids.js';
 import type { FailedSelector } from '../rescope/queue-table.js';
-import { uuidOption } from './options.js';
+import type { Database } from '../db/database.js';
+import type { CommandSpec } from './command.js';
+import { plural, uuidOption } from './options.js';
 
 export interface SelectorOptions {
   id?: string[];
@@ -55,4 +57,43 @@ export function describeSelector(s: FailedSelector): string {
   if (s.courseId) parts.push(`course ${s.courseId}`);
   if (s.errorContains !== undefined) parts.push(`error containing ${JSON.stringify(s.errorContains)}`);
   return `failed rows with ${parts.join(' and ')}`;
+}
+
+/**
+ * A command that changes the selected failed rows (retry-failed, discard-failed): the
+ * selector flags, --dry-run, the count in `--json` under `key`, and the ids that matched
+ * nothing said in words.
+ */
+export function failedRowsCommand(spec: {
+  name: string;
+  summary: string;
+  description: string;
+  /** The verb in the flags' help ("retry"). */
+  verb: string;
+  /** The `--json` key of the count ("retried"). */
+  key: string;
+  /** What was done, after the count ("retried 3 rows (…)"). */
+  done: string;
+  change: (db: Database, selector: FailedSelector, options: { dryRun: boolean }) => Promise<number>;
+}): CommandSpec<SelectorOptions> {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    description: `${spec.description} Select with ${selectorHelp} (one is required; several narrow together). Queued rows and rows in flight are never touched. --dry-run counts without changing anything. --json: {"${spec.key}":n}.`,
+    settings: ['databaseUrl', 'databaseSchema', 'logFormat', 'logLevel'],
+    configure: (cmd) => addSelectorOptions(cmd, spec.verb),
+    async run({ runtime }, opts) {
+      const selector = selectorFrom(opts);
+      const dryRun = opts.dryRun === true;
+      const count = await spec.change(await runtime.db(), selector, { dryRun });
+      const lines = [
+        dryRun
+          ? `would ${spec.verb} ${plural(count, 'row')} (${describeSelector(selector)}); dry run: nothing changed`
+          : `${spec.key} ${plural(count, 'row')} (${describeSelector(selector)})${spec.done}`,
+      ];
+      const given = selector.ids ? new Set(selector.ids).size : 0;
+      if (count < given) lines.push(`${plural(given - count, 'given id')} matched no failed row (queued, in flight, gone, or outside the other selectors): left alone`);
+      return { result: { [spec.key]: count }, human: lines.join('\n') };
+    },
+  };
 }

@@ -10,7 +10,6 @@ export function environmentHelp(): string {
     ['DEBUG', 'any value: print stack traces with errors'],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
-  const exitWidth = 2;
   return [
     '',
     'Environment:',
@@ -20,6 +19,6 @@ export function environmentHelp(): string {
     `  < environment < flags. File keys are the setting names: ${settings.map((s) => s.key).join(', ')}.`,
     '',
     'Exit codes:',
-    ...exitCodeDescriptions.map(([code, text]) => `  ${String(code).padEnd(exitWidth)}${text}`),
+    ...exitCodeDescriptions.map(([code, text]) => `  ${String(code)} ${text}`),
   ].join('\n');
 }

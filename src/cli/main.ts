@@ -25,8 +25,13 @@ export async function run(argv: string[], io: CommandIO = processIO()): Promise<
     if (!(err instanceof CommanderError)) throw err;
     // Help and version are successes; every other parse error is a usage error. Commander
     // has already printed its message on stderr.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0)) {
       return ExitCode.ok;
+    }
+    if (err.code === 'commander.help') {
+      // No command given: the help went to stderr, and running nothing is not a success
+      // (a cron line whose command came from an empty variable must not pass silently).
+      io.stderr.write('mtc-batch: say which command to run (listed above)\n');
     }
     if (argv.includes('--json')) {
       io.stdout.write(`${JSON.stringify({ error: { code: 'usage', message: err.message.replace(/^error: /, ''), exitCode: ExitCode.usage } })}\n`);

@@ -37,7 +37,9 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     const rows: Array<[string, string]> = [
       ['queued', `${formatCount(queue.queued)}${age === null ? '' : `  (oldest due waited ${formatDuration(age)})`}`],
       ['dispatched', formatCount(queue.dispatched)],
-      ['processing', `${formatCount(queue.processing)}${status.pastLease > 0 ? `  (${formatCount(status.pastLease)} past their lease)` : ''}`],
+      ['processing', formatCount(queue.processing)],
+      // The lease covers both states in flight: one line for both, so it never reads as "n of fewer".
+      ...(status.pastLease > 0 ? [['in flight past lease', `${formatCount(status.pastLease)} (dispatched or processing; dispatch puts them back)`] as [string, string]] : []),
       ['failed', formatCount(queue.failed)],
       ['rescoped content', formatCount(status.rescopedContent)],
     ];

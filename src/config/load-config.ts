@@ -4,6 +4,7 @@
  * never overrides anything (graphile-worker's stripUndefined).
  */
 import { readFileSync } from 'node:fs';
+import { duplicateKeyOrDepth } from '../input/json-shape.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { type Config, type SettingKey, type SettingSpec, defaults, flagName, settings } from './settings.js';
 
@@ -81,5 +82,8 @@ function readConfigFile(file: string, where: string): Record<string, unknown> {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(`the config file ${file} must hold one JSON object of settings, e.g. {"batchSize": 500}`);
   }
+  // JSON.parse keeps the last of a key given twice: a stale duplicate would win silently.
+  const refused = duplicateKeyOrDepth(text);
+  if (refused !== null) throw new ConfigError(`the config file ${file} is refused: ${refused}; keep one of them`);
   return parsed as Record<string, unknown>;
 }

@@ -44,6 +44,10 @@ export function knexConfig(target: DatabaseTarget, schema: string | null, poolSi
     client: dialect.knexClient,
     connection: target.connection,
     acquireConnectionTimeout: 15_000,
+    // An error names the statement with its placeholders, not its values: learners' ids
+    // and content stay out of logs and stored errors, and one cause reads the same for
+    // every row it hits (`failed` groups errors by their text).
+    compileSqlOnError: false,
     log: { warn: forward('warning'), error: forward('error'), deprecate: forward('deprecation'), debug: forward('debug') },
   };
   if (dialect.name === 'sqlite') {
@@ -84,7 +88,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
   const target = parseDatabaseUrl(config.databaseUrl);
   const { dialect } = target;
   if (config.databaseSchema && !dialect.schemas) {
-    throw new ConfigError(`MTC_BATCH_DATABASE_SCHEMA applies to PostgreSQL only; ${dialect.name} has no schemas to select (unset it)`);
+    throw new ConfigError(`a database schema (--database-schema or MTC_BATCH_DATABASE_SCHEMA) applies to PostgreSQL only; ${dialect.name} has no schemas to select (unset it)`);
   }
   if (target.file && target.file !== ':memory:') {
     if (!existsSync(dirname(target.file))) {
@@ -105,7 +109,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
     }
   } catch (err) {
     await knex.destroy().catch(() => undefined);
-    if (err instanceof SchemaError) throw err;
+    if (err instanceof SchemaError || err instanceof ConfigError) throw err;
     throw new ConnectionError(`cannot connect to the database ${target.display}: ${errorMessage(err)}`, { cause: err });
   }
   let closed = false;

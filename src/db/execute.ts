@@ -45,3 +45,21 @@ export async function execute<R = Record<string, unknown>>(
   if (r.rows !== undefined) return { rows: r.rows, affected: r.rowCount ?? r.rows.length };
   return { rows: [], affected: r.changes ?? 0 };
 }
+
+/**
+ * Runs INSERT, UPDATE and DELETE statements (without RETURNING) together as ONE
+ * statement, for a dialect with writable CTEs (dialect.writableCte): each becomes an
+ * item of its WITH clause, so they are atomic without a transaction around them and
+ * cost one round trip. Returns how many rows each changed, in order. The items share a
+ * snapshot: none sees another's changes, so they must not change the same rows.
+ */
+export async function executeTogether(k: Knex, dialect: Dialect, statements: readonly Statement[]): Promise<number[]> {
+  if (!dialect.writableCte) throw new Error(`${dialect.name} cannot run several changes as one statement`);
+  if (statements.length === 0) return [];
+  const items = statements.map((s, i) => `s${i} AS (${s.sql} RETURNING 1)`);
+  const counts = statements.map((_, i) => `(SELECT count(*) FROM s${i}) AS n${i}`);
+  const sql = `WITH ${items.join(', ')} SELECT ${counts.join(', ')}`;
+  const { rows } = await execute<Record<string, unknown>>(k, dialect, { sql, bindings: statements.flatMap((s) => s.bindings) });
+  const row = rows[0] ?? {};
+  return statements.map((_, i) => Number(row[`n${i}`]));
+}

@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { type Dialect, type SqlListType, chunksFor, insertRowsPerStatement } from './dialect.js';
-import { execute, statementOf } from './execute.js';
+import { type Statement, execute, statementOf } from './execute.js';
 
 /** `values` in as few pieces as the dialect allows for a list condition. */
 export function listChunks<T>(dialect: Dialect, values: readonly T[], reservedParameters = 16): T[][] {
@@ -24,78 +24,99 @@ export interface InsertOptions {
   ignoreDuplicates?: boolean;
 }
 
+type Columns = ReadonlyArray<readonly [string, SqlListType]>;
+
 /**
- * Inserts `rows` (values in `columns` order; a `json` column takes JSON text). Returns
- * how many rows were inserted, which with ignoreDuplicates excludes the skipped ones.
+ * The statements that insert `rows` (values in `columns` order; a `json` column takes
+ * JSON text): one where the dialect binds rows as arrays, else chunks of multi-row VALUES.
+ * With ignoreDuplicates, rows that would break a unique index are skipped.
  */
-export async function insertRows(
-  k: Knex,
-  dialect: Dialect,
-  table: string,
-  columns: ReadonlyArray<readonly [string, SqlListType]>,
-  rows: ReadonlyArray<readonly unknown[]>,
-  options: InsertOptions = {},
-): Promise<number> {
-  if (rows.length === 0) return 0;
+export function insertRowsStatements(k: Knex, dialect: Dialect, table: string, columns: Columns, rows: ReadonlyArray<readonly unknown[]>, options: InsertOptions = {}): Statement[] {
+  if (rows.length === 0) return [];
   const ignore = options.ignoreDuplicates === true;
-  if (dialect.jsonRowsInsertSql) {
-    const sql = dialect.jsonRowsInsertSql(table, columns, ignore);
-    return (await execute(k, dialect, { sql, bindings: [jsonRows(columns, rows)] }, { countAffected: true })).affected;
+  if (dialect.arrayRowsInsertSql) {
+    const bound = arrayBindings(columns, rows);
+    const sql = dialect.arrayRowsInsertSql(table, columns, bound.jsonAsLines);
+    return [{ sql: ignore ? `${sql} ${dialect.ignoreDuplicatesClause}` : sql, bindings: bound.bindings }];
   }
-  let inserted = 0;
+  const statements: Statement[] = [];
   const perStatement = insertRowsPerStatement(dialect, columns.length);
   for (let i = 0; i < rows.length; i += perStatement) {
     const objects = rows.slice(i, i + perStatement).map((r) => Object.fromEntries(columns.map(([name], c) => [name, r[c]])));
     const builder = k(table).insert(objects);
     // SQL Server has no ON CONFLICT: its unique index ignores duplicate keys itself.
-    const statement = statementOf(ignore && dialect.ignoreDuplicatesClause ? builder.onConflict().ignore() : builder);
+    statements.push(statementOf(ignore && dialect.ignoreDuplicatesClause ? builder.onConflict().ignore() : builder));
+  }
+  return statements;
+}
+
+/**
+ * Inserts `rows` (values in `columns` order; a `json` column takes JSON text). Returns
+ * how many rows were inserted, which with ignoreDuplicates excludes the skipped ones.
+ */
+export async function insertRows(k: Knex, dialect: Dialect, table: string, columns: Columns, rows: ReadonlyArray<readonly unknown[]>, options: InsertOptions = {}): Promise<number> {
+  let inserted = 0;
+  for (const statement of insertRowsStatements(k, dialect, table, columns, rows, options)) {
     inserted += (await execute(k, dialect, statement, { countAffected: true })).affected;
   }
   return inserted;
 }
 
 /**
- * Stores `rows` and replaces the `replaced` columns (and stamps the `stamped` ones with
- * now) of rows whose key exists already, each chunk in one statement (dialect.upsertRowsSql):
- * a reader sees the old row or the new one, never none. Keys must be distinct. Run it in
- * a transaction when the rows are more than one statement holds and must land together.
+ * The statements that store `rows` and replace the `replaced` columns (and stamp the
+ * `stamped` ones with now) of rows whose key exists already, each in one statement
+ * (dialect.upsertRowsSql): a reader sees the old row or the new one, never none. Keys
+ * must be distinct. Run them in a transaction (or one statement, see execute.ts) when
+ * they are more than one and must land together.
  */
+export function upsertRowsStatements(
+  dialect: Dialect,
+  table: string,
+  columns: Columns,
+  key: { columns: readonly string[]; nullable: string },
+  change: { replaced: readonly string[]; stamped: readonly string[] },
+  rows: ReadonlyArray<readonly unknown[]>,
+): Statement[] {
+  if (rows.length === 0) return [];
+  if (dialect.arrayRowsInsertSql) {
+    const bound = arrayBindings(columns, rows);
+    const sql = dialect.upsertRowsSql(table, columns, key, change.replaced, change.stamped, { count: rows.length, jsonAsLines: bound.jsonAsLines });
+    return [{ sql, bindings: bound.bindings }];
+  }
+  const statements: Statement[] = [];
+  const perStatement = insertRowsPerStatement(dialect, columns.length);
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const chunk = rows.slice(i, i + perStatement);
+    statements.push({ sql: dialect.upsertRowsSql(table, columns, key, change.replaced, change.stamped, { count: chunk.length, jsonAsLines: false }), bindings: chunk.flat() });
+  }
+  return statements;
+}
+
+/** Runs upsertRowsStatements; returns how many rows were stored (inserted or replaced). */
 export async function upsertRows(
   k: Knex,
   dialect: Dialect,
   table: string,
-  columns: ReadonlyArray<readonly [string, SqlListType]>,
+  columns: Columns,
   key: { columns: readonly string[]; nullable: string },
   change: { replaced: readonly string[]; stamped: readonly string[] },
   rows: ReadonlyArray<readonly unknown[]>,
 ): Promise<number> {
-  if (rows.length === 0) return 0;
-  if (dialect.jsonRowsInsertSql) {
-    const sql = dialect.upsertRowsSql(table, columns, key, change.replaced, change.stamped, rows.length);
-    await execute(k, dialect, { sql, bindings: [jsonRows(columns, rows)] });
-    return rows.length;
-  }
-  const perStatement = insertRowsPerStatement(dialect, columns.length);
-  for (let i = 0; i < rows.length; i += perStatement) {
-    const chunk = rows.slice(i, i + perStatement);
-    const sql = dialect.upsertRowsSql(table, columns, key, change.replaced, change.stamped, chunk.length);
-    await execute(k, dialect, { sql, bindings: chunk.flat() });
-  }
+  for (const statement of upsertRowsStatements(dialect, table, columns, key, change, rows)) await execute(k, dialect, statement);
   return rows.length;
 }
 
 /**
- * Rows as one JSON array of objects. Values of `json` columns are JSON texts already and
- * are embedded as they are, not quoted again.
+ * Rows as one binding per column: an array of its values, or for `json` columns (JSON
+ * texts) when none is null or holds a line feed, the texts joined by line feeds. A line
+ * feed in JSON text can only be whitespace between tokens, and JSON.stringify writes
+ * none; documents that hold one are bound as an array instead, stored exactly as given.
  */
-function jsonRows(columns: ReadonlyArray<readonly [string, SqlListType]>, rows: ReadonlyArray<readonly unknown[]>): string {
-  const keys = columns.map(([name]) => `${JSON.stringify(name)}:`);
-  const parts = rows.map((row) => {
-    const fields = columns.map(([, type], i) => {
-      const value = row[i];
-      return keys[i] + (type === 'json' && typeof value === 'string' ? value : JSON.stringify(value ?? null));
-    });
-    return `{${fields.join(',')}}`;
+function arrayBindings(columns: Columns, rows: ReadonlyArray<readonly unknown[]>): { bindings: unknown[]; jsonAsLines: boolean } {
+  const jsonAsLines = columns.every(([, type], c) => type !== 'json' || rows.every((r) => typeof r[c] === 'string' && !(r[c] as string).includes('\n')));
+  const bindings = columns.map(([, type], c) => {
+    const values = rows.map((r) => r[c] ?? null);
+    return type === 'json' && jsonAsLines ? values.join('\n') : values;
   });
-  return `[${parts.join(',')}]`;
+  return { bindings, jsonAsLines };
 }

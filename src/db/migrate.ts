@@ -9,9 +9,9 @@ import type { Knex } from 'knex';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { Database } from './database.js';
 import { type Migration, migrations } from './migrations/index.js';
-import { SchemaError } from '../errors.js';
+import { ConfigError, SchemaError, errorMessage } from '../errors.js';
 import { withRetry } from './retry.js';
-import { missingTable } from './sql-text.js';
+import { missingTable, permissionDenied } from './sql-text.js';
 
 export const bookkeepingTable = 'mtc_batch_migrations';
 
@@ -84,6 +84,14 @@ export async function assertMigrated(k: Knex, display: string): Promise<void> {
     done = new Set(await appliedNames(k));
   } catch (err) {
     if (missingTable(err) !== null) throw new SchemaError(`the schema is not migrated in ${display}: run "mtc-batch migrate" first`);
+    // Connected, but the role may not read the toolkit's tables: missing grants, not an outage.
+    if (permissionDenied(err)) {
+      throw new ConfigError(
+        `connected to ${display}, but its role may not read the migrations table (${errorMessage(err).replace(/^.* - /, '')}): ` +
+          'grant the job role its rights (sql/grants-postgres.sql or sql/grants-mssql.sql; see "Database rights" in the README)',
+        { cause: err },
+      );
+    }
     throw err;
   }
   const missing = migrations.filter((m) => m.group === 'owned' && !done.has(m.name)).map((m) => m.name);

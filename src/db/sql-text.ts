@@ -32,3 +32,10 @@ export function missingTable(err: unknown): string | null {
   if (code === 208) return /Invalid object name '([^']+)'/.exec(message)?.[1] ?? 'a table';
   return null;
 }
+
+/** Whether `err` is the server refusing a statement for lack of rights (not a missing object). */
+export function permissionDenied(err: unknown): boolean {
+  const code = errorCode(err);
+  // PostgreSQL insufficient_privilege; SQL Server "The SELECT permission was denied".
+  return code === '42501' || code === 229;
+}

@@ -3,6 +3,7 @@
  * off, so there is one log format), the original service's routes, probes and metrics,
  * timeouts that keep slow or idle clients from holding connections, and a graceful stop.
  */
+import { duplicateKeyOrDepth } from '../input/json-shape.js';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
 import { ConnectionError, errorMessage } from '../errors.js';
@@ -19,6 +20,8 @@ export interface ServerDeps {
   log: Logger;
   sessionPrefix: string;
   metrics?: MetricsOptions;
+  /** The client's deadline for its headers (tests shorten it); default timeouts.headersMs. */
+  headersTimeoutMs?: number;
 }
 
 /** Largest request body: a class-wide member list fits many times over. */
@@ -37,8 +40,12 @@ export const stopGraceMs = 20_000;
 
 export function createApp(deps: ServerDeps): FastifyInstance {
   const { db, redis, log } = deps;
+  const headersMs = deps.headersTimeoutMs ?? timeouts.headersMs;
   const app = Fastify({
     logger: false,
+    // Node checks the header and request deadlines only this often (by default every
+    // 30 s, so a 10 s deadline fired after 10 to 40 s): a quarter of the deadline, at most 1 s.
+    http: { connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersMs / 4))) },
     bodyLimit: bodyLimitBytes,
     requestTimeout: timeouts.requestMs,
     keepAliveTimeout: timeouts.keepAliveMs,
@@ -47,9 +54,27 @@ export function createApp(deps: ServerDeps): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
-  app.server.headersTimeout = timeouts.headersMs;
+  app.server.headersTimeout = headersMs;
   // JSON only: fastify also parses text/plain by default, which a client of this API never sends.
   app.removeContentTypeParser('text/plain');
+  // Bodies are read as enqueue's JSON lines are: a key given twice is refused, not
+  // settled by "the last one wins" (a proxy or an audit log reading the first would see
+  // another request than the one queued); "__proto__" is an ordinary, unknown key.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    const refuse = (message: string) => done(Object.assign(new Error(message), { statusCode: 400 }), undefined);
+    if (text === '') return refuse("Body cannot be empty when content-type is set to 'application/json'");
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return refuse("Body is not valid JSON but content-type is set to 'application/json'");
+    }
+    const refused = duplicateKeyOrDepth(text);
+    if (refused !== null) return refuse(`the body is refused: ${refused}`);
+    done(null, value);
+  });
 
   const metrics = createMetrics(db, log, deps.metrics);
   // A callback hook, not an async one: it runs for every request, and a promise each adds up.
@@ -108,7 +133,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
   } catch (err) {
     await app.close().catch(() => undefined);
     // EADDRINUSE, EACCES, an address not on this machine: one line naming what was asked.
-    throw new ConnectionError(`cannot listen on ${listen.host}:${listen.port} (MTC_BATCH_SERVE_HOST, MTC_BATCH_SERVE_PORT): ${errorMessage(err)}`, { cause: err });
+    throw new ConnectionError(`cannot listen on ${listen.host}:${listen.port} (--serve-host and --serve-port, or MTC_BATCH_SERVE_HOST and MTC_BATCH_SERVE_PORT): ${errorMessage(err)}`, { cause: err });
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : listen.port;

@@ -65,7 +65,7 @@ export interface OverdueSyncOptions {
   notificationPrefix: string;
   notificationIndexKey: string;
   notificationFormat: NotificationFormat;
-  /** The run lock's lifetime (default 600 s), renewed every third of it while the run is alive. */
+  /** The run lock's lifetime (default 60 s), renewed every third of it while the run is alive. */
   overdueSyncLockSeconds?: number;
   dryRun?: boolean;
   /**

@@ -155,7 +155,7 @@ async function selectDatabase(client: Redis, url: string, display: string): Prom
     await client.select(db);
   } catch (err) {
     client.disconnect();
-    throw new ConfigError(`REDIS_URL ${display} names database ${db}, which the server does not have (${errorMessage(err)}; a default server has databases 0 to 15)`, { cause: err });
+    throw new ConfigError(`the Redis URL (REDIS_URL or --redis-url) ${display} names database ${db}, which the server does not have (${errorMessage(err)}; a default server has databases 0 to 15)`, { cause: err });
   }
 }
 

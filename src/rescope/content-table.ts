@@ -2,7 +2,8 @@
 import type { Knex } from 'knex';
 import type { Database } from '../db/database.js';
 import type { Dialect } from '../db/dialect.js';
-import { insertRows, listChunks, upsertRows, whereInList } from '../db/lists.js';
+import type { Statement } from '../db/execute.js';
+import { insertRows, insertRowsStatements, listChunks, upsertRows, upsertRowsStatements, whereInList } from '../db/lists.js';
 import { toNumber, toUuid } from '../db/values.js';
 
 export const contentTable = 'rescoped_content';
@@ -38,6 +39,11 @@ export async function insertContent(k: Knex, dialect: Dialect, rows: readonly Ne
   return insertRows(k, dialect, contentTable, contentColumns, rows.map(contentValues), options);
 }
 
+/** insertContent as statements, to run together with others. */
+export function insertContentStatements(k: Knex, dialect: Dialect, rows: readonly NewContent[], options: { ignoreDuplicates: boolean }): Statement[] {
+  return insertRowsStatements(k, dialect, contentTable, contentColumns, rows.map(contentValues), options);
+}
+
 /**
  * Stores content rows, replacing in place the content of learners who have some already
  * (an override: their competencies changed since). One statement per chunk, an upsert on
@@ -46,9 +52,16 @@ export async function insertContent(k: Knex, dialect: Dialect, rows: readonly Ne
  * content was computed. Returns how many rows were stored (inserted or replaced).
  */
 export async function replaceContent(k: Knex, dialect: Dialect, rows: readonly NewContent[]): Promise<number> {
-  const key = { columns: ['user_id', 'course_id'], nullable: 'class_id' };
-  return upsertRows(k, dialect, contentTable, contentColumns, key, { replaced: ['skipped_content'], stamped: ['created_at'] }, rows.map(contentValues));
+  return upsertRows(k, dialect, contentTable, contentColumns, contentKey, contentReplaced, rows.map(contentValues));
 }
+
+/** replaceContent as statements, to run together with others. */
+export function replaceContentStatements(dialect: Dialect, rows: readonly NewContent[]): Statement[] {
+  return upsertRowsStatements(dialect, contentTable, contentColumns, contentKey, contentReplaced, rows.map(contentValues));
+}
+
+const contentKey = { columns: ['user_id', 'course_id'], nullable: 'class_id' };
+const contentReplaced = { replaced: ['skipped_content'], stamped: ['created_at'] };
 
 export interface Learner {
   userId: string;

@@ -6,12 +6,13 @@
  * alone, so a single bad row costs only its own attempt.
  */
 import type { Database } from '../db/database.js';
+import { executeTogether } from '../db/execute.js';
 import { withRetry } from '../db/retry.js';
 import { errorMessage, lostConnection } from '../errors.js';
 import { shown } from '../ids.js';
 import type { Logger } from '../log/logger.js';
 import { parseBusMessage } from './bus.js';
-import { type NewContent, insertContent, learnerKey, learnersWithContent, replaceContent } from './content-table.js';
+import { type NewContent, insertContent, insertContentStatements, replaceContent, replaceContentStatements } from './content-table.js';
 import type { CourseStructureCache } from './course-structure.js';
 import { achievedCompetencies } from './achieved-competencies.js';
 import {
@@ -19,8 +20,7 @@ import {
   type RowFailure,
   claimDispatched,
   completeProcessing,
-  deleteDispatched,
-  dispatchedRows,
+  completeProcessingStatements,
   recordFailures,
 } from './queue-table.js';
 import { skippedContentFor } from './skip-rule.js';
@@ -77,18 +77,12 @@ export async function processBatch(ctx: BatchContext, messages: readonly string[
   }
   if (ids.size === 0) return counts;
 
-  // Claim only rows still dispatched whose learner has no content yet, or that ask to
+  // Claim the rows still dispatched whose learner has no content yet, or that ask to
   // replace it (override); rows whose learner already has content are deleted without
   // recomputing. Both are compare-and-set on 'dispatched', so a row another worker took
   // meanwhile is left to it.
-  const candidates = await dispatchedRows(db, [...ids]);
-  const withContent = await learnersWithContent(db, candidates.filter((r) => !r.override));
-  const isDone = (r: ClaimedRow) => !r.override && withContent.has(learnerKey(r));
-  const done = candidates.filter(isDone);
-  if (done.length > 0) counts.alreadyDone = await deleteDispatched(db, done.map((r) => r.id));
-  const todo = candidates.filter((r) => !isDone(r));
-  const moved = todo.length > 0 ? await claimDispatched(db, todo.map((r) => r.id)) : new Set<number>();
-  const rows = todo.filter((r) => moved.has(r.id));
+  const { rows, alreadyDone } = await claimDispatched(db, [...ids]);
+  counts.alreadyDone = alreadyDone;
   for (const row of rows) claimed.add(row.id);
   counts.ignored += ids.size - counts.alreadyDone - rows.length;
   if (rows.length === 0) return counts;
@@ -119,7 +113,9 @@ export async function processBatch(ctx: BatchContext, messages: readonly string[
 async function computeContent(ctx: BatchContext, rows: readonly ClaimedRow[]): Promise<Array<{ row: ClaimedRow; content: NewContent }>> {
   const courseIds = rows.map((r) => r.courseId);
   const structures = await ctx.cache.get(courseIds);
-  const achieved = await achievedCompetencies(ctx.db, rows.map((r) => r.userId), courseIds);
+  const codes = new Set<string>();
+  for (const structure of structures.values()) for (const code of structure.index.itemsByCompetency.keys()) codes.add(code);
+  const achieved = await achievedCompetencies(ctx.db, rows.map((r) => r.userId), courseIds, codes);
   return rows.map((row) => {
     const structure = structures.get(row.courseId);
     if (!structure) throw new Error(`no structure loaded for course ${row.courseId}`);
@@ -178,14 +174,21 @@ async function storeTogether(
   const { knex, dialect } = ctx.db;
   const fresh = documents.filter((d) => !d.row.override).map((d) => d.content);
   const replacing = documents.filter((d) => d.row.override).map((d) => d.content);
-  const inserted = await withRetry(dialect, ctx.log, 'store content', () =>
-    knex.transaction(async (trx) => {
+  const ids = documents.map((d) => d.row.id);
+  const inserted = await withRetry(dialect, ctx.log, 'store content', async () => {
+    if (dialect.writableCte) {
+      // One statement: content inserted, content replaced, rows deleted, atomically.
+      const statements = [...insertContentStatements(knex, dialect, fresh, { ignoreDuplicates }), ...replaceContentStatements(dialect, replacing)];
+      const counts = await executeTogether(knex, dialect, [...statements, ...completeProcessingStatements(knex, dialect, ids)]);
+      return counts.slice(0, statements.length).reduce((a, b) => a + b, 0);
+    }
+    return knex.transaction(async (trx) => {
       const n = (await insertContent(trx, dialect, fresh, { ignoreDuplicates })) + (await replaceContent(trx, dialect, replacing));
       // Rows recovered by a dispatcher meanwhile are no longer 'processing' and stay: the
       // next worker to get them finds the content stored and deletes them as done.
-      await completeProcessing(trx, dialect, documents.map((d) => d.row.id));
+      await completeProcessing(trx, dialect, ids);
       return n;
-    }),
-  );
+    });
+  });
   return { processed: inserted, alreadyDone: documents.length - inserted, failures: [] };
 }

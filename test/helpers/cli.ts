@@ -87,3 +87,18 @@ export async function untilStderr(worker: { stderr(): string }, text: string, ti
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** `mtc-batch serve --serve-port 0` as a real process, and its URL once it logs "listening" (JSON log format). */
+export async function spawnServe(env: Record<string, string>, timeoutMs = 60_000): Promise<{ child: ReturnType<typeof spawnCli>; url: string }> {
+  const child = spawnCli(['serve', '--serve-port', '0'], { env, timeoutMs });
+  let stderr = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      const listening = stderr.split('\n').find((l) => l.includes('"msg":"listening"'));
+      if (listening) resolve(String((JSON.parse(listening) as { url: string }).url));
+    });
+    child.child.on('exit', () => reject(new Error(`serve exited before listening:\n${stderr}`)));
+  });
+  return { child, url };
+}

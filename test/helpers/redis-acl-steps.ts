@@ -7,7 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../../src/seed/course-world.js';
 import { seedPupil, seedSchool } from '../../src/seed/mtc-world.js';
-import { spawnCli } from './cli.js';
+import { spawnCli, spawnServe } from './cli.js';
 import type { AclRun } from './redis-acl.js';
 
 interface Json {
@@ -71,16 +71,7 @@ export async function rescopeSteps(run: AclRun): Promise<void> {
 /** serve, one real request of each kind, then SIGTERM. */
 async function serveSteps(run: AclRun, w: { course: string; klass: string; l1: string; l3: string; teacher: string; learner3: string }): Promise<void> {
   const { t } = run;
-  const child = spawnCli(['serve', '--serve-port', '0'], { env: run.env, timeoutMs: 60_000 });
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      const listening = stderr.split('\n').find((l) => l.includes('"msg":"listening"'));
-      if (listening) resolve(String((JSON.parse(listening) as { url: string }).url));
-    });
-    child.child.on('exit', () => reject(new Error(`serve exited before listening:\n${stderr}`)));
-  });
+  const { child, url } = await spawnServe(run.env);
   const get = (path: string, token?: string) => fetch(`${url}${path}`, token ? { headers: { authorization: `Token ${token}` } } : {});
   const fetchPath = (q: Record<string, string>) => `/api/rescope/v1/scope/skipped?${new URLSearchParams(q).toString()}`;
   t.is((await get(fetchPath({ courseId: w.course, classId: w.klass, userId: w.l1 }), w.teacher)).status, 200);

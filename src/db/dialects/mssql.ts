@@ -18,6 +18,7 @@ export const mssql: Dialect = {
   maxRowsPerInsert: 1000,
   nowSql: '(SYSUTCDATETIME())',
   nowPlusSecondsSql: '(DATEADD(second, CAST(? AS int), SYSUTCDATETIME()))',
+  writableCte: false,
   partialClaimIndex: true,
   queueTableTuningSql: () => [],
   booleanLiteral: (value) => (value ? '1' : '0'),
@@ -40,13 +41,13 @@ export const mssql: Dialect = {
   // key between the two; the caller runs it in a transaction. Not MERGE: it needs the
   // same HOLDLOCK to be safe under concurrency, and two plain statements are easier to
   // reason about.
-  upsertRowsSql: (table, columns, key, replaced, stamped, rowCount) => {
+  upsertRowsSql: (table, columns, key, replaced, stamped, rows) => {
     const names = columns.map(([name]) => b(name)).join(', ');
     const match =
       [...key.columns.map((c) => `t.${b(c)} = r.${b(c)}`), `(t.${b(key.nullable)} = r.${b(key.nullable)} OR (t.${b(key.nullable)} IS NULL AND r.${b(key.nullable)} IS NULL))`].join(' AND ');
     return (
       `DECLARE @rows TABLE (${columns.map(([name, type]) => `${b(name)} ${tsqlTypes[type]} NULL`).join(', ')}); ` +
-      `INSERT INTO @rows (${names}) VALUES ${Array.from({ length: rowCount }, () => `(${columns.map(() => '?').join(', ')})`).join(', ')}; ` +
+      `INSERT INTO @rows (${names}) VALUES ${Array.from({ length: rows.count }, () => `(${columns.map(() => '?').join(', ')})`).join(', ')}; ` +
       `UPDATE t SET ${[...replaced.map((c) => `${b(c)} = r.${b(c)}`), ...stamped.map((c) => `${b(c)} = SYSUTCDATETIME()`)].join(', ')} ` +
       `FROM ${b(table)} AS t WITH (HOLDLOCK) INNER JOIN @rows AS r ON ${match}; ` +
       `INSERT INTO ${b(table)} (${names}) SELECT ${columns.map(([name]) => `r.${b(name)}`).join(', ')} FROM @rows AS r ` +
@@ -82,4 +83,6 @@ export const mssql: Dialect = {
   schemas: false,
   // 1205 deadlock victim, 1222 lock request time out.
   isRetryableConflict: (err) => [1205, 1222].includes(Number(errorCode(err))),
+  // 2627 unique constraint, 2601 unique index.
+  isUniqueViolation: (err) => [2627, 2601].includes(Number(errorCode(err))),
 };

@@ -5,13 +5,20 @@ import { pgRowStream } from './pg-row-stream.js';
 
 const nilUuid = '00000000-0000-0000-0000-000000000000';
 
-/** INSERT … SELECT of the rows given as one JSON array of objects keyed by column name. */
-function jsonRowsInsert(table: string, columns: ReadonlyArray<readonly [string, SqlListType]>): string {
+/**
+ * SELECT of rows bound one array per column; `json` columns as line-separated text when
+ * `jsonAsLines` (string_to_table splits it without an array literal's quoting and escapes).
+ */
+function arrayRows(columns: ReadonlyArray<readonly [string, SqlListType]>, jsonAsLines: boolean): string {
+  const sources = columns.map(([, type]) => (type === 'json' && jsonAsLines ? 'string_to_table(?, chr(10))' : `unnest(CAST(? AS ${type === 'json' ? 'text' : type}[]))`));
   return (
-    `INSERT INTO ${q(table)} (${columns.map(([name]) => q(name)).join(', ')}) ` +
-    `SELECT ${columns.map(([name]) => `r.${q(name)}`).join(', ')} FROM json_to_recordset(CAST(? AS json)) AS r(` +
-    `${columns.map(([name, type]) => `${q(name)} ${type}`).join(', ')})`
+    `SELECT ${columns.map(([name, type]) => (type === 'json' ? `CAST(r.${q(name)} AS json)` : `r.${q(name)}`)).join(', ')} ` +
+    `FROM ROWS FROM (${sources.join(', ')}) AS r(${columns.map(([name]) => q(name)).join(', ')})`
   );
+}
+
+function insertSelect(table: string, columns: ReadonlyArray<readonly [string, SqlListType]>, jsonAsLines: boolean): string {
+  return `INSERT INTO ${q(table)} (${columns.map(([name]) => q(name)).join(', ')}) ${arrayRows(columns, jsonAsLines)}`;
 }
 
 export const postgres: Dialect = {
@@ -22,10 +29,11 @@ export const postgres: Dialect = {
   nowSql: '(CURRENT_TIMESTAMP)',
   nowPlusSecondsSql: "(CURRENT_TIMESTAMP + CAST(? AS integer) * INTERVAL '1 second')",
   listConditionSql: (type) => `?? = ANY(CAST(? AS ${type}[]))`,
-  jsonRowsInsertSql: (table, columns, ignoreDuplicates) => jsonRowsInsert(table, columns) + (ignoreDuplicates ? ' ON CONFLICT DO NOTHING' : ''),
+  arrayRowsInsertSql: insertSelect,
+  writableCte: true,
   // The conflict target repeats the unique index's expression, so PostgreSQL infers that index.
-  upsertRowsSql: (table, columns, key, replaced, stamped) =>
-    `${jsonRowsInsert(table, columns)} ON CONFLICT (${[...key.columns.map(q), `(COALESCE(${q(key.nullable)}, '${nilUuid}'::uuid))`].join(', ')}) ` +
+  upsertRowsSql: (table, columns, key, replaced, stamped, rows) =>
+    `${insertSelect(table, columns, rows.jsonAsLines)} ON CONFLICT (${[...key.columns.map(q), `(COALESCE(${q(key.nullable)}, '${nilUuid}'::uuid))`].join(', ')}) ` +
     `DO UPDATE SET ${[...replaced.map((c) => `${q(c)} = EXCLUDED.${q(c)}`), ...stamped.map((c) => `${q(c)} = CURRENT_TIMESTAMP`)].join(', ')}`,
   coveringPrimaryKeySql: (table, name, keys, include) => [
     `ALTER TABLE ${q(table)} ADD CONSTRAINT ${q(name)} PRIMARY KEY (${keys.map(q).join(', ')}) INCLUDE (${include.map(q).join(', ')})`,
@@ -69,4 +77,6 @@ export const postgres: Dialect = {
   schemas: true,
   // serialization_failure, deadlock_detected, lock_not_available
   isRetryableConflict: (err) => ['40001', '40P01', '55P03'].includes(String(errorCode(err) ?? '')),
+  // unique_violation
+  isUniqueViolation: (err) => String(errorCode(err) ?? '') === '23505',
 };

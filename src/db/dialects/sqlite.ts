@@ -16,6 +16,7 @@ export const sqlite: Dialect = {
   maxRowsPerInsert: 500,
   nowSql: now,
   nowPlusSecondsSql: `(${now} + CAST(? AS INTEGER) * 1000)`,
+  writableCte: false,
   partialClaimIndex: true,
   queueTableTuningSql: () => [],
   readRows: sqliteReadRows,
@@ -31,9 +32,9 @@ export const sqlite: Dialect = {
   uniqueWithNullIndexSql: (table, index, columns, nullable) =>
     `CREATE UNIQUE INDEX ${q(index)} ON ${q(table)} (${[...columns.map(q), `COALESCE(${q(nullable)}, '')`].join(', ')})`,
   ignoreDuplicatesClause: 'ON CONFLICT DO NOTHING',
-  upsertRowsSql: (table, columns, key, replaced, stamped, rowCount) =>
+  upsertRowsSql: (table, columns, key, replaced, stamped, rows) =>
     `INSERT INTO ${q(table)} (${columns.map(([name]) => q(name)).join(', ')}) VALUES ` +
-    Array.from({ length: rowCount }, () => `(${columns.map(() => '?').join(', ')})`).join(', ') +
+    Array.from({ length: rows.count }, () => `(${columns.map(() => '?').join(', ')})`).join(', ') +
     ` ON CONFLICT (${[...key.columns.map(q), `COALESCE(${q(key.nullable)}, '')`].join(', ')}) ` +
     `DO UPDATE SET ${[...replaced.map((c) => `${q(c)} = excluded.${q(c)}`), ...stamped.map((c) => `${q(c)} = ${now}`)].join(', ')}`,
   // One writer at a time: the subquery and the update run under the same write lock.
@@ -54,4 +55,5 @@ export const sqlite: Dialect = {
   createBookkeepingSql: bookkeeping,
   schemas: false,
   isRetryableConflict: (err) => /^SQLITE_BUSY/.test(String(errorCode(err) ?? '')),
+  isUniqueViolation: (err) => /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(String(errorCode(err) ?? '')),
 };
