@@ -46,7 +46,7 @@ import { schoolConcerns } from './school-concerns.js';
 import { LockLostError, abandonRun, beginRun, finishRun, loadSyncScripts, lockKeyOf, renewLock, takeLock } from './sync-journal.js';
 
 /** The run lock's lifetime when the caller gives none (the setting's default). */
-export const defaultLockSeconds = 600;
+export const defaultLockSeconds = 60;
 
 /** A stop signal (SIGTERM, SIGINT) arrived before the Redis pass began: nothing was written. */
 export class SyncInterruptedError extends MtcError {

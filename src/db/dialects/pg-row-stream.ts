@@ -62,6 +62,8 @@ export async function* pgRowStream(knex: Knex, sql: string, bindings: readonly u
       notify();
     });
     connection.query(query);
+    // A stop requested before the query was sent: it is cancelled at once.
+    if (signal?.aborted) cancel();
     for (;;) {
       while (rows.length > 0) yield rows.shift()!;
       if (failure !== undefined) throw failure;
