@@ -7,9 +7,9 @@ import type { Database } from '../db/database.js';
 import type { Dialect } from '../db/dialect.js';
 import { type Statement, execute, statementOf } from '../db/execute.js';
 import { listChunks, whereInList } from '../db/lists.js';
-import { toBool, toNumber, toUuid } from '../db/values.js';
+import { toBool, toNumber } from '../db/values.js';
 import { contentTable } from './content-table.js';
-import { maxErrorLength, queueTable } from './queue-table-shared.js';
+import { type QueueRowBase, maxErrorLength, queueTable, toQueueRowBase } from './queue-table-shared.js';
 
 /**
  * Returns rows dispatched or processing for longer than the lease to the queue. A row
@@ -55,25 +55,13 @@ export async function releaseDispatched(db: Database, ids: readonly number[]): P
 
 // ---------------------------------------------------------------- process
 
-export interface ClaimedRow {
-  id: number;
-  userId: string;
-  courseId: string;
-  classId: string | null;
-  attempts: number;
+export interface ClaimedRow extends QueueRowBase {
   /** Replace the learner's stored content rather than treat the row as done. */
   override: boolean;
 }
 
 function toClaimedRow(r: Record<string, unknown>): ClaimedRow {
-  return {
-    id: toNumber(r.id),
-    userId: toUuid(r.user_id),
-    courseId: toUuid(r.course_id),
-    classId: r.class_id === null ? null : toUuid(r.class_id),
-    attempts: toNumber(r.attempts),
-    override: toBool(r.override),
-  };
+  return { ...toQueueRowBase(r), override: toBool(r.override) };
 }
 
 export interface ClaimedBatch {
