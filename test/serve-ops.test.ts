@@ -1,6 +1,6 @@
 /** `serve`'s probes, metrics and access log, against a real server, database and Redis. */
 import { createConnection } from 'node:net';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { openDatabase } from '../src/db/database.js';
 import { openRedis } from '../src/redis/redis.js';
 import { type Target, eachTarget, postgresOnly, postgresUrl } from './helpers/databases.js';
@@ -118,18 +118,56 @@ postgresOnly('readyz is 503 naming the database when it cannot be reached', asyn
   t.regex(down.json<{ message: string }>().message, /^not ready: database: /);
 });
 
-eachTarget('a client that stalls on its headers gets 408 soon after the deadline, not up to 30 s later', async (t, target) => {
-  const w = await world(t, target);
-  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix, headersTimeoutMs: 1_000 });
-  const { port } = new URL(s.server.url);
+/** Sends `text` as it is on a new connection and returns everything the server answered until it closed. */
+async function rawExchange(t: ExecutionContext, url: string, text: string): Promise<{ answer: string; tookMs: number }> {
+  const { port } = new URL(url);
   const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
   t.teardown(() => socket.destroy());
   const started = performance.now();
-  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+  socket.write(text);
   let answer = '';
   socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
   await new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  const tookMs = performance.now() - started;
+  return { answer, tookMs: performance.now() - started };
+}
+
+eachTarget('a client that stalls on its headers gets 408 soon after the deadline, not up to 30 s later, in the API\'s error shape and in the access log', async (t, target) => {
+  const w = await world(t, target);
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix, headersTimeoutMs: 1_000 });
+  const { answer, tookMs } = await rawExchange(t, s.server.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n');
   t.regex(answer, /^HTTP\/1\.1 408 /);
+  t.regex(answer, /\r\nContent-Type: application\/json; charset=utf-8\r\n/);
+  t.true(answer.endsWith('\r\n\r\n{"message":"the request was not received in time"}'), answer);
   t.true(tookMs >= 900 && tookMs < 3_000, `closed after ${Math.round(tookMs)} ms with a 1 s deadline`);
+  const logged = s.logs().filter((r) => r.msg === 'request');
+  t.is(logged.length, 1);
+  t.like(logged[0], { level: 'info', route: 'unmatched', status: 408 });
+  t.regex(String(logged[0]!.reason), /^the request was not received in time \(ERR_HTTP_REQUEST_TIMEOUT\)$/);
+  t.true((await s.get('/metrics')).text.includes('mtc_batch_http_requests_total{method="unknown",route="unmatched",status="408"} 1'));
+});
+
+eachTarget('a request that is not HTTP gets 400 in the API\'s error shape and one access-log line', async (t, target) => {
+  const w = await world(t, target);
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  const { answer } = await rawExchange(t, s.server.url, 'NOT HTTP AT ALL\r\n\r\n');
+  t.regex(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  t.true(answer.endsWith('{"message":"the request is not valid HTTP"}'), answer);
+  const logged = s.logs().filter((r) => r.msg === 'request');
+  t.is(logged.length, 1);
+  t.like(logged[0], { route: 'unmatched', status: 400 });
+  t.is((await s.get('/healthz')).status, 200, 'the server goes on answering');
+});
+
+eachTarget('a request with two Authorization headers is 401, even when both hold the same valid token', async (t, target) => {
+  const w = await world(t, target);
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  const token = await w.token(w.learner);
+  const path = fetchPath({ courseId: w.course.id });
+  const request = (headers: string) => rawExchange(t, s.server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\n${headers}Connection: close\r\n\r\n`);
+  const twice = await request(`Authorization: Token ${token}\r\nauthorization: Token ${token}\r\n`);
+  t.regex(twice.answer, /^HTTP\/1\.1 401 /);
+  t.true(twice.answer.endsWith('\r\n\r\n'), 'an empty body');
+  const once = await request(`Authorization: Token ${token}\r\n`);
+  t.regex(once.answer, /^HTTP\/1\.1 404 /, 'one header with the same token passes');
+  t.like(s.logs().find((r) => r.msg === 'request' && r.status === 401), { reason: 'more than one Authorization header' });
 });

@@ -24,6 +24,12 @@ export function registerAuth(app: FastifyInstance, redis: RedisClient, sessionPr
   app.decorateRequest('outcomeReason', null);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.url.startsWith(rescopePathPrefix)) return;
+    // Node keeps the first of two Authorization headers and drops the other: a request
+    // carrying two is ambiguous (a proxy may have read the other one), so it is refused.
+    if (authorizationHeaders(request.raw.rawHeaders) > 1) {
+      request.outcomeReason = 'more than one Authorization header';
+      return reply.code(401).send();
+    }
     const token = tokenFromAuthorization(request.headers.authorization);
     if (token === null) {
       request.outcomeReason = request.headers.authorization === undefined ? 'no Authorization header' : 'the Authorization header is not "Token <base64 text>"';
@@ -36,6 +42,16 @@ export function registerAuth(app: FastifyInstance, redis: RedisClient, sessionPr
     }
     request.callerId = session.userId;
   });
+}
+
+/** How many Authorization headers a request carries (`rawHeaders` alternates names and values). */
+export function authorizationHeaders(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
+  }
+  return count;
 }
 
 /** The caller of a request that went through the hook (a route outside it has none). */

@@ -3,6 +3,8 @@
  * off, so there is one log format), the original service's routes, probes and metrics,
  * timeouts that keep slow or idle clients from holding connections, and a graceful stop.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { duplicateKeyOrDepth } from '../input/json-shape.js';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
@@ -10,7 +12,7 @@ import { ConnectionError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RedisClient } from '../redis/redis.js';
 import { registerAuth } from './auth.js';
-import { type MetricsOptions, createMetrics } from './metrics.js';
+import { type Metrics, type MetricsOptions, createMetrics } from './metrics.js';
 import { registerProbes } from './probes.js';
 import { registerRescopeRoutes } from './rescope-routes.js';
 
@@ -41,6 +43,7 @@ export const stopGraceMs = 20_000;
 export function createApp(deps: ServerDeps): FastifyInstance {
   const { db, redis, log } = deps;
   const headersMs = deps.headersTimeoutMs ?? timeouts.headersMs;
+  const metrics = createMetrics(db, log, deps.metrics);
   const app = Fastify({
     logger: false,
     // Node checks the header and request deadlines only this often (by default every
@@ -53,6 +56,9 @@ export function createApp(deps: ServerDeps): FastifyInstance {
     // While stopping: new requests on kept-alive connections get 503 and a closed connection.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A request Node refuses before fastify sees it (headers or body not received in
+    // time, a malformed request line): answered in the API's error shape and access-logged.
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, log, metrics),
   });
   app.server.headersTimeout = headersMs;
   // JSON only: fastify also parses text/plain by default, which a client of this API never sends.
@@ -76,7 +82,6 @@ export function createApp(deps: ServerDeps): FastifyInstance {
     done(null, value);
   });
 
-  const metrics = createMetrics(db, log, deps.metrics);
   // A callback hook, not an async one: it runs for every request, and a promise each adds up.
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -114,6 +119,30 @@ export function createApp(deps: ServerDeps): FastifyInstance {
     return reply.code(500).send();
   });
   return app;
+}
+
+/**
+ * Node's refusals of a request it could not read (fastify's default handler answers them
+ * in its own error shape and logs nothing): 408 when the headers or the body did not
+ * arrive in time, 431 for headers too large, 400 for anything malformed. The request's
+ * method and path are unknown here; the access line says what went wrong.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logger, metrics: Metrics): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'the request was not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'the request headers are too large']
+        : [400, 'the request is not valid HTTP'];
+  metrics.observe('unknown', 'unmatched', status, 0);
+  log.info('request', { route: 'unmatched', status, reason: `${message} (${err.code ?? errorMessage(err)})` });
+  if (socket.writable) {
+    const body = JSON.stringify({ message });
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 export interface RunningServer {
