@@ -197,6 +197,16 @@ async function queryWaiting(f: NotificationFixture): Promise<void> {
   });
 }
 
+/** Whether, within 5 s, no query of the run's role waits on a lock any more (a cancelled one ends at once). */
+async function queryGone(f: NotificationFixture): Promise<boolean> {
+  const role = new URL(f.tdb.env.DATABASE_URL!).username;
+  for (const started = Date.now(); Date.now() - started < 5_000; await new Promise((r) => setTimeout(r, 50))) {
+    const { rows } = await f.db.knex.raw("SELECT pid FROM pg_stat_activity WHERE usename = ? AND wait_event_type = 'Lock'", [role]);
+    if ((rows as unknown[]).length === 0) return true;
+  }
+  return false;
+}
+
 function oneClearLine(t: ExecutionContext, r: CliResult, pattern: RegExp): void {
   t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, pattern);
@@ -519,6 +529,8 @@ postgresOnly('SIGTERM to overdue-sync during its query: it cancels the query, le
   const tookMs = performance.now() - signalled;
   t.true(tookMs < 10_000, `exited ${Math.round(tookMs)} ms after SIGTERM`);
   oneClearLine(t, r, /overdue-sync interrupted \(received SIGTERM\) before writing anything: lock released/);
+  t.false(/deprecat|warning/i.test(r.stderr), `the cancel prints no library warning: ${r.stderr}`);
+  t.true(await queryGone(f), 'the cancel reached the server: the query no longer runs');
   t.deepEqual(await rawState(f.redis.client, keys), { ...before }, 'nothing written, lock released');
   await block.release();
 

@@ -36,14 +36,18 @@ export async function* pgRowStream(knex: Knex, sql: string, bindings: readonly u
   const cancel = () => {
     if (done || cancelled) return;
     cancelled = true;
-    const target = connection as unknown as Pg.Client & { host: string; port: number };
-    // node-pg's Client#cancel (not in its types): a new connection sends the cancel request.
+    // node-pg's CancelRequest, sent the way its Client#cancel sends it, but without that
+    // method's check of the deprecated `activeQuery` (which prints a deprecation warning):
+    // the query is this stream's own and still running.
+    const target = connection as unknown as { host: string; port: number; processID: number; secretKey: number };
     const canceller = new driver.Client({ host: target.host, port: target.port }) as unknown as {
-      connection: NodeJS.EventEmitter;
-      cancel(client: Pg.Client, query: Pg.Query): void;
+      connection: NodeJS.EventEmitter & { connect(port: number | string, host?: string): void; cancel(processID: number, secretKey: number): void };
     };
-    canceller.connection.on('error', () => undefined);
-    canceller.cancel(target, query);
+    const con = canceller.connection;
+    con.on('error', () => undefined);
+    con.on('connect', () => con.cancel(target.processID, target.secretKey));
+    if (target.host?.startsWith('/')) con.connect(`${target.host}/.s.PGSQL.${target.port}`);
+    else con.connect(target.port, target.host);
   };
   signal?.addEventListener('abort', cancel, { once: true });
   try {
