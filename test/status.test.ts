@@ -78,6 +78,22 @@ eachDialect('a quiet system is healthy; an unreachable Redis is reported with th
   t.regex(out.problems[0] ?? '', new RegExp(`cannot connect to Redis redis://127.0.0.1:${port}`));
 });
 
+eachDialect('a bus or index key holding another kind of value is a problem naming the key and its setting, not "unreachable"', async (t, dialect) => {
+  const { tdb } = await migratedDatabase(t, dialect);
+  const redis = await isolatedRedis(t);
+  const env = { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: `${redis.prefix}bus`, MTC_BATCH_NOTIFICATION_INDEX_KEY: `${redis.prefix}{o}:notified` };
+  for (const [key, setting] of [[env.MTC_BATCH_BUS_KEY, 'MTC_BATCH_BUS_KEY'], [env.MTC_BATCH_NOTIFICATION_INDEX_KEY, 'MTC_BATCH_NOTIFICATION_INDEX_KEY']] as const) {
+    await redis.client.set(key, 'another program');
+    const r = await runCli(['status'], { env });
+    t.is(r.code, 1, r.stderr);
+    t.regex(r.stdout, new RegExp(`redis +failed \\(below\\)`));
+    t.true(r.stdout.includes(`the Redis key ${key} holds another kind of value than mtc-batch keeps there`), r.stdout);
+    t.true(r.stdout.includes(`(${setting})`), r.stdout);
+    t.false(r.stdout.includes('unreachable'));
+    await redis.client.del(key);
+  }
+});
+
 eachDialect('the oldest queued age counts only rows that are due, from when they became due: back-off and re-queued rows raise no alarm', async (t, dialect) => {
   const { db } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);

@@ -43,7 +43,7 @@ export const statusCommand: CommandSpec<StatusOptions> = {
       ['failed', formatCount(queue.failed)],
       ['rescoped content', formatCount(status.rescopedContent)],
     ];
-    if ('error' in status.redis) rows.push(['redis', 'unreachable']);
+    if ('error' in status.redis) rows.push(['redis', 'failed (below)']);
     else {
       rows.push(['bus', `${formatCount(status.redis.bus)} ids`]);
       const last = status.redis.lastOverdueSyncSecondsAgo;

@@ -45,10 +45,18 @@ export interface SystemStatus {
   problems: string[];
 }
 
+/** Reading a key that holds another kind of value fails naming the key and its setting. */
+function ownKey<T>(reading: Promise<T>, key: string, setting: string): Promise<T> {
+  return reading.catch((err: unknown) => {
+    if (!/^WRONGTYPE /.test(errorMessage(err))) throw err;
+    throw new Error(`the Redis key ${key} holds another kind of value than mtc-batch keeps there: another program uses the same name; give mtc-batch a key of its own (${setting})`, { cause: err });
+  });
+}
+
 async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<RedisStatus> {
   const [bus, notifications, lastRunMs] = await Promise.all([
-    redis.llen(options.busKey),
-    redis.scard(options.notificationIndexKey),
+    ownKey(redis.llen(options.busKey), options.busKey, 'MTC_BATCH_BUS_KEY'),
+    ownKey(redis.scard(options.notificationIndexKey), options.notificationIndexKey, 'MTC_BATCH_NOTIFICATION_INDEX_KEY'),
     redis.pttl(lastRunKeyOf(options.notificationIndexKey)),
   ]);
   // Every successful overdue-sync gives its last-run key the same lifetime: what is left
