@@ -45,7 +45,7 @@ eachDialect('SIGTERM during a slow request: serve stops accepting, completes it,
   t.is((await queueRows(w.f.db)).length, 1);
 });
 
-eachDialect('serve refuses an unmigrated database (exit 2) and a port in use (exit 1), naming the cause', async (t, dialect) => {
+eachDialect('serve refuses an unmigrated database and a host not of this machine (exit 2) and a port in use (exit 1), naming the cause and the fix', async (t, dialect) => {
   const tdb = await isolatedDatabase(t, dialect);
   const empty = await runCli(['serve', '--serve-port', '0'], { env: { ...tdb.env, REDIS_URL: redisUrl } });
   t.is(empty.code, 2);
@@ -58,7 +58,12 @@ eachDialect('serve refuses an unmigrated database (exit 2) and a port in use (ex
   const port = (taken.address() as { port: number }).port;
   const busy = await runCli(['serve', '--serve-port', String(port)], { env: w.f.env });
   t.is(busy.code, 1);
-  t.regex(busy.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} .*EADDRINUSE`));
+  t.regex(busy.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*another process \\(another serve\\?\\) already listens there; stop it, or give --serve-port`));
+  for (const host of ['127.0.0.1:9000', '1.2.3.4.5', 'no-such-host.invalid', '192.0.2.1']) {
+    const bad = await runCli(['serve', '--serve-port', '0', '--serve-host', host], { env: w.f.env });
+    t.is(bad.code, 2, `${host}: ${bad.stderr}`);
+    t.regex(bad.stderr, /--serve-host \(MTC_BATCH_SERVE_HOST\) must be an address of this machine/, host);
+  }
   const badPort = await runCli(['serve', '--serve-port', '70000'], { env: w.f.env });
   t.is(badPort.code, 2);
   t.regex(badPort.stderr, /--serve-port must be a whole number from 0 to 65535/);

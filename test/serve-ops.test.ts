@@ -4,10 +4,10 @@ import test, { type ExecutionContext } from 'ava';
 import { openDatabase } from '../src/db/database.js';
 import { openRedis } from '../src/redis/redis.js';
 import { type Target, eachTarget, postgresOnly, postgresUrl } from './helpers/databases.js';
-import { enqueueRequests } from './helpers/rescope.js';
+import { enqueueRequests, queueRows } from './helpers/rescope.js';
 import { world } from './helpers/rescope-world.js';
 import { useRedisCluster } from './helpers/redis.js';
-import { fetchPath, testServer } from './helpers/serve.js';
+import { fetchPath, rescopePath, testServer } from './helpers/serve.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 useRedisCluster();
@@ -144,6 +144,33 @@ eachTarget('a client that stalls on its headers gets 408 soon after the deadline
   t.like(logged[0], { level: 'info', route: 'unmatched', status: 408 });
   t.regex(String(logged[0]!.reason), /^the request was not received in time \(ERR_HTTP_REQUEST_TIMEOUT\)$/);
   t.true((await s.get('/metrics')).text.includes('mtc_batch_http_requests_total{method="unknown",route="unmatched",status="408"} 1'));
+});
+
+eachTarget('every refusal says why in its access-log line; HEAD on the Fetch route changes nothing', async (t, target) => {
+  const w = await world(t, target);
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  const teacher = await w.token(w.klass.creatorId);
+  const unknownClass = '00000000-0000-4000-8000-00000000abcd';
+  const cases: Array<[string, () => Promise<{ status: number }>, number, RegExp]> = [
+    ['a bad course id', () => s.get(fetchPath({ courseId: 'abc' }), teacher), 400, /^Invalid UUID format$/],
+    ['a parameter twice', () => s.get(`${fetchPath({ courseId: w.course.id })}&courseId=${w.course.id}`, teacher), 400, /given more than once/],
+    ['a bad source', () => s.post(rescopePath, { source: 'nope', classId: w.klass.id }, teacher), 400, /source/],
+    ['an unknown class', () => s.post(rescopePath, { source: 'rescope', classId: unknownClass }, teacher), 404, new RegExp(unknownClass)],
+    ['a class the caller does not teach', () => s.post(rescopePath, { source: 'rescope', classId: w.archivedClass.id }, teacher), 403, /\S/],
+    ['no content type', () => s.request(rescopePath, { method: 'POST', token: teacher }), 415, /Content-Type must be application\/json/],
+    ['an unknown route', () => s.get('/nowhere'), 404, /^no such route$/],
+  ];
+  for (const [name, send, status, reason] of cases) {
+    const before = s.logs().length;
+    t.is((await send()).status, status, name);
+    await new Promise((r) => setTimeout(r, 10));
+    const line = s.logs().slice(before).find((r) => r.msg === 'request');
+    t.is(line?.status, status, name);
+    t.regex(String(line?.reason), reason, name);
+  }
+  const head = await s.request(fetchPath({ courseId: w.course.id }), { method: 'HEAD', token: teacher });
+  t.is(head.status, 404);
+  t.is((await queueRows(w.f.db)).length, 0, 'HEAD queued nothing');
 });
 
 eachTarget('a request that is not HTTP gets 400 in the API\'s error shape and one access-log line', async (t, target) => {

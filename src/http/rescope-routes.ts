@@ -18,7 +18,8 @@ const path = '/api/rescope/:version/scope/skipped';
 type Routed = FastifyRequest<{ Params: { version: string }; Querystring: Record<string, unknown> }>;
 
 export function registerRescopeRoutes(app: FastifyInstance, db: Database, log: Logger): void {
-  app.get(path, async (request: Routed, reply) => {
+  // No HEAD: a Fetch may queue an oob request, and HEAD must not change anything.
+  app.get(path, { exposeHeadRoute: false }, async (request: Routed, reply) => {
     if (!apiVersions.includes(request.params.version)) return send(request, reply, unsupportedVersion);
     const parsed = parseFetchQuery(request.query);
     if (!parsed.ok) return send(request, reply, { status: 400, body: { message: parsed.message } });
@@ -41,7 +42,9 @@ export function registerRescopeRoutes(app: FastifyInstance, db: Database, log: L
 const unsupportedVersion: Answer = { status: 501, body: { message: 'API version is not supported' } };
 
 function send(request: FastifyRequest, reply: FastifyReply, answer: Answer): FastifyReply {
-  if (answer.reason) request.outcomeReason = answer.reason;
+  // Every refusal says why in the access log: its own reason, else the message it sends.
+  const reason = answer.reason ?? (answer.status >= 400 && typeof answer.body === 'object' ? answer.body.message : undefined);
+  if (typeof reason === 'string') request.outcomeReason = reason;
   // Stored content goes out byte for byte as stored, not parsed and serialised again.
   return reply.code(answer.status).type('application/json; charset=utf-8').send(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
 }

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { duplicateKeyOrDepth } from '../input/json-shape.js';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
-import { ConnectionError, errorMessage } from '../errors.js';
+import { ConfigError, ConnectionError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RedisClient } from '../redis/redis.js';
 import { registerAuth } from './auth.js';
@@ -105,7 +105,10 @@ export function createApp(deps: ServerDeps): FastifyInstance {
   registerRescopeRoutes(app, db, log);
   registerProbes(app, db, redis, metrics);
 
-  app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ message: 'Not found' }));
+  app.setNotFoundHandler(async (request, reply) => {
+    request.outcomeReason = 'no such route';
+    return reply.code(404).send({ message: 'Not found' });
+  });
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
     // Fastify's own refusals (body too large 413, unsupported media type 415, a body that
@@ -145,6 +148,30 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logg
   socket.destroy();
 }
 
+/**
+ * Why serve cannot listen, with the fix. A host that is not an address of this machine or
+ * a port it may not bind is a setting to change (exit 2); a port another process holds
+ * may be free on the next try (exit 1).
+ */
+function listenError(err: unknown, listen: { host: string; port: number }): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const what = `cannot listen on ${listen.host}:${listen.port}: ${errorMessage(err)}`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL' || code === 'EINVAL') {
+    return new ConfigError(
+      `${what}: --serve-host (MTC_BATCH_SERVE_HOST) must be an address of this machine, or a name that resolves to one, without a port ` +
+        '(127.0.0.1 for this machine only, 0.0.0.0 or :: for every interface, as in a container)',
+      { cause: err },
+    );
+  }
+  if (code === 'EACCES') {
+    return new ConfigError(`${what}: this process may not bind that port; give --serve-port (MTC_BATCH_SERVE_PORT) a port above 1023`, { cause: err });
+  }
+  if (code === 'EADDRINUSE') {
+    return new ConnectionError(`${what}: another process (another serve?) already listens there; stop it, or give --serve-port (MTC_BATCH_SERVE_PORT) another port`, { cause: err });
+  }
+  return new ConnectionError(`${what} (--serve-host and --serve-port, or MTC_BATCH_SERVE_HOST and MTC_BATCH_SERVE_PORT)`, { cause: err });
+}
+
 export interface RunningServer {
   app: FastifyInstance;
   /** e.g. http://127.0.0.1:8080 */
@@ -163,8 +190,7 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     await app.listen({ host: listen.host, port: listen.port });
   } catch (err) {
     await app.close().catch(() => undefined);
-    // EADDRINUSE, EACCES, an address not on this machine: one line naming what was asked.
-    throw new ConnectionError(`cannot listen on ${listen.host}:${listen.port} (--serve-host and --serve-port, or MTC_BATCH_SERVE_HOST and MTC_BATCH_SERVE_PORT): ${errorMessage(err)}`, { cause: err });
+    throw listenError(err, listen);
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : listen.port;
