@@ -38,6 +38,8 @@ eachTarget('GET: 401 with an empty body for every kind of bad credentials', asyn
   await w.f.redis.client.set(`${w.sessionPrefix}bm90anNvbg==`, 'not json', 'EX', 60);
   await w.f.redis.client.set(`${w.sessionPrefix}YW5vbg==`, JSON.stringify({ user_id: 'anonymous' }), 'EX', 60);
   await w.f.redis.client.set(`${w.sessionPrefix}bm91c2Vy`, JSON.stringify({ username: 'x' }), 'EX', 60);
+  await w.f.redis.client.hset(`${w.sessionPrefix}aGFzaA==`, 'a', 'b');
+  t.teardown(() => w.f.redis.client.del(`${w.sessionPrefix}aGFzaA==`).then(() => undefined));
   const valid = await w.token(w.learner);
   const path = fetchPath({ courseId: w.course.id });
   const cases: Array<[string, string | undefined]> = [
@@ -51,6 +53,7 @@ eachTarget('GET: 401 with an empty body for every kind of bad credentials', asyn
     ['a session that is not JSON', 'Token bm90anNvbg=='],
     ['the anonymous user', 'Token YW5vbg=='],
     ['a session without user_id', 'Token bm91c2Vy'],
+    ['a token naming a key of another type', 'Token aGFzaA=='],
   ];
   for (const [name, authorization] of cases) {
     const answer = await s.request(path, authorization === undefined ? {} : { authorization });

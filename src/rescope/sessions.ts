@@ -8,7 +8,7 @@
  * `sessionUser`: there is one lookup.
  */
 import type { RedisClient } from '../redis/redis.js';
-import { UsageError } from '../errors.js';
+import { UsageError, errorMessage } from '../errors.js';
 import { isUuid, normalizeUuid } from '../ids.js';
 
 /** Lifetime given to a session whose record names none (the platform's default). */
@@ -69,7 +69,15 @@ export function readSessionRecord(raw: string): { ok: true; userId: string; seco
  */
 export async function sessionUser(client: RedisClient, prefix: string, token: string): Promise<SessionLookup> {
   const key = `${prefix}${token}`;
-  const raw = await client.get(key);
+  // A key of another type under the token's name is no session (with the platform's
+  // empty prefix, any key whose name is base64 text can be named by a client).
+  let raw: string | null;
+  try {
+    raw = await client.get(key);
+  } catch (err) {
+    if (!/^WRONGTYPE /.test(errorMessage(err))) throw err;
+    return { ok: false, reason: 'the token names a Redis key that holds no session (another kind of value)' };
+  }
   if (raw === null) return { ok: false, reason: 'no session for this token (unknown or expired)' };
   const record = readSessionRecord(raw);
   if (!record.ok) return record;
