@@ -132,3 +132,15 @@ export function lostConnection(err: unknown): { service: 'database' | 'redis'; r
   return null;
 }
 
+/**
+ * A failed Redis command of a long-running client, in words an operator acts on (ioredis's
+ * own messages name neither Redis nor the cause: "Reached the max retries per request
+ * limit", "Command timed out").
+ */
+export function redisFailure(err: unknown): string {
+  const message = errorMessage(err);
+  if (lostConnection(err)?.service === 'redis') return 'not connected (reconnecting; the request was not sent)';
+  if (/^Command timed out/.test(message)) return 'no reply within the command timeout';
+  if (/^(NOAUTH|WRONGPASS)/.test(message)) return `refused the credentials: ${message}`;
+  return message;
+}

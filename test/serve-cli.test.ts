@@ -1,5 +1,6 @@
 /** `mtc-batch serve` as a real process: it listens, logs JSON lines, and stops cleanly on a signal. */
 import { createServer } from 'node:net';
+import test from 'ava';
 import { eachDialect, isolatedDatabase } from './helpers/databases.js';
 import { runCli, spawnServe } from './helpers/cli.js';
 import { queueRows } from './helpers/rescope.js';
@@ -68,3 +69,49 @@ eachDialect('serve refuses an unmigrated database and a host not of this machine
   t.is(badPort.code, 2);
   t.regex(badPort.stderr, /--serve-port must be a whole number from 0 to 65535/);
 });
+
+test('a Redis outage under serve: one warning naming Redis when it drops, 500s and /readyz say why, one line when it is back', async (t) => {
+  const w = await world(t, { dialect: 'sqlite', redis: 'single' });
+  const target = new URL(w.f.redis.url);
+  const proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port) });
+  const token = 'b3V0YWdl';
+  await w.f.redis.client.set(`${w.sessionPrefix}${token}`, JSON.stringify({ user_id: w.learner }), 'EX', 120);
+  t.teardown(() => w.f.redis.client.del(`${w.sessionPrefix}${token}`).then(() => undefined));
+  const redisDb = target.pathname.replace('/', '') || '0';
+  const url = `redis://:secret-pw@127.0.0.1:${proxy.port}/${redisDb}`;
+  const { child, url: base } = await spawnServe({ ...w.f.env, REDIS_URL: url, MTC_BATCH_SESSION_PREFIX: w.sessionPrefix, MTC_BATCH_LOG_FORMAT: 'json' });
+  t.teardown(() => child.child.kill('SIGKILL'));
+  const fetchIt = () => fetch(`${base}${rescopePath}?courseId=${w.course.id}`, { headers: { authorization: `Token ${token}` } });
+  t.is((await fetchIt()).status, 404);
+
+  await proxy.close();
+  await waitFor(() => child.stderr().includes('lost the connection to Redis'));
+  const failed = await fetchIt();
+  t.is(failed.status, 500);
+  t.is(await failed.text(), '');
+  const ready = await fetch(`${base}/readyz`);
+  t.is(ready.status, 503);
+  const readyBody = (await ready.json()) as { redis: string };
+  t.regex(readyBody.redis, /^(not connected \(reconnecting|no answer within)/);
+  const lines = child.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, string>);
+  t.is(lines.filter((l) => l.msg.startsWith('lost the connection to Redis')).length, 1, 'one warning per outage');
+  t.is(lines.find((l) => l.msg.startsWith('lost the connection'))!.msg, `lost the connection to Redis redis://:***@127.0.0.1:${proxy.port}/${redisDb}: reconnecting; requests that need a session fail until it is back`);
+  const failure = lines.find((l) => l.msg === 'request failed');
+  t.regex(failure?.error ?? '', new RegExp(`^Redis redis://:\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port}/${redisDb}: (not connected|no reply)`));
+  t.false(child.stderr().includes('secret-pw'), 'the password is never logged');
+
+  const back = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port), port: proxy.port });
+  t.teardown(() => back.close());
+  await waitFor(() => child.stderr().includes('reconnected to Redis'));
+  t.is((await fetchIt()).status, 404, 'answers again');
+  child.child.kill('SIGTERM');
+  const r = await child;
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stderr.split('\n').filter((l) => l.includes('lost the connection to Redis')).length, 1, 'serve\'s own stop is no outage');
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  for (const started = Date.now(); !condition(); await new Promise((r) => setTimeout(r, 50))) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
+  }
+}

@@ -1,4 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
+import { maskUrl } from '../config/settings.js';
+import type { Logger } from '../log/logger.js';
 import type { CommandSpec, Outcome } from './command.js';
 
 export const serveCommand: CommandSpec = {
@@ -29,12 +31,14 @@ export const serveCommand: CommandSpec = {
     // The runtime refuses a database that is not migrated. Redis as a long-running client:
     // reconnect after a Redis restart, and never wait on a reply longer than a request should.
     const [db, redis] = await Promise.all([runtime.db(), runtime.redis({ reconnect: 'forever', commandTimeoutMs: 5_000 })]);
-    const signal = io.signal ?? runtime.signal;
     // The same logger and records, written without blocking: a request never waits for
     // the log's reader (see nonblocking-stream.ts).
     const sink = nonBlocking(io.stderr);
     const serveLog = createLogger({ format: log.format, level: config.logLevel, stream: sink.stream, base: { command: 'serve' } });
-    const server = await startServer({ db, redis: redis.client, log: serveLog, sessionPrefix: config.sessionPrefix }, { host: config.serveHost, port: config.servePort });
+    const redisLabel = maskUrl(config.redisUrl);
+    const signal = io.signal ?? runtime.signal;
+    watchConnection(redis.client, redisLabel, serveLog, signal);
+    const server = await startServer({ db, redis: redis.client, log: serveLog, sessionPrefix: config.sessionPrefix, redisLabel }, { host: config.serveHost, port: config.servePort });
     serveLog.info('listening', { url: server.url, port: server.port });
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     serveLog.info('stopping: no new connections; finishing the requests in flight', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) });
@@ -44,3 +48,22 @@ export const serveCommand: CommandSpec = {
     return { result: { url: server.url, stopped: true }, human: `stopped serving ${server.url}` };
   },
 };
+
+/**
+ * One warning when the connection to Redis drops, one line when it is back: between the
+ * two, requests that need a session answer 500 and /readyz 503.
+ */
+function watchConnection(client: NodeJS.EventEmitter, label: string, log: Logger, stopping: AbortSignal): void {
+  let lost = false;
+  client.on('close', () => {
+    // serve's own stop closes the connection too.
+    if (lost || stopping.aborted) return;
+    lost = true;
+    log.warn(`lost the connection to Redis ${label}: reconnecting; requests that need a session fail until it is back`);
+  });
+  client.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    log.info(`reconnected to Redis ${label}`);
+  });
+}

@@ -5,6 +5,7 @@
  * original service answered; the access log says why.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { redisFailure } from '../errors.js';
 import type { RedisClient } from '../redis/redis.js';
 import { sessionUser, tokenFromAuthorization } from '../rescope/sessions.js';
 
@@ -19,7 +20,8 @@ declare module 'fastify' {
 
 export const rescopePathPrefix = '/api/rescope/';
 
-export function registerAuth(app: FastifyInstance, redis: RedisClient, sessionPrefix: string): void {
+/** `redisLabel`: the Redis server as logs name it (URL, password masked). */
+export function registerAuth(app: FastifyInstance, redis: RedisClient, sessionPrefix: string, redisLabel: string): void {
   app.decorateRequest('callerId', null);
   app.decorateRequest('outcomeReason', null);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -35,7 +37,9 @@ export function registerAuth(app: FastifyInstance, redis: RedisClient, sessionPr
       request.outcomeReason = request.headers.authorization === undefined ? 'no Authorization header' : 'the Authorization header is not "Token <base64 text>"';
       return reply.code(401).send();
     }
-    const session = await sessionUser(redis, sessionPrefix, token);
+    const session = await sessionUser(redis, sessionPrefix, token).catch((err: unknown) => {
+      throw new Error(`Redis ${redisLabel}: ${redisFailure(err)}`, { cause: err });
+    });
     if (!session.ok) {
       request.outcomeReason = session.reason;
       return reply.code(401).send();

@@ -6,20 +6,20 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, redisFailure } from '../errors.js';
 import type { RedisClient } from '../redis/redis.js';
 import type { Metrics } from './metrics.js';
 
 export const readinessTimeoutMs = 1_000;
 
 /** 'ok', or why `probe` failed or did not answer within the time. */
-async function check(probe: () => Promise<unknown>, timeoutMs: number): Promise<string> {
+async function check(probe: () => Promise<unknown>, timeoutMs: number, describe: (err: unknown) => string = errorMessage): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs);
   });
   try {
-    return await Promise.race([probe().then(() => 'ok', (err: unknown) => errorMessage(err)), late]);
+    return await Promise.race([probe().then(() => 'ok', (err: unknown) => describe(err)), late]);
   } finally {
     clearTimeout(timer);
   }
@@ -29,7 +29,7 @@ export function registerProbes(app: FastifyInstance, db: Database, redis: RedisC
   app.get('/healthz', async (_request, reply) => reply.code(200).send({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const [database, redisState] = await Promise.all([check(() => db.knex.raw('SELECT 1'), readinessTimeoutMs), check(() => redis.ping(), readinessTimeoutMs)]);
+    const [database, redisState] = await Promise.all([check(() => db.knex.raw('SELECT 1'), readinessTimeoutMs), check(() => redis.ping(), readinessTimeoutMs, redisFailure)]);
     const failed = [database === 'ok' ? null : `database: ${database}`, redisState === 'ok' ? null : `redis: ${redisState}`].filter((x) => x !== null);
     if (failed.length === 0) return reply.code(200).send({ database, redis: redisState });
     return reply.code(503).send({ message: `not ready: ${failed.join('; ')}`, database, redis: redisState });

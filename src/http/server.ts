@@ -21,6 +21,8 @@ export interface ServerDeps {
   redis: RedisClient;
   log: Logger;
   sessionPrefix: string;
+  /** The Redis server as errors name it (URL with the password masked); default "(the configured server)". */
+  redisLabel?: string;
   metrics?: MetricsOptions;
   /** The client's deadline for its headers (tests shorten it); default timeouts.headersMs. */
   headersTimeoutMs?: number;
@@ -101,7 +103,7 @@ export function createApp(deps: ServerDeps): FastifyInstance {
     done();
   });
 
-  registerAuth(app, redis, deps.sessionPrefix);
+  registerAuth(app, redis, deps.sessionPrefix, deps.redisLabel ?? '(the configured server)');
   registerRescopeRoutes(app, db, log);
   registerProbes(app, db, redis, metrics);
 
