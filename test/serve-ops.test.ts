@@ -53,6 +53,8 @@ eachTarget('metrics: requests and latency by route and status, and the queue cou
   t.true(first.text.includes('mtc_batch_queue_rows{state="queued"} 1'));
   t.true(first.text.includes('mtc_batch_queue_rows{state="failed"} 0'));
   t.true(first.text.includes('mtc_batch_queue_counts_up 1'));
+  const malformed = first.text.split('\n').filter((l) => l !== '' && !/^(# (HELP|TYPE) \S+ .+|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? \S+)$/.test(l));
+  t.deepEqual(malformed, [], 'every line is a comment or a sample');
   t.regex(first.text, /^process_cpu_seconds_total /m);
 
   await enqueueRequests(w.f.db, { source: 'join.class', classId: w.klass.id, memberIds: [w.learner, w.classmate] });
@@ -99,6 +101,31 @@ test('readyz is 503 naming Redis when it does not answer within 1 s, and 200 aga
   const slowAnswer = await s2.get('/readyz');
   t.true(Date.now() - started < 1_400, 'answered after 1 s, not when Redis finally does');
   t.deepEqual(slowAnswer.json(), { message: 'not ready: redis: no answer within 1000 ms', database: 'ok', redis: 'no answer within 1000 ms' });
+});
+
+postgresOnly('metrics: a database that hangs or is down costs a scrape its queue figures (absent, counts_up 0), within 2 s, never the rest', async (t) => {
+  const w = await world(t, { dialect: 'postgres', redis: single });
+  const pg = new URL(postgresUrl);
+  const slow = await startTcpProxy({ targetHost: pg.hostname, targetPort: Number(pg.port || 5432), delayMs: 3_000 });
+  t.teardown(() => slow.close());
+  const url = new URL(postgresUrl);
+  url.port = String(slow.port);
+  const db = await openDatabase({ databaseUrl: url.toString(), databaseSchema: w.f.db.schema });
+  t.teardown(() => db.close());
+  const s = await testServer(t, { db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  await s.get('/healthz');
+  const started = Date.now();
+  const scrape = await s.get('/metrics');
+  const tookMs = Date.now() - started;
+  t.is(scrape.status, 200);
+  t.true(tookMs < 3_000, `answered after ${tookMs} ms`);
+  t.true(scrape.text.includes('mtc_batch_queue_counts_up 0'), scrape.text);
+  t.false(/^mtc_batch_queue_rows\{/m.test(scrape.text), 'no row counts');
+  t.false(/^mtc_batch_queue_oldest_queued_age_seconds /m.test(scrape.text), 'no age sample: an alert on it cannot read "0 s"');
+  t.true(scrape.text.includes('# TYPE mtc_batch_queue_oldest_queued_age_seconds gauge'));
+  t.true(scrape.text.includes('mtc_batch_http_requests_total{method="GET",route="/healthz",status="200"} 1'), 'the rest of the scrape is there');
+  t.regex(scrape.text, /^process_cpu_seconds_total /m);
+  t.true(s.logs().some((r) => r.msg === 'metrics: the queue counts took longer than 2000 ms; left out of this scrape'));
 });
 
 postgresOnly('readyz is 503 naming the database when it cannot be reached', async (t) => {

@@ -4,7 +4,7 @@
  * read from the database at most once per `queueCountsMaxAgeMs` (10 s), however often and
  * by however many scrapers: a scrape must not become database load.
  */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -12,6 +12,8 @@ import { type QueueCounts, queueCounts } from '../rescope/queue-table.js';
 
 export interface MetricsOptions {
   queueCountsMaxAgeMs?: number;
+  /** How long a scrape waits for the queue counts (default 2 s). */
+  queueCountsWaitMs?: number;
   /** Clock in ms, for tests. */
   now?: () => number;
 }
@@ -27,54 +29,47 @@ const queueStates = ['queued', 'dispatched', 'processing', 'failed'] as const;
 
 export function createMetrics(db: Database, log: Logger, options: MetricsOptions = {}): Metrics {
   const maxAgeMs = options.queueCountsMaxAgeMs ?? 10_000;
+  const waitMs = options.queueCountsWaitMs ?? 2_000;
   const now = options.now ?? Date.now;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new RequestMetrics();
   let cached: { at: number; counts: Promise<QueueCounts | null> } | undefined;
+  // A scrape waits for the counts at most `waitMs`: a database that hangs costs the scrape
+  // its queue figures (absent, with mtc_batch_queue_counts_up 0), never the rest.
   const readCounts = (): Promise<QueueCounts | null> => {
     if (cached && now() - cached.at < maxAgeMs) return cached.counts;
-    const counts = queueCounts(db).catch((err: unknown) => {
-      log.warn('metrics: reading the queue counts failed', { error: errorMessage(err) });
-      return null;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => {
+        log.warn(`metrics: the queue counts took longer than ${waitMs} ms; left out of this scrape`);
+        resolve(null);
+      }, waitMs);
     });
+    const read = queueCounts(db).then(
+      (counts) => counts,
+      (err: unknown) => {
+        log.warn('metrics: reading the queue counts failed', { error: errorMessage(err) });
+        return null;
+      },
+    );
+    const counts = Promise.race([read, late]).finally(() => clearTimeout(timer));
     cached = { at: now(), counts };
     return counts;
   };
-  // A failed read leaves the rows out of the scrape (absent, not stale) and sets
-  // mtc_batch_queue_counts_up to 0; the scrape still answers with the rest.
-  new Gauge({
-    name: 'mtc_batch_queue_rows',
-    help: `Rows of the rescope queue by state, as status reports them (read at most every ${maxAgeMs / 1000} s)`,
-    labelNames: ['state'] as const,
-    registers: [registry],
-    async collect() {
-      const counts = await readCounts();
-      this.reset();
-      if (counts) for (const state of queueStates) this.set({ state }, counts[state]);
-    },
-  });
-  new Gauge({
-    name: 'mtc_batch_queue_oldest_queued_age_seconds',
-    help: 'Age of the oldest queued row, as status reports it; 0 when none is queued',
-    registers: [registry],
-    async collect() {
-      this.set((await readCounts())?.oldestQueuedAgeSeconds ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'mtc_batch_queue_counts_up',
-    help: 'Whether the last read of the queue counts succeeded (1) or failed (0)',
-    registers: [registry],
-    async collect() {
-      this.set((await readCounts()) ? 1 : 0);
-    },
-  });
+  const queueHelp = {
+    rows: `Rows of the rescope queue by state, as status reports them (read at most every ${maxAgeMs / 1000} s)`,
+    oldest: 'Age of the oldest due queued row, as status reports it; 0 when none is queued',
+    up: 'Whether the last read of the queue counts succeeded (1) or failed or was late (0)',
+  };
 
   return {
     contentType: registry.contentType,
     observe: (method, route, status, seconds) => requests.observe(method, route, status, seconds),
-    render: async () => `${await registry.metrics()}\n${requests.render()}`,
+    render: async () => {
+      const [own, counts] = await Promise.all([registry.metrics(), readCounts()]);
+      return `${own}\n${requests.render()}${queueMetricsText(counts, queueHelp)}`;
+    },
   };
 }
 
@@ -150,4 +145,18 @@ function numberText(value: number): string {
   if (Number.isNaN(value)) return 'Nan';
   if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
   return String(value);
+}
+
+/**
+ * The queue gauges in the exposition format. When the counts could not be read, the
+ * gauges have no sample (absent, so an alert on the age cannot read "0 s, all is well")
+ * and mtc_batch_queue_counts_up is 0.
+ */
+export function queueMetricsText(counts: QueueCounts | null, help: { rows: string; oldest: string; up: string }): string {
+  const gauge = (name: string, text: string, samples: string[]) => `# HELP ${name} ${text}\n# TYPE ${name} gauge\n${samples.map((line) => `${line}\n`).join('')}`;
+  return (
+    gauge('mtc_batch_queue_rows', help.rows, counts ? queueStates.map((state) => `mtc_batch_queue_rows{state="${state}"} ${counts[state]}`) : []) +
+    gauge('mtc_batch_queue_oldest_queued_age_seconds', help.oldest, counts ? [`mtc_batch_queue_oldest_queued_age_seconds ${counts.oldestQueuedAgeSeconds ?? 0}`] : []) +
+    gauge('mtc_batch_queue_counts_up', help.up, [`mtc_batch_queue_counts_up ${counts ? 1 : 0}`])
+  );
 }
