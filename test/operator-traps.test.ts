@@ -117,6 +117,7 @@ eachDialect('every command on an unmigrated database exits 2 saying to run migra
     const r = await runCli(args, { env });
     t.is(r.code, 2, `${args[0]}: ${r.stderr}`);
     t.regex(r.stderr, /the schema is not migrated in .*: run \\"mtc-batch migrate\\" first/, args[0]);
+    if (dialect === 'postgres') t.true(r.stderr.includes(`in schema ${tdb.config.databaseSchema} of postgres://`), `${args[0]} names the schema: ${r.stderr}`);
     const records = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     t.like(records[records.length - 1], { msg: 'finished', exitCode: 2 }, args[0]);
     t.is(typeof records[records.length - 1]!.durationMs, 'number');

@@ -130,7 +130,7 @@ export function addCommand<O extends object>(
   spec.configure?.(cmd);
   for (const key of spec.settings) {
     const s = settingSpec(key);
-    const shown = s.default === null ? 'unset' : String(s.default);
+    const shown = s.default === null ? 'unset' : s.default === '' ? '"" (none)' : String(s.default);
     cmd.addOption(new Option(`${flagName(key)} <value>`, `${s.description} [env ${s.env}; default ${shown}]`));
   }
   cmd

@@ -5,7 +5,7 @@ import { exitCodeDescriptions } from '../errors.js';
 
 export function environmentHelp(): string {
   const rows: Array<[string, string]> = [
-    ...settings.map((s): [string, string] => [s.env, `${s.description} (default: ${s.default === null ? 'unset' : s.default})`]),
+    ...settings.map((s): [string, string] => [s.env, `${s.description} (default: ${s.default === null ? 'unset' : s.default === '' ? '"" (none)' : s.default})`]),
     [configFileEnv, 'JSON file of settings, same as --config <file>'],
     ['DEBUG', 'any value: print stack traces with errors'],
   ];

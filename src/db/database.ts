@@ -103,7 +103,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
     // The first query both checks the connection and, where the command needs the
     // schema, that it is migrated: one round trip either way.
     if (options.requireSchema) {
-      await assertMigrated(knex, target.display);
+      await assertMigrated(knex, config.databaseSchema ? `schema ${config.databaseSchema} of ${target.display}` : target.display);
     } else {
       await knex.raw('SELECT 1 AS ok');
     }
