@@ -109,6 +109,9 @@ update [rescope_queue] set [priority] = CASE WHEN [priority] > @p0 THEN @p1 ELSE
 -- 6. 7 parameters: Bit ×2, NVarChar ×5
 update [rescope_queue] set [override] = @p0 where [course_id] = @p1 and [class_id] = @p2 and [user_id] in (@p3, @p4) and [status] = @p5 and [override] = @p6;select @@rowcount;
 
+-- 7. 11 parameters: NVarChar ×7, Int ×3, Bit
+update [rescope_queue] set [status] = @p0, [priority] = CASE WHEN [priority] > @p1 THEN @p2 ELSE [priority] END, [source] = CASE WHEN [priority] > @p3 THEN @p4 ELSE [source] END, [override] = @p5, [available_at] = (SYSUTCDATETIME()), [updated_at] = (SYSUTCDATETIME()) where [course_id] = @p6 and [class_id] = @p7 and [user_id] in (@p8, @p9) and [status] = @p10;select @@rowcount;
+
 -- ==== dispatch: recover expired leases, then claim
 
 -- 1. 5 parameters: Int ×2, NVarChar ×3

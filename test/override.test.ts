@@ -2,7 +2,7 @@ import type { Database } from '../src/db/database.js';
 import { toNumber, toUuid } from '../src/db/values.js';
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
-import { claimDispatched } from '../src/rescope/queue-table.js';
+import { claimDispatched, completeProcessing } from '../src/rescope/queue-table.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { runCli } from './helpers/cli.js';
 import { eachDialect } from './helpers/databases.js';
@@ -94,6 +94,33 @@ eachDialect('an override request marks queued, failed and dispatched rows of its
   await enqueueRequests(f.db, { source: 'oob', classId: klass.id, memberIds: [queued, untouched] });
   t.true((await overrideOf(f.db)).get(queued));
   t.false((await overrideOf(f.db)).get(untouched));
+});
+
+eachDialect('an override request for a learner being processed sends the row back to the queue: the batch in flight stores what it read, and the next run computes the change', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const course = await seedCourse(f.db, twoLessons);
+  const [a] = learners(1) as [string];
+  const klass = await seedClass(f.db, { courseId: course.id, members: [a] });
+  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+  await dispatch(f.db, f.bus, settings);
+  const [row] = await queueRows(f.db);
+  // A worker claims the row and has read the statuses (none yet) ...
+  t.like(await claimDispatched(f.db, [row!.id]), { rows: [{ id: row!.id }] });
+  t.like((await queueRows(f.db))[0], { status: 'processing' });
+  // ... when the learner masters a competency and the platform asks for an override.
+  await seedCompetencies(f.db, { [a]: { a: 'mastered' } });
+  t.like(await enqueueRequests(f.db, { source: 'oob', classId: klass.id, memberIds: [a], override: true }), { queued: 0, duplicates: 1 });
+  t.like((await queueRows(f.db))[0], { id: row!.id, status: null, priority: 1, source: 'oob' });
+  t.true((await overrideOf(f.db)).get(a));
+  // The worker stores what it computed: its completion finds the row no longer its own.
+  await f.db.knex('rescoped_content').insert({ user_id: a, course_id: course.id, class_id: klass.id, skipped_content: '{"units":[],"lessons":[],"assessments":[],"collections":[],"assessmentsExternal":[],"collectionsExternal":[]}' });
+  t.is(await f.db.knex.transaction((trx) => completeProcessing(trx, f.db.dialect, [row!.id])), 0, 'the row stays queued');
+  t.is((await queueRows(f.db)).length, 1);
+  await dispatch(f.db, f.bus, settings);
+  t.like(await processQueue(f.db, f.bus, settings), { processed: 1, alreadyDone: 0 });
+  const [content] = await contentRows(f.db);
+  t.is(content!.content.assessments![0], course.units[0]!.lessons[0]!.items[0], 'the mastered competency is in');
+  t.deepEqual(await queueRows(f.db), []);
 });
 
 eachDialect('a dispatched row marked override is claimed to replace its content, not deleted as done', async (t, dialect) => {

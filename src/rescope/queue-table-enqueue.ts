@@ -82,8 +82,11 @@ export type LearnerSet = { kind: 'members'; userIds: readonly string[] } | { kin
  *
  * An override request also marks the learner's queued, failed and dispatched rows
  * `override`, so the worker that takes them replaces stored content instead of finding
- * it and calling the row done. (A row already 'processing' is computing fresh content
- * now.) Returns how many failed rows were re-queued.
+ * it and calling the row done. A row already 'processing' may have read the learner's
+ * statuses before the change the request announces: it goes back to the queue, marked
+ * override, so the learner is computed once more. The worker that holds it still stores
+ * what it computed (a reader keeps finding content) but, the row being no longer
+ * 'processing', leaves it queued. Returns how many failed rows were re-queued.
  */
 export async function refreshExisting(
   db: Database,
@@ -118,6 +121,9 @@ export async function refreshExisting(
         .update({ ...moreUrgent, override: true, updated_at: knex.raw(dialect.nowSql) });
       // No updated_at: that is the lease clock of a row in flight.
       await scope(knex(queueTable), userIds).where({ status: 'dispatched', override: false }).update({ override: true });
+      await scope(knex(queueTable), userIds)
+        .where('status', 'processing')
+        .update({ status: null, ...moreUrgent, override: true, available_at: knex.raw(dialect.nowSql), updated_at: knex.raw(dialect.nowSql) });
     } else {
       await queued.where('priority', '>', priority).update({ priority, source: target.source, updated_at: knex.raw(dialect.nowSql) });
     }
