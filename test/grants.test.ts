@@ -132,6 +132,6 @@ postgresOnly('a role that may connect but not read the toolkit\'s tables is told
   await admin.close();
   const r = await spawnCli(['status', '--json'], { env: { ...tdb.env, DATABASE_URL: urlAs(bare) } });
   t.is(r.code, 2, r.stderr);
-  t.regex(r.stderr, /connected to postgres:\/\/.*, but its role may not read the migrations table \(permission denied for table mtc_batch_migrations\): grant the job role its rights/);
+  t.regex(r.stderr, /connected to schema \S+ of postgres:\/\/.*, but its role may not read the migrations table \(permission denied for table mtc_batch_migrations\): grant the job role its rights/);
   t.notRegex(r.stderr, /cannot connect/);
 });
