@@ -1,4 +1,5 @@
 import { learners, seedClass, seedCourse } from '../src/seed/course-world.js';
+import { insertQueueRows } from '../src/rescope/queue-table.js';
 import { eachDialect } from './helpers/databases.js';
 import { enqueueRequests, queueRows, rescopeFixture } from './helpers/rescope.js';
 
@@ -103,6 +104,17 @@ eachDialect('a request for more learners than one statement can bind is inserted
   const result = await enqueueRequests(db, { source: 'join.class', classId: klass.id, memberIds: many });
   t.like(result, { queued: 15_000, duplicates: 0, dropped: 0 });
   t.is((await queueRows(db)).length, 15_000);
+});
+
+eachDialect('rows split over several statements land together: one that fails leaves none of them', async (t, dialect) => {
+  const { db } = await rescopeFixture(t, dialect);
+  const course = await seedCourse(db, oneItem);
+  const rows = learners(1_500).map((userId) => ({ userId, courseId: course.id, classId: null, source: 'oob' as const, override: false }));
+  // The last row breaks NOT NULL: on SQLite it is in the third statement of 500 rows.
+  const broken = [...rows.slice(0, -1), { ...rows[rows.length - 1]!, userId: null as unknown as string }];
+  t.is(await insertQueueRows(db, broken).then(() => 'inserted', () => 'refused'), 'refused');
+  t.is((await queueRows(db)).length, 0, 'the first statements were rolled back with the failed one');
+  t.is(await insertQueueRows(db, rows), 1_500);
 });
 
 eachDialect('re-queuing a failed row keeps the more urgent of its priority and the new request\'s', async (t, dialect) => {

@@ -55,11 +55,15 @@ export function insertRowsStatements(k: Knex, dialect: Dialect, table: string, c
  * how many rows were inserted, which with ignoreDuplicates excludes the skipped ones.
  */
 export async function insertRows(k: Knex, dialect: Dialect, table: string, columns: Columns, rows: ReadonlyArray<readonly unknown[]>, options: InsertOptions = {}): Promise<number> {
-  let inserted = 0;
-  for (const statement of insertRowsStatements(k, dialect, table, columns, rows, options)) {
-    inserted += (await execute(k, dialect, statement, { countAffected: true })).affected;
-  }
-  return inserted;
+  const statements = insertRowsStatements(k, dialect, table, columns, rows, options);
+  const run = async (q: Knex) => {
+    let inserted = 0;
+    for (const statement of statements) inserted += (await execute(q, dialect, statement, { countAffected: true })).affected;
+    return inserted;
+  };
+  // Rows split over several statements (SQLite's and SQL Server's parameter limits) land
+  // together: a process killed half-way leaves none of them, not the first chunks.
+  return statements.length > 1 && !k.isTransaction ? k.transaction((trx) => run(trx)) : run(k);
 }
 
 /**
