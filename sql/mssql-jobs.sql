@@ -83,11 +83,15 @@ select [id], [course_id], [creator_id], [rescope], [is_deleted], [is_archived] f
 -- 2. 1502 parameters: NVarChar ×1501, Bit
 select [user_id] from [class_member] where [class_id] = @p0 and [is_active] = @p1 and [user_id] in (@p2, @p3, /* … 1497 more … */ @p1501);
 
+-- begin transaction
+
 -- 3. 2100 parameters: NVarChar ×1400, Bit ×350, Int ×350; sent 4 times in a row
 insert into [rescope_queue] ([class_id], [course_id], [override], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4, @p5), /* … 348 more rows … */ (@p2094, @p2095, @p2096, @p2097, @p2098, @p2099); SELECT @@ROWCOUNT AS [affected_rows];
 
 -- 4. 600 parameters: NVarChar ×400, Bit ×100, Int ×100
 insert into [rescope_queue] ([class_id], [course_id], [override], [priority], [source], [user_id]) values (@p0, @p1, @p2, @p3, @p4, @p5), /* … 98 more rows … */ (@p594, @p595, @p596, @p597, @p598, @p599); SELECT @@ROWCOUNT AS [affected_rows];
+
+-- commit
 
 -- ==== enqueue: an override request for learners already queued marks their rows
 
