@@ -178,7 +178,7 @@ eachTarget('every refusal says why in its access-log line; HEAD on the Fetch rou
   const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
   const teacher = await w.token(w.klass.creatorId);
   const unknownClass = '00000000-0000-4000-8000-00000000abcd';
-  const cases: Array<[string, () => Promise<{ status: number }>, number, RegExp]> = [
+  const cases: Array<[string, () => Promise<unknown>, number, RegExp]> = [
     ['a bad course id', () => s.get(fetchPath({ courseId: 'abc' }), teacher), 400, /^Invalid UUID format$/],
     ['a parameter twice', () => s.get(`${fetchPath({ courseId: w.course.id })}&courseId=${w.course.id}`, teacher), 400, /given more than once/],
     ['a bad source', () => s.post(rescopePath, { source: 'nope', classId: w.klass.id }, teacher), 400, /source/],
@@ -186,10 +186,15 @@ eachTarget('every refusal says why in its access-log line; HEAD on the Fetch rou
     ['a class the caller does not teach', () => s.post(rescopePath, { source: 'rescope', classId: w.archivedClass.id }, teacher), 403, /\S/],
     ['no content type', () => s.request(rescopePath, { method: 'POST', token: teacher }), 415, /Content-Type must be application\/json/],
     ['an unknown route', () => s.get('/nowhere'), 404, /^no such route$/],
+    ['a malformed %-escape', () => s.get('/api/%zz'), 400, /^the URL is not valid \(a malformed %-escape\)$/],
+    ['a path segment over 100 characters', () => s.get(`/api/rescope/${'v'.repeat(150)}/scope/skipped?courseId=x`, teacher), 414, /^a part of the path is too long$/],
   ];
   for (const [name, send, status, reason] of cases) {
     const before = s.logs().length;
-    t.is((await send()).status, status, name);
+    const answer = (await send()) as { status: number; text: string; headers: Headers };
+    t.is(answer.status, status, name);
+    t.regex(answer.headers.get('content-type') ?? '', /^application\/json/, name);
+    t.true(answer.text === '' || typeof (JSON.parse(answer.text) as { message?: unknown }).message === 'string', `${name}: ${answer.text}`);
     await new Promise((r) => setTimeout(r, 10));
     const line = s.logs().slice(before).find((r) => r.msg === 'request');
     t.is(line?.status, status, name);

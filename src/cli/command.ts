@@ -149,7 +149,10 @@ export function addCommand<O extends object>(
     if (opts.verbose) flags.logLevel = 'debug';
     else if (opts.quiet) flags.logLevel = 'warn';
 
-    let log = createLogger({ format: 'auto', level: 'info', stream: io.stderr, base: { command: spec.name } });
+    // Until the settings are read (a bad one fails that), the log format a flag or the
+    // environment asks for, so a configuration error is written as the log will be.
+    const earlyFormat = [flags.logFormat, io.env.MTC_BATCH_LOG_FORMAT].find((v): v is 'human' | 'json' | 'auto' => v === 'human' || v === 'json' || v === 'auto');
+    let log = createLogger({ format: earlyFormat ?? 'auto', level: 'info', stream: io.stderr, base: { command: spec.name } });
     let runtime: Runtime | undefined;
     const started = performance.now();
     const durationMs = () => Math.round(performance.now() - started);

@@ -37,15 +37,21 @@ export const serveCommand: CommandSpec = {
     const serveLog = createLogger({ format: log.format, level: config.logLevel, stream: sink.stream, base: { command: 'serve' } });
     const redisLabel = maskUrl(config.redisUrl);
     const signal = io.signal ?? runtime.signal;
-    watchConnection(redis.client, redisLabel, serveLog, signal);
-    const server = await startServer({ db, redis: redis.client, log: serveLog, sessionPrefix: config.sessionPrefix, redisLabel }, { host: config.serveHost, port: config.servePort });
-    serveLog.info('listening', { url: server.url, port: server.port });
-    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-    serveLog.info('stopping: no new connections; finishing the requests in flight', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) });
-    await server.stop();
-    // Every access line out before the command's own final record.
-    await sink.flush();
-    return { result: { url: server.url, stopped: true }, human: `stopped serving ${server.url}` };
+    const unwatch = watchConnection(redis.client, redisLabel, serveLog, signal);
+    try {
+      const server = await startServer({ db, redis: redis.client, log: serveLog, sessionPrefix: config.sessionPrefix, redisLabel }, { host: config.serveHost, port: config.servePort });
+      serveLog.info('listening', { url: server.url, port: server.port });
+      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+      serveLog.info('stopping: no new connections; finishing the requests in flight', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) });
+      await server.stop();
+      // Every access line out before the command's own final record.
+      await sink.flush();
+      return { result: { url: server.url, stopped: true }, human: `stopped serving ${server.url}` };
+    } finally {
+      // Whatever ends serve (a stop, or failing to listen) closes its Redis connection
+      // itself afterwards: that is no outage.
+      unwatch();
+    }
   },
 };
 
@@ -53,17 +59,19 @@ export const serveCommand: CommandSpec = {
  * One warning when the connection to Redis drops, one line when it is back: between the
  * two, requests that need a session answer 500 and /readyz 503.
  */
-function watchConnection(client: NodeJS.EventEmitter, label: string, log: Logger, stopping: AbortSignal): void {
+function watchConnection(client: NodeJS.EventEmitter, label: string, log: Logger, stopping: AbortSignal): () => void {
   let lost = false;
-  client.on('close', () => {
+  const onClose = () => {
     // serve's own stop closes the connection too.
     if (lost || stopping.aborted) return;
     lost = true;
     log.warn(`lost the connection to Redis ${label}: reconnecting; requests that need a session fail until it is back`);
-  });
-  client.on('ready', () => {
+  };
+  const onReady = () => {
     if (!lost) return;
     lost = false;
     log.info(`reconnected to Redis ${label}`);
-  });
+  };
+  client.on('close', onClose).on('ready', onReady);
+  return () => client.off('close', onClose).off('ready', onReady);
 }

@@ -12,6 +12,9 @@ import type { Metrics } from './metrics.js';
 
 export const readinessTimeoutMs = 1_000;
 
+/** A client that knows it is not connected (reconnecting) is not asked: its command would only wait. */
+const notConnected = Object.assign(new Error('Connection is closed.'), { name: 'NotConnected' });
+
 /** 'ok', or why `probe` failed or did not answer within the time. */
 async function check(probe: () => Promise<unknown>, timeoutMs: number, describe: (err: unknown) => string = errorMessage): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
@@ -29,7 +32,7 @@ export function registerProbes(app: FastifyInstance, db: Database, redis: RedisC
   app.get('/healthz', async (_request, reply) => reply.code(200).send({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const [database, redisState] = await Promise.all([check(() => db.knex.raw('SELECT 1'), readinessTimeoutMs), check(() => redis.ping(), readinessTimeoutMs, redisFailure)]);
+    const [database, redisState] = await Promise.all([check(() => db.knex.raw('SELECT 1'), readinessTimeoutMs), check(() => (redis.status === 'ready' ? redis.ping() : Promise.reject(notConnected)), readinessTimeoutMs, redisFailure)]);
     const failed = [database === 'ok' ? null : `database: ${database}`, redisState === 'ok' ? null : `redis: ${redisState}`].filter((x) => x !== null);
     if (failed.length === 0) return reply.code(200).send({ database, redis: redisState });
     return reply.code(503).send({ message: `not ready: ${failed.join('; ')}`, database, redis: redisState });

@@ -3,7 +3,7 @@
  * off, so there is one log format), the original service's routes, probes and metrics,
  * timeouts that keep slow or idle clients from holding connections, and a graceful stop.
  */
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { duplicateKeyOrDepth } from '../input/json-shape.js';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -61,6 +61,9 @@ export function createApp(deps: ServerDeps): FastifyInstance {
     // A request Node refuses before fastify sees it (headers or body not received in
     // time, a malformed request line): answered in the API's error shape and access-logged.
     clientErrorHandler: (err, socket) => answerClientError(err, socket, log, metrics),
+    // A URL the router cannot read (a malformed %-escape, a path segment over 100
+    // characters): the same shape and one access line, not fastify's own body.
+    frameworkErrors: (error, request, reply) => answerUnroutable(error, request.raw, reply.raw, log, metrics),
   });
   app.server.headersTimeout = headersMs;
   // JSON only: fastify also parses text/plain by default, which a client of this API never sends.
@@ -172,6 +175,17 @@ function listenError(err: unknown, listen: { host: string; port: number }): Erro
     return new ConnectionError(`${what}: another process (another serve?) already listens there; stop it, or give --serve-port (MTC_BATCH_SERVE_PORT) another port`, { cause: err });
   }
   return new ConnectionError(`${what} (--serve-host and --serve-port, or MTC_BATCH_SERVE_HOST and MTC_BATCH_SERVE_PORT)`, { cause: err });
+}
+
+function answerUnroutable(error: FastifyError, request: IncomingMessage, response: ServerResponse, log: Logger, metrics: Metrics): void {
+  const [status, message] =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? [414, 'a part of the path is too long'] : error.code === 'FST_ERR_BAD_URL' ? [400, 'the URL is not valid (a malformed %-escape)'] : [400, error.message];
+  const method = request.method ?? 'unknown';
+  metrics.observe(method, 'unmatched', status, 0);
+  log.info('request', { method, route: 'unmatched', path: request.url, status, reason: message });
+  const body = JSON.stringify({ message });
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  response.end(body);
 }
 
 export interface RunningServer {
