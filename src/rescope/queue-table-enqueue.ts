@@ -86,7 +86,8 @@ export type LearnerSet = { kind: 'members'; userIds: readonly string[] } | { kin
  * statuses before the change the request announces: it goes back to the queue, marked
  * override, so the learner is computed once more. The worker that holds it still stores
  * what it computed (a reader keeps finding content) but, the row being no longer
- * 'processing', leaves it queued. Returns how many failed rows were re-queued.
+ * 'processing', leaves it queued. Returns how many rows were re-queued (failed ones, and
+ * those sent back from 'processing').
  */
 export async function refreshExisting(
   db: Database,
@@ -121,7 +122,7 @@ export async function refreshExisting(
         .update({ ...moreUrgent, override: true, updated_at: knex.raw(dialect.nowSql) });
       // No updated_at: that is the lease clock of a row in flight.
       await scope(knex(queueTable), userIds).where({ status: 'dispatched', override: false }).update({ override: true });
-      await scope(knex(queueTable), userIds)
+      requeued += await scope(knex(queueTable), userIds)
         .where('status', 'processing')
         .update({ status: null, ...moreUrgent, override: true, available_at: knex.raw(dialect.nowSql), updated_at: knex.raw(dialect.nowSql) });
     } else {
