@@ -94,5 +94,10 @@ test('bad flags and settings exit 2 naming the problem', async (t) => {
   }
   const human = await runCli(['status', '--bogus'], { env: { MTC_BATCH_LOG_FORMAT: 'human' } });
   t.regex(human.stderr, /^error: unknown option '--bogus'\n\(run with --help for usage\)\n$/);
+  // A command's option before the command's name: said so, on stderr and in the JSON error.
+  const early = await runCli(['--json', 'status'], { env: { MTC_BATCH_LOG_FORMAT: 'human' } });
+  t.is(early.code, 2);
+  t.regex(early.stderr, /^error: unknown option '--json': options go after the command, e\.g\. "mtc-batch status --json"\n/);
+  t.like(early.json<{ error: object }>().error, { code: 'usage', message: 'unknown option \'--json\': options go after the command, e.g. "mtc-batch status --json"' });
 });
 

@@ -5,7 +5,7 @@
 import { CommanderError } from 'commander';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { type CommandIO } from './command.js';
-import { createProgram } from './program.js';
+import { beforeCommandHint, createProgram } from './program.js';
 
 export type { CommandIO } from './command.js';
 
@@ -38,7 +38,10 @@ export async function run(argv: string[], io: CommandIO = processIO()): Promise<
       io.stderr.write('mtc-batch: say which command to run (listed above)\n');
     }
     if (argv.includes('--json')) {
-      io.stdout.write(`${JSON.stringify({ error: { code: 'usage', message: err.message.replace(/^error: /, ''), exitCode: ExitCode.usage } })}\n`);
+      // An option first, before any command's name: the program's own error.
+      const message = err.message.replace(/^error: /, '');
+      const beforeCommand = argv[2]?.startsWith('-') === true;
+      io.stdout.write(`${JSON.stringify({ error: { code: 'usage', message: beforeCommand ? beforeCommandHint(message) : message, exitCode: ExitCode.usage } })}\n`);
     }
     return ExitCode.usage;
   }

@@ -24,6 +24,14 @@ export const commands: ReadonlyArray<CommandSpec<never>> = [migrateCommand, enqu
 const helpHint = '(run with --help for usage)';
 
 /**
+ * Before any command only --help and --version exist: an unknown option there is most
+ * likely one of the commands' (--json, --config, a setting) put before the command's name.
+ */
+export function beforeCommandHint(message: string): string {
+  return message.replace(/(unknown option '[^']+')/, '$1: options go after the command, e.g. "mtc-batch status --json"');
+}
+
+/**
  * The log format a usage error is written in: it comes before the settings are read, so
  * from --log-format or MTC_BATCH_LOG_FORMAT when given, else as "auto" decides (JSON
  * lines unless stderr is a terminal), as the command's log would be.
@@ -51,12 +59,13 @@ export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => v
       io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg, exitCode: 2 })}\n`);
     },
   };
+  const programOutput = { ...output, outputError: (s: string, write: (s: string) => void) => output.outputError(beforeCommandHint(s), write) };
   program
     .description('One-shot batch jobs for the rescope queue and school home-page notifications.')
     .version(version, '-V, --version')
     .showHelpAfterError(helpHint)
     .addHelpText('after', environmentHelp())
-    .configureOutput(output)
+    .configureOutput(programOutput)
     .exitOverride();
   for (const spec of commands) addCommand(program, spec, io, setExit).exitOverride().configureOutput(output);
   return program;
