@@ -1,7 +1,9 @@
+import { PassThrough } from 'node:stream';
 import test from 'ava';
 import { assertMigrated, bookkeepingTable, migrate } from '../src/db/migrate.js';
 import { migrations } from '../src/db/migrations/index.js';
 import { SchemaError } from '../src/errors.js';
+import { createLogger } from '../src/log/logger.js';
 import { eachDialect, isolatedDatabase, postgresOnly } from './helpers/databases.js';
 import { spawnCli } from './helpers/cli.js';
 
@@ -94,4 +96,18 @@ test('the registry is append-only in spirit: names are unique, numbered and orde
   t.deepEqual(numbers, numbers.map((_, i) => i + 1));
   t.is(new Set(allNames).size, allNames.length);
   t.true(allNames.every((n) => /^\d{4}_[a-z_]+$/.test(n)));
+});
+
+eachDialect('each step is logged as applied, or, when it is for another database, as recorded with nothing to change', async (t, dialect) => {
+  const db = await (await isolatedDatabase(t, dialect)).open();
+  const lines: string[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== '')));
+  await migrate(db, { log: createLogger({ format: 'json', level: 'info', stream }) });
+  const messages = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+  const sqliteOnly = ['0005_owned_uuid_collation', '0006_reference_uuid_collation', '0007_mtc_uuid_collation'];
+  for (const name of sqliteOnly) {
+    t.true(messages.includes(dialect === 'sqlite' ? `applying ${name}` : `recording ${name}: nothing to change on ${dialect}`), `${name}: ${messages.join(' | ')}`);
+  }
+  t.true(messages.includes('applying 0001_rescope_queue'));
 });

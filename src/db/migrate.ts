@@ -58,8 +58,11 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
           result.alreadyApplied.push(migration.name);
           continue;
         }
-        log.info(`applying ${migration.name}`, { tables: migration.description });
-        for (const sql of migration.statements(knex, dialect)) await trx.raw(sql);
+        const statements = migration.statements(knex, dialect);
+        // A step for another database (SQLite's collations) is recorded, with nothing to run.
+        if (statements.length === 0) log.info(`recording ${migration.name}: nothing to change on ${dialect.name}`, { tables: migration.description });
+        else log.info(`applying ${migration.name}`, { tables: migration.description });
+        for (const sql of statements) await trx.raw(sql);
         await trx(bookkeepingTable).insert({ name: migration.name, applied_at: trx.raw(dialect.nowSql) });
         result.applied.push(migration.name);
       }
