@@ -132,6 +132,14 @@ export function lostConnection(err: unknown): { service: 'database' | 'redis'; r
   return null;
 }
 
+/** Redis refused a command because its key holds another kind of value (WRONGTYPE). */
+export function isWrongType(err: unknown): boolean {
+  return /^WRONGTYPE /.test(errorMessage(err));
+}
+
+/** What a Redis client that is not connected (reconnecting) is said to be. */
+export const redisNotConnected = 'not connected (reconnecting; the request was not sent)';
+
 /**
  * A failed Redis command of a long-running client, in words an operator acts on (ioredis's
  * own messages name neither Redis nor the cause: "Reached the max retries per request
@@ -139,7 +147,7 @@ export function lostConnection(err: unknown): { service: 'database' | 'redis'; r
  */
 export function redisFailure(err: unknown): string {
   const message = errorMessage(err);
-  if (lostConnection(err)?.service === 'redis') return 'not connected (reconnecting; the request was not sent)';
+  if (lostConnection(err)?.service === 'redis') return redisNotConnected;
   if (/^Command timed out/.test(message)) return 'no reply within the command timeout';
   if (/^(NOAUTH|WRONGPASS)/.test(message)) return `refused the credentials: ${message}`;
   return message;

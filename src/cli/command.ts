@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { type Config, type SettingKey, flagName, flagProperty, maskUrl, settingSpec } from '../config/settings.js';
 import { missingTable } from '../db/sql-text.js';
-import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, lostConnection } from '../errors.js';
+import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, isWrongType, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 import { routeLibraryWarnings } from '../log/library-warnings.js';
 import { setActiveLog } from '../log/notice.js';
@@ -102,7 +102,7 @@ function explained(err: unknown, runtime: Runtime | undefined): unknown {
   if (/^(MOVED|ASK) \d+ /.test(errorMessage(err))) {
     return new ConfigError(`REDIS_URL points at a node of a Redis Cluster (it answered ${errorMessage(err).split(' ')[0]}): write it as redis+cluster://host:port[,host:port…]`, { cause: err });
   }
-  if (/^WRONGTYPE /.test(errorMessage(err)) && runtime) {
+  if (isWrongType(err) && runtime) {
     const c = runtime.config;
     return new ConfigError(
       `a Redis key this command uses holds another kind of value (${errorMessage(err)}): another program uses the same name; ` +

@@ -8,7 +8,7 @@
  * `sessionUser`: there is one lookup.
  */
 import type { RedisClient } from '../redis/redis.js';
-import { UsageError, errorMessage } from '../errors.js';
+import { UsageError, isWrongType } from '../errors.js';
 import { isUuid, normalizeUuid } from '../ids.js';
 
 /** Lifetime given to a session whose record names none (the platform's default). */
@@ -75,7 +75,7 @@ export async function sessionUser(client: RedisClient, prefix: string, token: st
   try {
     raw = await client.get(key);
   } catch (err) {
-    if (!/^WRONGTYPE /.test(errorMessage(err))) throw err;
+    if (!isWrongType(err)) throw err;
     return { ok: false, reason: 'the token names a Redis key that holds no session (another kind of value)' };
   }
   if (raw === null) return { ok: false, reason: 'no session for this token (unknown or expired)' };

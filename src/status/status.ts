@@ -6,7 +6,7 @@
  */
 import type { RedisClient } from '../redis/redis.js';
 import type { Database } from '../db/database.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, isWrongType } from '../errors.js';
 import { lastRunKeepSeconds, lastRunKeyOf } from '../notifications/sync-journal.js';
 import { countRescopedContent } from '../rescope/content-table.js';
 import { type FailedRow, type QueueCounts, countPastLease, oldestFailed, queueCounts } from '../rescope/queue-table.js';
@@ -48,7 +48,7 @@ export interface SystemStatus {
 /** Reading a key that holds another kind of value fails naming the key and its setting. */
 function ownKey<T>(reading: Promise<T>, key: string, setting: string): Promise<T> {
   return reading.catch((err: unknown) => {
-    if (!/^WRONGTYPE /.test(errorMessage(err))) throw err;
+    if (!isWrongType(err)) throw err;
     throw new Error(`the Redis key ${key} holds another kind of value than mtc-batch keeps there: another program uses the same name; give mtc-batch a key of its own (${setting})`, { cause: err });
   });
 }
