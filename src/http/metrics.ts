@@ -9,6 +9,7 @@ import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { type QueueCounts, queueCounts } from '../rescope/queue-table.js';
+import { within } from './deadline.js';
 
 export interface MetricsOptions {
   queueCountsMaxAgeMs?: number;
@@ -39,21 +40,14 @@ export function createMetrics(db: Database, log: Logger, options: MetricsOptions
   // its queue figures (absent, with mtc_batch_queue_counts_up 0), never the rest.
   const readCounts = (): Promise<QueueCounts | null> => {
     if (cached && now() - cached.at < maxAgeMs) return cached.counts;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<null>((resolve) => {
-      timer = setTimeout(() => {
-        log.warn(`metrics: the queue counts took longer than ${waitMs} ms; left out of this scrape`);
-        resolve(null);
-      }, waitMs);
+    const read = queueCounts(db).catch((err: unknown) => {
+      log.warn('metrics: reading the queue counts failed', { error: errorMessage(err) });
+      return null;
     });
-    const read = queueCounts(db).then(
-      (counts) => counts,
-      (err: unknown) => {
-        log.warn('metrics: reading the queue counts failed', { error: errorMessage(err) });
-        return null;
-      },
-    );
-    const counts = Promise.race([read, late]).finally(() => clearTimeout(timer));
+    const counts = within(read, waitMs, () => {
+      log.warn(`metrics: the queue counts took longer than ${waitMs} ms; left out of this scrape`);
+      return null;
+    });
     cached = { at: now(), counts };
     return counts;
   };
