@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { type Config, type SettingKey, flagName, flagProperty, maskUrl, settingSpec } from '../config/settings.js';
+import { type Config, type SettingKey, flagName, flagProperty, maskUrl, settingSpec, shownDefault } from '../config/settings.js';
 import { missingTable } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, isWrongType, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
@@ -130,8 +130,7 @@ export function addCommand<O extends object>(
   spec.configure?.(cmd);
   for (const key of spec.settings) {
     const s = settingSpec(key);
-    const shown = s.default === null ? 'unset' : s.default === '' ? '"" (none)' : String(s.default);
-    cmd.addOption(new Option(`${flagName(key)} <value>`, `${s.description} [env ${s.env}; default ${shown}]`));
+    cmd.addOption(new Option(`${flagName(key)} <value>`, `${s.description} [env ${s.env}; default ${shownDefault(s)}]`));
   }
   cmd
     .option('--config <file>', 'JSON file of settings (or env MTC_BATCH_CONFIG)')

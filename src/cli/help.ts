@@ -1,11 +1,11 @@
 /** The part of `--help` that lists environment variables, the config file and exit codes. */
 import { configFileEnv } from '../config/load-config.js';
-import { settings } from '../config/settings.js';
+import { settings, shownDefault } from '../config/settings.js';
 import { exitCodeDescriptions } from '../errors.js';
 
 export function environmentHelp(): string {
   const rows: Array<[string, string]> = [
-    ...settings.map((s): [string, string] => [s.env, `${s.description} (default: ${s.default === null ? 'unset' : s.default === '' ? '"" (none)' : s.default})`]),
+    ...settings.map((s): [string, string] => [s.env, `${s.description} (default: ${shownDefault(s)})`]),
     [configFileEnv, 'JSON file of settings, same as --config <file>'],
     ['DEBUG', 'any value: print stack traces with errors'],
   ];

@@ -310,6 +310,11 @@ export const defaults: Readonly<Config> = Object.freeze(
   Object.fromEntries(settingList.map((s) => [s.key, s.default])) as unknown as Config,
 );
 
+/** A setting's default as help shows it: "unset", "" (none) for the empty text, else its value. */
+export function shownDefault(spec: SettingSpec): string {
+  return spec.default === null ? 'unset' : spec.default === '' ? '"" (none)' : String(spec.default);
+}
+
 export function settingSpec(key: SettingKey): SettingSpec {
   const spec = settingList.find((s) => s.key === key);
   if (!spec) throw new Error(`no such setting: ${key}`);
