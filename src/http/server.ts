@@ -89,20 +89,21 @@ export function createApp(deps: ServerDeps): FastifyInstance {
 
   // A callback hook, not an async one: it runs for every request, and a promise each adds up.
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
     const ms = reply.elapsedTime;
-    metrics.observe(request.method, route, reply.statusCode, ms / 1000);
-    // One shape for every line (undefined fields are left out of the record): no object
-    // is copied or spread per request.
-    log.info('request', {
-      method: request.method,
-      route,
-      path: request.url,
-      status: reply.statusCode,
-      ms: Math.round(ms * 10) / 10,
-      caller: request.callerId || undefined,
-      reason: request.outcomeReason || undefined,
-    });
+    recordRequest(
+      log,
+      metrics,
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        path: request.url,
+        status: reply.statusCode,
+        ms: Math.round(ms * 10) / 10,
+        caller: request.callerId || undefined,
+        reason: request.outcomeReason || undefined,
+      },
+      ms / 1000,
+    );
     done();
   });
 
@@ -129,6 +130,27 @@ export function createApp(deps: ServerDeps): FastifyInstance {
   return app;
 }
 
+/** One access-log line, in the order its fields are written (undefined ones are left out). */
+type AccessLine = {
+  method?: string;
+  route: string;
+  path?: string;
+  status: number;
+  ms?: number;
+  caller?: string;
+  reason?: string;
+};
+
+/**
+ * Every answered request, however it was answered: counted in the metrics (a request
+ * whose method was never read as "unknown") and written as one access-log line. The
+ * line is the log record itself: nothing is copied per request.
+ */
+function recordRequest(log: Logger, metrics: Metrics, line: AccessLine, seconds: number): void {
+  metrics.observe(line.method ?? 'unknown', line.route, line.status, seconds);
+  log.info('request', line);
+}
+
 /**
  * Node's refusals of a request it could not read (fastify's default handler answers them
  * in its own error shape and logs nothing): 408 when the headers or the body did not
@@ -144,8 +166,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logg
       : err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'the request headers are too large']
         : [400, 'the request is not valid HTTP'];
-  metrics.observe('unknown', 'unmatched', status, 0);
-  log.info('request', { route: 'unmatched', status, reason: `${message} (${err.code ?? errorMessage(err)})` });
+  recordRequest(log, metrics, { route: 'unmatched', status, reason: `${message} (${err.code ?? errorMessage(err)})` }, 0);
   if (socket.writable) {
     const body = JSON.stringify({ message });
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
@@ -180,9 +201,7 @@ function listenError(err: unknown, listen: { host: string; port: number }): Erro
 function answerUnroutable(error: FastifyError, request: IncomingMessage, response: ServerResponse, log: Logger, metrics: Metrics): void {
   const [status, message] =
     error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? [414, 'a part of the path is too long'] : error.code === 'FST_ERR_BAD_URL' ? [400, 'the URL is not valid (a malformed %-escape)'] : [400, error.message];
-  const method = request.method ?? 'unknown';
-  metrics.observe(method, 'unmatched', status, 0);
-  log.info('request', { method, route: 'unmatched', path: request.url, status, reason: message });
+  recordRequest(log, metrics, { method: request.method ?? 'unknown', route: 'unmatched', path: request.url, status, reason: message }, 0);
   const body = JSON.stringify({ message });
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
   response.end(body);
