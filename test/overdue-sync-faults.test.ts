@@ -188,23 +188,24 @@ async function blockChecks(t: ExecutionContext, f: NotificationFixture): Promise
   return { release };
 }
 
-/** Waits until a backend of the CLI's database role waits on a lock (the run's query). */
-async function queryWaiting(f: NotificationFixture): Promise<void> {
+/** How many backends of the CLI's database role wait on a lock (the run's query, blocked). */
+async function lockWaiters(f: NotificationFixture): Promise<number> {
   const role = new URL(f.tdb.env.DATABASE_URL!).username;
-  await waitUntil('the run\'s query waits on the table lock', async () => {
-    const { rows } = await f.db.knex.raw("SELECT pid FROM pg_stat_activity WHERE usename = ? AND wait_event_type = 'Lock'", [role]);
-    return (rows as unknown[]).length > 0;
-  });
+  const { rows } = await f.db.knex.raw("SELECT pid FROM pg_stat_activity WHERE usename = ? AND wait_event_type = 'Lock'", [role]);
+  return (rows as unknown[]).length;
+}
+
+/** Waits until the run's query waits on the table lock. */
+async function queryWaiting(f: NotificationFixture): Promise<void> {
+  await waitUntil('the run\'s query waits on the table lock', async () => (await lockWaiters(f)) > 0);
 }
 
 /** Whether, within 5 s, no query of the run's role waits on a lock any more (a cancelled one ends at once). */
 async function queryGone(f: NotificationFixture): Promise<boolean> {
-  const role = new URL(f.tdb.env.DATABASE_URL!).username;
-  for (const started = Date.now(); Date.now() - started < 5_000; await new Promise((r) => setTimeout(r, 50))) {
-    const { rows } = await f.db.knex.raw("SELECT pid FROM pg_stat_activity WHERE usename = ? AND wait_event_type = 'Lock'", [role]);
-    if ((rows as unknown[]).length === 0) return true;
-  }
-  return false;
+  return waitUntil('no query waits on the table lock', async () => (await lockWaiters(f)) === 0, 5_000).then(
+    () => true,
+    () => false,
+  );
 }
 
 function oneClearLine(t: ExecutionContext, r: CliResult, pattern: RegExp): void {

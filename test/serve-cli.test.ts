@@ -2,7 +2,7 @@
 import { createServer } from 'node:net';
 import test from 'ava';
 import { eachDialect, isolatedDatabase } from './helpers/databases.js';
-import { runCli, spawnServe } from './helpers/cli.js';
+import { runCli, spawnServe, untilStderr } from './helpers/cli.js';
 import { queueRows } from './helpers/rescope.js';
 import { world } from './helpers/rescope-world.js';
 import { rescopePath } from './helpers/serve.js';
@@ -90,7 +90,7 @@ test('a Redis outage under serve: one warning naming Redis when it drops, 500s a
   t.is((await fetchIt()).status, 404);
 
   await proxy.close();
-  await waitFor(() => child.stderr().includes('lost the connection to Redis'));
+  await untilStderr(child, 'lost the connection to Redis');
   const failed = await fetchIt();
   t.is(failed.status, 500);
   t.is(await failed.text(), '');
@@ -101,7 +101,7 @@ test('a Redis outage under serve: one warning naming Redis when it drops, 500s a
   const readyBody = (await ready.json()) as { redis: string };
   t.regex(readyBody.redis, /^not connected \(reconnecting/, 'a client that knows it is down says so at once');
   // Log lines gather for up to 50 ms before they are written.
-  await waitFor(() => child.stderr().includes('"msg":"request failed"'));
+  await untilStderr(child, '"msg":"request failed"');
   const lines = child.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, string>);
   t.is(lines.filter((l) => l.msg.startsWith('lost the connection to Redis')).length, 1, 'one warning per outage');
   t.is(lines.find((l) => l.msg.startsWith('lost the connection'))!.msg, `lost the connection to Redis redis://:***@127.0.0.1:${proxy.port}/${redisDb}: reconnecting; requests that need a session fail until it is back`);
@@ -111,16 +111,10 @@ test('a Redis outage under serve: one warning naming Redis when it drops, 500s a
 
   const back = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port), port: proxy.port });
   t.teardown(() => back.close());
-  await waitFor(() => child.stderr().includes('reconnected to Redis'));
+  await untilStderr(child, 'reconnected to Redis');
   t.is((await fetchIt()).status, 404, 'answers again');
   child.child.kill('SIGTERM');
   const r = await child;
   t.is(r.code, 0, r.stderr);
   t.is(r.stderr.split('\n').filter((l) => l.includes('lost the connection to Redis')).length, 1, 'serve\'s own stop is no outage');
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  for (const started = Date.now(); !condition(); await new Promise((r) => setTimeout(r, 50))) {
-    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
-  }
-}
