@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { type Config, type SettingKey, flagName, flagProperty, maskUrl, settingSpec, shownDefault } from '../config/settings.js';
+import { type Config, type LogFormat, type SettingKey, flagName, flagProperty, maskUrl, settingSpec, shownDefault } from '../config/settings.js';
 import { missingTable } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, isWrongType, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
@@ -119,6 +119,14 @@ function explained(err: unknown, runtime: Runtime | undefined): unknown {
   );
 }
 
+/**
+ * The log format asked for before the settings are read: the flag's value, else
+ * MTC_BATCH_LOG_FORMAT, when it is a format; else "auto".
+ */
+export function askedLogFormat(flag: unknown, env: CommandIO['env']): LogFormat {
+  return [flag, env.MTC_BATCH_LOG_FORMAT].find((v): v is LogFormat => v === 'human' || v === 'json' || v === 'auto') ?? 'auto';
+}
+
 /** Adds `spec` to `program`; `setExit` receives the command's exit code. */
 export function addCommand<O extends object>(
   program: Command,
@@ -150,8 +158,7 @@ export function addCommand<O extends object>(
 
     // Until the settings are read (a bad one fails that), the log format a flag or the
     // environment asks for, so a configuration error is written as the log will be.
-    const earlyFormat = [flags.logFormat, io.env.MTC_BATCH_LOG_FORMAT].find((v): v is 'human' | 'json' | 'auto' => v === 'human' || v === 'json' || v === 'auto');
-    let log = createLogger({ format: earlyFormat ?? 'auto', level: 'info', stream: io.stderr, base: { command: spec.name } });
+    let log = createLogger({ format: askedLogFormat(flags.logFormat, io.env), level: 'info', stream: io.stderr, base: { command: spec.name } });
     let runtime: Runtime | undefined;
     const started = performance.now();
     const durationMs = () => Math.round(performance.now() - started);

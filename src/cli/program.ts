@@ -1,6 +1,6 @@
 /** The one commander program; each subcommand is registered here once it exists. */
 import { Command } from 'commander';
-import { type CommandIO, type CommandSpec, addCommand } from './command.js';
+import { type CommandIO, type CommandSpec, addCommand, askedLogFormat } from './command.js';
 import type { ExitCodeValue } from '../errors.js';
 import { environmentHelp } from './help.js';
 import { demoCommand } from './demo.js';
@@ -37,14 +37,13 @@ export function beforeCommandHint(message: string): string {
  * lines unless stderr is a terminal), as the command's log would be.
  */
 function usageErrorsAsJson(io: CommandIO, rawArgs: readonly string[]): boolean {
-  let chosen: string | undefined;
+  let flag: string | undefined;
   for (let i = 0; i < rawArgs.length; i++) {
-    if (rawArgs[i] === '--log-format') chosen = rawArgs[i + 1];
-    else if (rawArgs[i]!.startsWith('--log-format=')) chosen = rawArgs[i]!.slice('--log-format='.length);
+    if (rawArgs[i] === '--log-format') flag = rawArgs[i + 1];
+    else if (rawArgs[i]!.startsWith('--log-format=')) flag = rawArgs[i]!.slice('--log-format='.length);
   }
-  chosen ??= io.env.MTC_BATCH_LOG_FORMAT;
-  if (chosen === 'json' || chosen === 'human') return chosen === 'json';
-  return (io.stderr as { isTTY?: boolean }).isTTY !== true;
+  const format = askedLogFormat(flag, io.env);
+  return format === 'auto' ? (io.stderr as { isTTY?: boolean }).isTTY !== true : format === 'json';
 }
 
 export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void, argv: readonly string[] = []): Command {
