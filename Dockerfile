@@ -19,7 +19,8 @@ RUN npm run build \
  && npm ci --omit=dev --no-audit --no-fund \
  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
 
-# Runtime: only what `npm pack` would ship (package.json "files": bin, dist/src, dist/bundle, sql) and the
+# Runtime: only what `npm pack` would ship (package.json "files": bin, dist/src, dist/bundle,
+# the snapshot's entry point, sql) and the
 # production node_modules. Same Debian release as the build stage, so the native module links.
 FROM node:20-bookworm-slim AS runtime
 # Containers have no terminal: say so rather than rely on auto-detection.
@@ -29,12 +30,17 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/bundle ./dist/bundle
+COPY --from=build /app/dist/snapshot/entry.cjs ./dist/snapshot/entry.cjs
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/sql ./sql
-# On the PATH as `mtc-batch`, as after `npm install -g`; Node resolves the link, so the
-# launcher still finds /app/dist.
+COPY --from=build /app/build/snapshot.mjs /tmp/snapshot.mjs
+# On the PATH as `mtc-batch`, as after `npm install -g`; the launcher resolves the link,
+# so it still finds /app/dist. The start-up snapshot is made here, with this stage's own
+# node binary (the launcher uses it only with the node it was made by), and checked.
 RUN chmod 0755 /app/bin/mtc-batch \
- && ln -s /app/bin/mtc-batch /usr/local/bin/mtc-batch
+ && ln -s /app/bin/mtc-batch /usr/local/bin/mtc-batch \
+ && node /tmp/snapshot.mjs /app \
+ && rm /tmp/snapshot.mjs
 # The image's `node` user, by number: Kubernetes can only enforce runAsNonRoot on a numeric
 # user. The app writes nothing in the image (give SQLite a mounted volume if you use it).
 USER 1000:1000

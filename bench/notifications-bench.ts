@@ -62,7 +62,8 @@ function runCommand(redisUrl: string): Promise<CommandRun> {
     MTC_BATCH_LOG_LEVEL: 'warn',
   };
   const started = performance.now();
-  const child = spawn(process.execPath, [bin, 'overdue-sync', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // As cron runs it: the launcher as a program (from the start-up snapshot).
+  const child = spawn(bin, ['overdue-sync', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -3,7 +3,10 @@
  * spawned and timed from process start to exit, the way a CronJob tick pays it. Side by
  * side in one run, rounds interleaved so a slow spell hits all of them alike:
  *
- *   - the shipped launcher (bin/mtc-batch → the esbuild bundle in dist/bundle);
+ *   - the shipped launcher run as a program (bin/mtc-batch → Node started from the
+ *     start-up snapshot in dist/snapshot);
+ *   - `node bin/mtc-batch`: the esbuild bundle in dist/bundle (what ran before the
+ *     snapshot, and what the launcher falls back to);
  *   - the same program loaded module by module from dist/src (what ran before the bundle);
  *   - `node -e 0`, the floor no command can go under on this machine.
  *
@@ -42,12 +45,13 @@ interface Sample {
   cpuMs: number;
 }
 
-/** Runs `args` with node, timing wall clock from spawn to exit and CPU from the rusage. */
+/** Runs `args` (with node, unless the first is the launcher), timing wall clock from spawn to exit. */
 function timed(args: string[]): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     // 'exit' below comes after the child was reaped, so its CPU is counted by then.
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const [file, rest] = args[0] === bin ? [bin, args.slice(1)] : [process.execPath, args];
+    const child = spawn(file, rest, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('exit', (code) => {
@@ -87,7 +91,8 @@ await migrate(admin);
 await admin.close();
 
 const variants: Array<[string, string[]]> = [
-  ['mtc-batch process (bundle, shipped)', [bin, 'process']],
+  ['mtc-batch process (snapshot, shipped)', [bin, 'process']],
+  ['node bin/mtc-batch process (bundle)', ['--', bin, 'process']],
   ['mtc-batch process (dist/src, unbundled)', [unbundled, 'process']],
   ['node -e 0 (the floor)', ['-e', '0']],
 ];
@@ -105,6 +110,5 @@ for (const [label, list] of samples) {
   const cpu = list.map((s) => s.cpuMs);
   console.log(`${label.padEnd(42)} ${`${median(wall).toFixed(0)} ms`.padStart(12)} ${`${p90(wall).toFixed(0)} ms`.padStart(9)} ${`${median(cpu).toFixed(0)} ms`.padStart(11)}`);
 }
-const shipped = median(samples.get(variants[0]![0])!.map((s) => s.wallMs));
-const before = median(samples.get(variants[1]![0])!.map((s) => s.wallMs));
-console.log(`bundle / unbundled: ${(shipped / before).toFixed(2)}×; target: shipped median ≤ 150 ms`);
+const medianOf = (i: number) => median(samples.get(variants[i]![0])!.map((s) => s.wallMs));
+console.log(`snapshot / bundle: ${(medianOf(0) / medianOf(1)).toFixed(2)}×; bundle / unbundled: ${(medianOf(1) / medianOf(2)).toFixed(2)}×; target: shipped median ≤ 150 ms`);

@@ -6,6 +6,7 @@
 // use is loaded when a connection is opened.
 import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
+import { makeSnapshot } from './snapshot.mjs';
 
 /**
  * pg decides at load whether it runs in a Cloudflare Worker by creating a fetch Response,
@@ -61,3 +62,43 @@ await build({
   legalComments: 'none',
   plugins: [pgOnNode, onlyOurDialects],
 });
+
+// The start-up snapshot (see src/cli/snapshot-main.ts and build/snapshot.mjs): the same
+// program as one CommonJS file, whose loading `node --build-snapshot` runs once, here.
+// Three differences from the bundle above, because a snapshot is built in one process and
+// run in another:
+//   - the modules left out (native drivers, cli-progress) are required when first used,
+//     from where the program runs, through a require() the entry point sets at run time;
+//   - node:tls is reached through a stand-in that loads it when first used (Node cannot
+//     put it in a snapshot; pg and ioredis only use it to open TLS connections);
+//   - import.meta.url is where the program runs, also set at run time.
+const runtimeRequire = {
+  name: 'runtime-require',
+  setup(b) {
+    const names = [...drivers, 'cli-progress'];
+    const filter = new RegExp(`^(${names.map((n) => n.replace(/[/.]/g, (c) => `\\${c}`)).join('|')}|(node:)?tls)$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'runtime-require' }));
+    b.onLoad({ filter: /.*/, namespace: 'runtime-require' }, (args) => ({
+      contents:
+        args.path === 'tls'
+          ? "const load = () => globalThis.__mtcRequire('node:tls'); module.exports = new Proxy({}, { get: (_, k) => load()[k], has: (_, k) => k in load() });"
+          : `module.exports = globalThis.__mtcRequire(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+await build({
+  entryPoints: ['dist/src/cli/snapshot-main.js'],
+  outfile: 'dist/snapshot/entry.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  define: { 'import.meta.url': 'globalThis.__mtcModuleUrl' },
+  banner: { js: "globalThis.__mtcModuleUrl = require('node:url').pathToFileURL(__filename).href; globalThis.__mtcRequire = require;" },
+  logLevel: 'warning',
+  legalComments: 'none',
+  plugins: [pgOnNode, onlyOurDialects, runtimeRequire],
+});
+makeSnapshot('.');

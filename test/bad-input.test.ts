@@ -83,7 +83,7 @@ interface Run {
 
 /** Runs the CLI feeding `input` on stdin, sampling its peak memory while it runs. */
 function runWithMemory(args: string[], env: Record<string, string>, input: Buffer): Promise<Run> {
-  const child = spawn(process.execPath, [binPath, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(binPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let peakKiB = 0;

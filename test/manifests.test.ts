@@ -237,6 +237,10 @@ test('the Dockerfile builds in one stage and runs the CLI the manifests call, as
   }
   const launcher = `${workdir}/bin/mtc-batch`;
   const runtimeRuns = ops(runtime, 'RUN').join('\n');
+  // The start-up snapshot must be made by the runtime stage's own node, or the launcher
+  // never uses it (it checks the node binary) and every command starts ~90 ms slower.
+  t.true(copied.some((c) => c.dest === `${workdir}/dist/snapshot/entry.cjs`), 'Dockerfile: the runtime stage does not copy dist/snapshot/entry.cjs');
+  t.regex(runtimeRuns, new RegExp(`node \\S*snapshot\\.mjs ${workdir}\\b`), 'Dockerfile: the runtime stage does not make the start-up snapshot (node build/snapshot.mjs <dir>)');
   const onPath = new RegExp(`ln -sf? ${launcher.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} /usr/local/bin/mtc-batch\\b`).test(runtimeRuns);
   const entrypoint = JSON.parse(ops(runtime, 'ENTRYPOINT').at(-1) ?? 'null') as unknown;
   t.true(

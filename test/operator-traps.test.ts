@@ -229,7 +229,7 @@ test('a reader that goes away early (| head) is not a crash', async (t) => {
   const lines = Array.from({ length: 5_000 }, (_, i) => JSON.stringify({ source: 'oob', courseId: uuid, memberIds: [uuid], n: i })).join('\n');
   writeFileSync(join(dir, 'in.jsonl'), lines);
   // 5,000 warnings on stderr, merged into a pipe whose reader leaves after one line.
-  const r = await exec('bash', ['-c', `"${process.execPath}" "${binPath}" enqueue --jsonl in.jsonl 2>&1 | head -1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], {
+  const r = await exec('bash', ['-c', `"${binPath}" enqueue --jsonl in.jsonl 2>&1 | head -1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], {
     cwd: dir,
     env: { PATH: process.env.PATH, ...env },
   });

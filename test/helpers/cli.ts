@@ -49,12 +49,12 @@ export async function runCli(args: string[], options: { env?: Record<string, str
   return result(code, out(), err());
 }
 
-/** Spawns bin/mtc-batch as a real process. */
+/** Spawns bin/mtc-batch as a real process, the way an operator runs it (from the start-up snapshot). */
 export function spawnCli(
   args: string[],
   options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; keepStdinOpen?: boolean; cwd?: string; uid?: number; gid?: number } = {},
 ): Promise<CliResult> & { child: ReturnType<typeof spawn>; stderr(): string } {
-  const child = spawn(process.execPath, [binPath, ...args], {
+  const child = spawn(binPath, args, {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(options.cwd ? { cwd: options.cwd } : {}),

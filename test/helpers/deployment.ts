@@ -166,7 +166,7 @@ export const helpCache = new Map<string, { ok: boolean; text: string }>();
 export function helpOf(command: string): { ok: boolean; text: string } {
   let help = helpCache.get(command);
   if (!help) {
-    const r = spawnSync(process.execPath, [binPath, command, '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    const r = spawnSync(binPath, [command, '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
     help = { ok: r.status === 0, text: `${r.stdout}${r.stderr}` };
     helpCache.set(command, help);
   }

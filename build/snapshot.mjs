@@ -1,0 +1,71 @@
+// The start-up snapshot: dist/snapshot/mtc-batch.blob, made from dist/snapshot/entry.cjs
+// (bundled by build/bundle.mjs from src/cli/snapshot-main.ts) with the Node.js that will
+// run it. bin/mtc-batch starts from it only when dist/snapshot/key names this directory
+// and the same node binary; otherwise it loads the plain bundle (slower, same behaviour).
+//
+//   node build/snapshot.mjs [package directory]    (run by `npm run build`; the image
+//                                                   runs it again with its own node)
+//
+// Needs nothing but Node.js. Fails, removing the blob and its key, when the snapshot
+// cannot be made or a run from it does not behave (random ids, environment, arguments).
+import { spawnSync } from 'node:child_process';
+import { realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * What bin/mtc-batch compares before using the blob: the package's real directory, and
+ * the size and modification time (s) of the node binary. It computes the same with
+ * `readlink -f` and `stat -L -c %s.%Y`.
+ */
+export function snapshotKey(root, nodeBinary) {
+  const s = statSync(nodeBinary);
+  return `${realpathSync(root)} ${s.size}.${Math.floor(s.mtimeMs / 1000)}`;
+}
+
+export function makeSnapshot(rootDir) {
+  const root = realpathSync(rootDir);
+  const dir = join(root, 'dist', 'snapshot');
+  const blob = join(dir, 'mtc-batch.blob');
+  const keyFile = join(dir, 'key');
+  rmSync(blob, { force: true });
+  rmSync(keyFile, { force: true });
+  const env = { ...process.env };
+  // The build's own debugging and flags must not end up in every run's heap.
+  for (const name of ['DEBUG', 'NODE_DEBUG', 'NODE_OPTIONS']) delete env[name];
+  const built = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', join(dir, 'entry.cjs')], { cwd: dir, env, encoding: 'utf8' });
+  // Node warns that some of its modules are "not yet fully verified" in snapshots; the
+  // runs below check what the toolkit needs of them.
+  const failure = built.status !== 0 ? built.stderr.split('\n').filter((l) => !/not yet fully verified|may still work|To request support|--trace-warnings/.test(l)).join('\n') : '';
+  if (built.status !== 0) throw new Error(`node --build-snapshot failed (exit ${built.status}):\n${failure}`);
+
+  // Two runs from the blob: each must draw its own random ids, and see its own
+  // environment and arguments, not the build's.
+  const launcher = join(root, 'bin', 'mtc-batch');
+  const runs = ['alice', 'bob'].map((user) => {
+    const run = spawnSync(process.execPath, ['--snapshot-blob', blob, launcher], {
+      env: { ...env, USER: user, MTC_BATCH_SNAPSHOT_SELF_CHECK: '1' },
+      encoding: 'utf8',
+    });
+    if (run.status !== 0) throw new Error(`a run from the snapshot failed (exit ${run.status}): ${run.stderr}`);
+    return { user, seen: JSON.parse(run.stdout) };
+  });
+  for (const { user, seen } of runs) {
+    if (seen.user !== user) throw new Error(`a run from the snapshot saw USER=${seen.user}, not its own ${user}`);
+    if (seen.launcher !== launcher) throw new Error(`a run from the snapshot saw ${seen.launcher} as its launcher, not ${launcher}`);
+  }
+  const [a, b] = runs.map((r) => r.seen);
+  if (a.id === b.id || a.random === b.random) throw new Error('two runs from the snapshot drew the same random values');
+  writeFileSync(keyFile, `${snapshotKey(root, process.execPath)}\n`);
+  return { blob, key: keyFile };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const root = process.argv[2] ?? join(fileURLToPath(new URL('.', import.meta.url)), '..');
+  try {
+    makeSnapshot(root);
+  } catch (err) {
+    process.stderr.write(`build/snapshot.mjs: ${err.message}\n`);
+    process.exitCode = 1;
+  }
+}
