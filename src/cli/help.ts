@@ -8,6 +8,7 @@ export function environmentHelp(): string {
     ...settings.map((s): [string, string] => [s.env, `${s.description} (default: ${shownDefault(s)})`]),
     [configFileEnv, 'JSON file of settings, same as --config <file>'],
     ['DEBUG', 'any value: print stack traces with errors'],
+    ['MTC_BATCH_NO_SNAPSHOT', 'any value: start from the plain bundle, not the start-up snapshot (slower; as with NODE_OPTIONS or DEBUG set)'],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   return [
