@@ -1,6 +1,7 @@
 import test from 'ava';
 import { parseCheckInvalidMessage } from '../src/notifications/check-invalid-message.js';
-import { notificationJson, notificationKey } from '../src/notifications/notification.js';
+import { randomUUID } from 'node:crypto';
+import { notificationBuilder, notificationJson, notificationKey, readStoredNotification, storedValue } from '../src/notifications/notification.js';
 import { mergesOf } from '../src/notifications/sync-journal.js';
 
 const school = 'aaaaaaaa-0000-4000-8000-000000000001';
@@ -35,6 +36,26 @@ test('lists that are not exactly JSON arrays of lower-case UUIDs are refused, ne
   t.is(notificationJson(school, created, `["${a.toUpperCase()}"]`, null), null);
   t.is(notificationJson(school, created, `["${a}",]`, null), null);
   t.is(notificationJson('not-a-uuid', created, `["${a}"]`, null), null);
+});
+
+test("the builder's MTC entry is exactly the plain text wrapped by JSON.stringify, with ids checked or not", (t) => {
+  for (let i = 0; i < 200; i++) {
+    const list = (n: number) => (n === 0 ? (i % 2 === 0 ? null : '[]') : JSON.stringify(Array.from({ length: n }, () => randomUUID())));
+    const [uuid, errors, overdue] = [randomUUID(), list(i % 4), list((i + 1) % 3)];
+    const plain = notificationJson(uuid, created, errors, overdue);
+    for (const checkIds of [true, false]) {
+      t.is(notificationBuilder(created, 'plain', checkIds)(uuid, errors, overdue), plain);
+      const mtc = notificationBuilder(created, 'mtc', checkIds)(uuid, errors, overdue);
+      t.is(mtc, plain === null ? null : storedValue(plain, 'mtc'));
+      if (mtc !== null) t.deepEqual(readStoredNotification(mtc), { format: 'mtc', notification: JSON.parse(plain!) });
+    }
+  }
+});
+
+test('without id checks (a UUID-typed column wrote them) the lists are taken as they are; an empty school still gets nothing', (t) => {
+  t.is(notificationBuilder(created, 'plain', false)(school, `["${a.toUpperCase()}"]`, null), `{"schoolUUID":"${school}","dateTimeCreated":"2026-03-01T09:30:00.000Z","processingErrorPupilUUIDs":["${a.toUpperCase()}"],"overdueChecksUUIDs":[]}`);
+  t.is(notificationBuilder(created, 'mtc', true)(school, `["${a.toUpperCase()}"]`, null), null);
+  t.is(notificationBuilder(created, 'mtc', false)(school, null, '[]'), null);
 });
 
 test('keys are the prefix and the school UUID', (t) => {

@@ -30,22 +30,47 @@ const uuidArray = new RegExp(`^\\[(?:${uuid}(?:,${uuid})*)?\\]$`);
 const bareUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * The stored text, from lists the database already wrote as JSON arrays of lower-case
- * UUIDs (null: empty). Returns null when an input is not exactly that (a malformed id in
- * a text column), so broken JSON is never written; and null when both lists are empty
- * (a school with nothing to report has no entry).
+ * Builds the stored text of each school's notification in one run, from lists the
+ * database already wrote as JSON arrays of lower-case UUIDs (null: empty). The run's
+ * creation time is formatted once, and each entry is one string built in one step: a
+ * run over every school in the country builds 20,000 of them in a process that has just
+ * started, where every call per row counts.
+ *
+ * Returns null when both lists are empty (a school with nothing to report has no entry)
+ * and, with `checkIds`, when an input is not exactly a UUID or such an array (a malformed
+ * id in a text column), so broken JSON is never written. Without `checkIds` the caller
+ * vouches for the ids: the database's UUID type wrote them.
+ *
+ * Format `mtc` is the same JSON text inside MTC's envelope, escaped as JSON.stringify
+ * would escape it: of its characters only the quotes need it (the ids are UUIDs, the rest
+ * is fixed text and an ISO date).
  */
+export function notificationBuilder(created: Date, format: NotificationFormat, checkIds: boolean): (schoolUuid: string, processingErrorPupils: string | null, overdueChecks: string | null) => string | null {
+  const createdText = created.toISOString();
+  const q = format === 'plain' ? '"' : '\\"';
+  const head = format === 'plain' ? '' : '{"meta":{"type":"object"},"value":"';
+  const tail = format === 'plain' ? '' : '"}';
+  const escape = format === 'plain' ? (list: string) => list : (list: string) => list.replaceAll('"', '\\"');
+  return (schoolUuid, processingErrorPupils, overdueChecks) => {
+    const errors = processingErrorPupils ?? '[]';
+    const overdue = overdueChecks ?? '[]';
+    if (checkIds && (!bareUuid.test(schoolUuid) || !uuidArray.test(errors) || !uuidArray.test(overdue))) return null;
+    if (errors === '[]' && overdue === '[]') return null;
+    return (
+      `${head}{${q}schoolUUID${q}:${q}${schoolUuid}${q},${q}dateTimeCreated${q}:${q}${createdText}${q},` +
+      `${q}processingErrorPupilUUIDs${q}:${escape(errors)},${q}overdueChecksUUIDs${q}:${escape(overdue)}}${tail}`
+    );
+  };
+}
+
+/** One notification's JSON text (plain format, ids checked); see notificationBuilder. */
 export function notificationJson(schoolUuid: string, created: Date, processingErrorPupils: string | null, overdueChecks: string | null): string | null {
-  const errors = processingErrorPupils ?? '[]';
-  const overdue = overdueChecks ?? '[]';
-  if (!bareUuid.test(schoolUuid) || !uuidArray.test(errors) || !uuidArray.test(overdue)) return null;
-  if (errors === '[]' && overdue === '[]') return null;
-  return `{"schoolUUID":"${schoolUuid}","dateTimeCreated":"${created.toISOString()}","processingErrorPupilUUIDs":${errors},"overdueChecksUUIDs":${overdue}}`;
+  return notificationBuilder(created, 'plain', true)(schoolUuid, processingErrorPupils, overdueChecks);
 }
 
 /**
- * The value to store for a notification's JSON text. The envelope is built from the same
- * text, escaped once (JSON.stringify of a string: only its quotes need it here).
+ * The value to store for a notification's JSON text: the envelope (format `mtc`) is that
+ * text escaped once (JSON.stringify of a string).
  */
 export function storedValue(json: string, format: NotificationFormat): string {
   return format === 'plain' ? json : `{"meta":{"type":"object"},"value":${JSON.stringify(json)}}`;

@@ -41,7 +41,7 @@ import { type RedisClient, isCluster } from '../redis/redis.js';
 import { ConfigError, ExitCode, MtcError, errorMessage } from '../errors.js';
 import { PackedEntries, loadWriterScripts, setPackedWithTtl, unlinkMany } from '../redis/redis-writer.js';
 import { mergePupils } from './merge-pupils.js';
-import { type NotificationFormat, notificationJson, notificationKey, storedValue } from './notification.js';
+import { type NotificationFormat, notificationBuilder, notificationKey } from './notification.js';
 import { schoolConcerns } from './school-concerns.js';
 import { LockLostError, abandonRun, beginRun, finishRun, loadSyncScripts, lockKeyOf, renewLock, takeLock } from './sync-journal.js';
 
@@ -203,15 +203,18 @@ async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions
   const cutoff = new Date(now.getTime() - options.overdueAfterMinutes * 60_000);
   const started = performance.now();
   const read: Concerns = { schools: [], overdueChecks: 0, processingErrors: 0, sqlMs: 0 };
+  // Ids are checked where the database keeps UUIDs as text (SQLite): a UUID type cannot
+  // hold anything else.
+  const stored = notificationBuilder(now, options.notificationFormat, db.dialect.uuidTextCollation !== undefined);
   for await (const concern of schoolConcerns(db, cutoff, options.signal)) {
     // Stopping here drops the rest of the rows (the query runs to its end on the server).
     if (options.signal?.aborted) break;
-    const value = notificationJson(concern.schoolUuid, now, concern.processingErrorPupils, concern.overdueChecks);
+    const value = stored(concern.schoolUuid, concern.processingErrorPupils, concern.overdueChecks);
     if (value === null) {
       log.warn(`school ${concern.schoolUuid}: an id of its pupils or checks is not a UUID; its notification is left out`);
       continue;
     }
-    onEntry(notificationKey(options.notificationPrefix, concern.schoolUuid), storedValue(value, options.notificationFormat));
+    onEntry(notificationKey(options.notificationPrefix, concern.schoolUuid), value);
     read.schools.push(concern.schoolUuid);
     read.overdueChecks += concern.overdueCount;
     read.processingErrors += concern.processingErrorCount;
