@@ -9,18 +9,23 @@
 // Needs nothing but Node.js. Fails, removing the blob and its key, when the snapshot
 // cannot be made or a run from it does not behave (random ids, environment, arguments).
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
  * What bin/mtc-batch compares before using the blob: the package's real directory, and
- * the size and modification time (s) of the node binary. It computes the same with
+ * the size and modification time (s) of the node binary and of the blob itself (a blob
+ * removed, cut short or changed since would crash Node). It computes the same with
  * `readlink -f` and `stat -L -c %s.%Y`.
  */
-export function snapshotKey(root, nodeBinary) {
-  const s = statSync(nodeBinary);
-  return `${realpathSync(root)} ${s.size}.${Math.floor(s.mtimeMs / 1000)}`;
+export function snapshotKey(root, nodeBinary, blob) {
+  const sizeAndTime = (file) => {
+    const s = statSync(file);
+    return `${s.size}.${Math.floor(s.mtimeMs / 1000)}`;
+  };
+  return `${realpathSync(root)} ${sizeAndTime(nodeBinary)} ${sizeAndTime(blob)}`;
 }
 
 export function makeSnapshot(rootDir) {
@@ -32,8 +37,14 @@ export function makeSnapshot(rootDir) {
   rmSync(keyFile, { force: true });
   const env = { ...process.env };
   // The build's own debugging and flags must not end up in every run's heap.
-  for (const name of ['DEBUG', 'NODE_DEBUG', 'NODE_OPTIONS']) delete env[name];
-  const built = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', join(dir, 'entry.cjs')], { cwd: dir, env, encoding: 'utf8' });
+  for (const name of ['DEBUG', 'NODE_DEBUG', 'NODE_OPTIONS', 'NODE_PG_FORCE_NATIVE', 'MTC_BATCH_SNAPSHOT_SELF_CHECK']) delete env[name];
+  // The snapshot's self-check answers to this value only (see src/cli/snapshot-main.ts).
+  const nonce = randomBytes(16).toString('hex');
+  const built = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', join(dir, 'entry.cjs')], {
+    cwd: dir,
+    env: { ...env, MTC_BATCH_SNAPSHOT_NONCE: nonce },
+    encoding: 'utf8',
+  });
   // Node warns that some of its modules are "not yet fully verified" in snapshots; the
   // runs below check what the toolkit needs of them.
   const failure = built.status !== 0 ? built.stderr.split('\n').filter((l) => !/not yet fully verified|may still work|To request support|--trace-warnings/.test(l)).join('\n') : '';
@@ -44,7 +55,7 @@ export function makeSnapshot(rootDir) {
   const launcher = join(root, 'bin', 'mtc-batch');
   const runs = ['alice', 'bob'].map((user) => {
     const run = spawnSync(process.execPath, ['--snapshot-blob', blob, launcher], {
-      env: { ...env, USER: user, MTC_BATCH_SNAPSHOT_SELF_CHECK: '1' },
+      env: { ...env, USER: user, MTC_BATCH_SNAPSHOT_SELF_CHECK: nonce },
       encoding: 'utf8',
     });
     if (run.status !== 0) throw new Error(`a run from the snapshot failed (exit ${run.status}): ${run.stderr}`);
@@ -56,7 +67,7 @@ export function makeSnapshot(rootDir) {
   }
   const [a, b] = runs.map((r) => r.seen);
   if (a.id === b.id || a.random === b.random) throw new Error('two runs from the snapshot drew the same random values');
-  writeFileSync(keyFile, `${snapshotKey(root, process.execPath)}\n`);
+  writeFileSync(keyFile, `${snapshotKey(root, process.execPath, blob)}\n`);
   return { blob, key: keyFile };
 }
 

@@ -237,6 +237,19 @@ test('a reader that goes away early (| head) is not a crash', async (t) => {
   t.false(/EPIPE|Unhandled/.test(r.stdout + r.stderr), r.stdout + r.stderr);
 });
 
+test('output that cannot be written (a full disk) is said once on stderr, in the log format, with exit 1: no stack trace', async (t) => {
+  const dir = tempDir(t);
+  const r = await exec('bash', ['-c', `"${binPath}" migrate --json --log-format json >/dev/full; echo "exit=$?"`], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}` },
+  });
+  t.regex(r.stdout, /exit=1/, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  t.true(lines.every((l) => l.startsWith('{')), r.stderr);
+  t.is(lines.filter((l) => /could not write the command's output to stdout \(ENOSPC\)/.test(l)).length, 1, r.stderr);
+  t.false(/\bat \S+ \(|throw err/.test(r.stderr), r.stderr);
+});
+
 test('a second stop signal exits at once (130), and --json still prints one object saying so', async (t) => {
   const f = await rescopeFixture(t, 'sqlite');
   // Redis two seconds away each way: the command is busy connecting when the signals come.

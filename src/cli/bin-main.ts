@@ -50,12 +50,18 @@ export async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   // `mtc-batch status | head -1`: a reader that goes away early is not the command's
-  // failure, and must not become an unhandled 'error' event with a stack trace.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') throw err;
-    });
-  }
+  // failure, and must not become an unhandled 'error' event with a stack trace. Any other
+  // failure to write the output (a full disk) is: said once, in the log's format, exit 1.
+  let outputFailed = false;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || outputFailed) return;
+    outputFailed = true;
+    process.exitCode = ExitCode.failure;
+    notice('error', `could not write the command's output to stdout (${err.code ?? err.message}): the output is lost; exit code 1`);
+  });
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') process.exitCode = ExitCode.failure;
+  });
 
   let code: number;
   try {
@@ -64,6 +70,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`mtc-batch: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     code = ExitCode.failure;
   }
+  if (outputFailed) code = ExitCode.failure;
   process.exitCode = code;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);

@@ -168,6 +168,10 @@ export function addCommand<O extends object>(
       if (io.stderr === process.stderr) {
         routeLibraryWarnings(log);
         setActiveLog(log);
+        // Which way bin/mtc-batch started Node (it falls back to the bundle by itself).
+        const blob = process.execArgv.indexOf('--snapshot-blob');
+        if (blob >= 0) log.debug('started from the start-up snapshot', { snapshot: process.execArgv[blob + 1] });
+        else log.debug('started from the bundle, not the start-up snapshot');
       }
       runtime = new Runtime(config, log, { signal: io.signal, database: spec.database });
       const showProgress = !json && log.format === 'human' && io.stderr.isTTY === true;

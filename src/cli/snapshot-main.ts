@@ -15,9 +15,9 @@
  *   - pg's default user (`USER`): set again from the run's environment below;
  *   - colorette (knex's coloured warnings: `TERM`, `NO_COLOR`): the build runs without a
  *     terminal, so knex's own warnings are never coloured (the toolkit logs them itself);
- *   - the `debug` package (knex, ioredis: `DEBUG`, `DEBUG_*`) and semver (`NODE_DEBUG`):
- *     the launcher does not use the snapshot when one of these is set, so library
- *     debugging works as documented by each library;
+ *   - the `debug` package (knex, ioredis: `DEBUG`, `DEBUG_*`), semver (`NODE_DEBUG`) and
+ *     pg's choice of its native driver (`NODE_PG_FORCE_NATIVE`): the launcher does not use
+ *     the snapshot when one of these is set, so each behaves as its library documents;
  *   - V8 and Node flags (`NODE_OPTIONS`) must match the build: the launcher does not use
  *     the snapshot when NODE_OPTIONS is set.
  * `npm run build` checks the result: two runs from the snapshot must get different random
@@ -61,6 +61,10 @@ declare global {
   var __mtcRequire: NodeJS.Require;
 }
 
+// The build's check of the snapshot (build/snapshot.mjs) answers only to the random value
+// that build passed to the snapshot's own making: no operator's environment can reach it.
+const selfCheckNonce = process.env.MTC_BATCH_SNAPSHOT_NONCE ?? '';
+
 if (!startupSnapshot.isBuildingSnapshot()) {
   throw new Error('dist/snapshot/entry.cjs is the start-up snapshot entry point: run bin/mtc-batch');
 }
@@ -74,7 +78,7 @@ startupSnapshot.setDeserializeMainFunction(() => {
   globalThis.__mtcRequire = createRequire(join(root, 'package.json'));
   // Read by pg when it loaded (at build time): the default user of a URL that names none.
   pg.defaults.user = process.env.USER;
-  if (process.env.MTC_BATCH_SNAPSHOT_SELF_CHECK === '1') {
+  if (selfCheckNonce !== '' && process.env.MTC_BATCH_SNAPSHOT_SELF_CHECK === selfCheckNonce) {
     // For the build's check: what a run from the snapshot sees.
     process.stdout.write(`${JSON.stringify({ id: randomUUID(), random: Math.random(), user: pg.defaults.user ?? null, launcher, pid: process.pid })}\n`);
     return;
