@@ -91,6 +91,12 @@ export interface Dialect {
    */
   streamRows?: (knex: Knex, sql: string, bindings: readonly unknown[], signal?: AbortSignal) => AsyncIterable<Record<string, unknown>>;
   /**
+   * Asks the server to cancel the statements running on every connection the pool has lent
+   * out, and retires those connections; returns how many were asked. Undefined where the
+   * toolkit cannot cancel (SQLite runs in the process; SQL Server is not verified live).
+   */
+  cancelRunningStatements?: (knex: Knex) => number;
+  /**
    * Runs one short read-only statement (`?` placeholders, no `??`) straight through the
    * driver on a pooled connection; undefined where knex's raw query is used instead. For
    * the hot path of serve's Fetch.

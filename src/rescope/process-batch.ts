@@ -54,6 +54,12 @@ export interface BatchContext {
   log: Logger;
   maxAttempts: number;
   retryDelaySeconds: number;
+  /**
+   * True once a stopping worker has cancelled the statements of its unfinished batches: a
+   * failure is then the cancel, not the rows' fault, and costs them no attempt (the
+   * worker gives them back to the queue).
+   */
+  cancelled?: () => boolean;
 }
 
 /**
@@ -92,6 +98,7 @@ export async function processBatch(ctx: BatchContext, messages: readonly string[
   try {
     documents = await computeContent(ctx, rows);
   } catch (err) {
+    if (ctx.cancelled?.()) throw err;
     log.warn(`computing content for ${rows.length} rows failed`, { error: errorMessage(err) });
     failures = rows.map((row) => ({ row, error: `computing content failed: ${errorMessage(err)}` }));
   }
@@ -143,7 +150,7 @@ async function storeAll(ctx: BatchContext, documents: ReadonlyArray<{ row: Claim
   } catch (err) {
     // A lost connection is not the rows' fault: splitting would only spend their attempts.
     // The run stops; the rows come back with their lease.
-    if (lostConnection(err)) throw err;
+    if (lostConnection(err) || ctx.cancelled?.()) throw err;
     ctx.log.warn(`storing a batch of ${documents.length} failed; splitting it to isolate the cause`, { error: errorMessage(err) });
   }
   return storeSplitting(ctx, documents);
@@ -153,6 +160,7 @@ async function storeSplitting(ctx: BatchContext, documents: ReadonlyArray<{ row:
   try {
     return await storeTogether(ctx, documents, true);
   } catch (err) {
+    if (ctx.cancelled?.()) throw err;
     if (documents.length === 1) {
       return { processed: 0, alreadyDone: 0, failures: [{ row: documents[0]!.row, error: `storing content failed: ${errorMessage(err)}` }] };
     }

@@ -1,7 +1,7 @@
 import type { Dialect, SqlListType } from '../dialect.js';
 import { pgReadRows } from './direct-read.js';
 import { errorCode, quoteDouble as q } from '../sql-text.js';
-import { pgRowStream } from './pg-row-stream.js';
+import { cancelRunningStatements, pgRowStream } from './pg-row-stream.js';
 
 const nilUuid = '00000000-0000-0000-0000-000000000000';
 
@@ -46,6 +46,7 @@ export const postgres: Dialect = {
     `ALTER TABLE ${q(table)} SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0)`,
   ],
   streamRows: pgRowStream,
+  cancelRunningStatements,
   readRows: pgReadRows,
   booleanLiteral: (value) => (value ? 'true' : 'false'),
   // uuid values have no case: PostgreSQL prints them lower-case.
