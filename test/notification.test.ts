@@ -86,3 +86,15 @@ test('counts are grouped by thousands without locale data', async (t) => {
   t.is(formatCount(1234567), '1,234,567');
   t.is(formatCount(-12345.5), '-12,345.5');
 });
+
+test('a status table right-aligns the counts, and a note after one count does not push the others', async (t) => {
+  const { table } = await import('../src/cli/format.js');
+  t.is(
+    table([
+      ['queued', '5  (oldest due waited 3s)'],
+      ['dispatched', '1,200'],
+      ['bus', '0 ids'],
+    ]),
+    ['  queued          5  (oldest due waited 3s)', '  dispatched  1,200', '  bus             0 ids'].join('\n'),
+  );
+});

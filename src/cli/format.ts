@@ -16,9 +16,14 @@ export function formatCount(n: number): string {
   return fraction === undefined ? grouped : `${grouped}.${fraction}`;
 }
 
-/** Left-aligned label column, right-aligned value column. */
+/** Left-aligned label column; the values' first words (counts) right-aligned, the rest of each value after them. */
 export function table(rows: Array<[string, string]>, indent = '  '): string {
   const width = Math.max(...rows.map(([label]) => label.length));
-  const valueWidth = Math.max(...rows.map(([, value]) => value.length));
-  return rows.map(([label, value]) => `${indent}${label.padEnd(width)}  ${value.padStart(valueWidth)}`).join('\n');
+  // The values' first words (the counts) are right-aligned; what follows them trails.
+  const split = rows.map(([label, value]) => {
+    const head = /^\S*/.exec(value)![0];
+    return { label, head, rest: value.slice(head.length) };
+  });
+  const headWidth = Math.max(...split.map((r) => r.head.length));
+  return split.map(({ label, head, rest }) => `${indent}${label.padEnd(width)}  ${head.padStart(headWidth)}${rest}`.trimEnd()).join('\n');
 }

@@ -52,8 +52,17 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
       }
       await trx.raw(dialect.createBookkeepingSql(bookkeepingTable));
       const done = new Set(await appliedNames(trx));
-      const result: MigrateResult = { applied: [], alreadyApplied: [], skipped: skipped.map((m) => m.name) };
-      for (const migration of wanted) {
+      // A step left out now but applied by an earlier full run is reported as applied.
+      const result: MigrateResult = {
+        applied: [],
+        alreadyApplied: [],
+        skipped: skipped.filter((m) => !done.has(m.name)).map((m) => m.name),
+      };
+      for (const migration of migrations) {
+        if (!wanted.includes(migration)) {
+          if (done.has(migration.name)) result.alreadyApplied.push(migration.name);
+          continue;
+        }
         if (done.has(migration.name)) {
           result.alreadyApplied.push(migration.name);
           continue;
