@@ -16,7 +16,7 @@ export const ExitCode = Object.freeze({
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Human descriptions, in the order `--help` and the README list them. */
-export const exitCodeDescriptions: ReadonlyArray<readonly [ExitCodeValue | '130, 143', string]> = [
+export const exitCodeDescriptions: ReadonlyArray<readonly [ExitCodeValue | '129, 130, 143', string]> = [
   [ExitCode.ok, 'ok'],
   [ExitCode.failure, 'failure: database or Redis unreachable, input interrupted by a signal before its end, or a bug'],
   [ExitCode.usage, 'usage or configuration error (bad flag, setting or id; schema not migrated)'],
@@ -24,7 +24,7 @@ export const exitCodeDescriptions: ReadonlyArray<readonly [ExitCodeValue | '130,
   [ExitCode.forbidden, 'unauthorised or forbidden'],
   [ExitCode.notApplicable, 'not applicable (e.g. rescope is off for the class or course)'],
   [ExitCode.partial, 'partial: some inputs were rejected, the rest were done'],
-  ['130, 143', 'stopped at once by a second SIGINT or SIGTERM, or still busy 24 s after the first (with --json, stdout still holds one error object); unfinished rows return to the queue when their lease expires'],
+  ['129, 130, 143', 'stopped at once by a second SIGHUP, SIGINT or SIGTERM, or still busy 24 s after the first (with --json, stdout still holds one error object); unfinished rows return to the queue when their lease expires'],
 ];
 
 export interface MtcErrorOptions {

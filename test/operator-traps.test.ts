@@ -250,6 +250,17 @@ test('output that cannot be written (a full disk) is said once on stderr, in the
   t.false(/\bat \S+ \(|throw err/.test(r.stderr), r.stderr);
 });
 
+test('SIGHUP stops a command like SIGTERM, and says so, instead of ending it silently', async (t) => {
+  const f = await rescopeFixture(t, 'sqlite');
+  const child = spawnCli(['process', '--wait-seconds', '20', '--json', '--verbose'], { env: { ...f.env, MTC_BATCH_LOG_FORMAT: 'human' } });
+  await untilStderr(child, 'started from');
+  child.child.kill('SIGHUP');
+  const r = await child;
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /received SIGHUP: stopping after the current work/);
+  t.like(r.json(), { stoppedBy: 'signal' });
+});
+
 test('a second stop signal exits at once (130), and --json still prints one object saying so', async (t) => {
   const f = await rescopeFixture(t, 'sqlite');
   // Redis two seconds away each way: the command is busy connecting when the signals come.

@@ -1,5 +1,5 @@
 /**
- * What the `mtc-batch` executable does around `run`: turns SIGTERM/SIGINT into an abort
+ * What the `mtc-batch` executable does around `run`: turns SIGTERM/SIGINT/SIGHUP into an abort
  * signal commands can honour, sets the exit code, and makes sure the process ends even
  * if some handle was left open (a CronJob that hangs is worse than one that fails).
  */
@@ -7,6 +7,8 @@ import { writeSync } from 'node:fs';
 import { ExitCode } from '../errors.js';
 import { notice } from '../log/notice.js';
 import { processIO, run } from './main.js';
+
+const stopSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /** How long a finished command may take to let go of its handles before the watchdog exits. */
 const exitGraceMs = 3_000;
@@ -22,7 +24,7 @@ const stopDeadlineMs = 24_000;
  * reports it), saying why on stderr and, under --json, in the one object stdout promises.
  */
 function exitNow(name: NodeJS.Signals, message: string): never {
-  const exitCode = name === 'SIGINT' ? 130 : 143;
+  const exitCode = name === 'SIGINT' ? 130 : name === 'SIGHUP' ? 129 : 143;
   notice('error', message);
   const args = process.argv.slice(2);
   const end = args.indexOf('--');
@@ -47,8 +49,9 @@ export async function main(): Promise<void> {
       exitNow(name, `received ${name} again: exiting now; unfinished rows return to the queue when their lease expires`);
     }
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // SIGHUP (the terminal went away, or someone expecting a reload): a stop like the others,
+  // said in the log, rather than Node's silent default exit.
+  for (const name of stopSignals) process.on(name, onSignal);
   // `mtc-batch status | head -1`: a reader that goes away early is not the command's
   // failure, and must not become an unhandled 'error' event with a stack trace. Any other
   // failure to write the output (a full disk) is: said once, in the log's format, exit 1.
@@ -72,8 +75,7 @@ export async function main(): Promise<void> {
   }
   if (outputFailed) code = ExitCode.failure;
   process.exitCode = code;
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
+  for (const name of stopSignals) process.off(name, onSignal);
   setTimeout(() => {
     process.stderr.write(`mtc-batch: a connection or timer was still open ${exitGraceMs} ms after the command finished; exiting with code ${code}\n`);
     process.exit(code);

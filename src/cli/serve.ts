@@ -10,7 +10,7 @@ export const serveCommand: CommandSpec = {
     'The one long-running command: the original rescope service\'s HTTP API (GET and POST ' +
     '/api/rescope/{v1|v2}/scope/skipped, authorised by "Authorization: Token <token>" sessions in Redis) over the ' +
     'same functions as rescope-show and enqueue, plus GET /healthz, /readyz and /metrics. Logs one JSON line per ' +
-    'request. On SIGTERM or SIGINT it stops accepting, finishes the requests in flight (cutting them after 20 s), ' +
+    'request. On SIGTERM, SIGINT or SIGHUP it stops accepting, finishes the requests in flight (cutting them after 20 s), ' +
     'closes its connections and exits 0.',
   settings: ['serveHost', 'servePort', 'sessionPrefix', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
   stopsOnSignal: true,
