@@ -212,33 +212,46 @@ postgresOnly('a stop signal after the bus ran empty still gives the running batc
   t.deepEqual((await queueRows(f.db)).map((r) => r.status), [null, null, null, null], 'back in the queue');
 });
 
-postgresOnly('a stop while a batch is stuck behind a lock in its claim cancels the statement and gives the rows back, costing no attempt', async (t) => {
-  const f = await rescopeFixture(t, 'postgres');
-  const { klass } = await classOf(f, 4);
-  await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
-  await dispatch(f.db, f.bus, settings);
-  // The claim reads rescoped_content, which the test locks outright: the claim waits
-  // there holding the queue rows it is moving, so a release could only wait behind it.
-  const blocker = await f.db.knex.transaction();
-  t.teardown(() => blocker.rollback().catch(() => undefined));
-  await blocker.raw('LOCK TABLE rescoped_content IN ACCESS EXCLUSIVE MODE');
-  const controller = new AbortController();
-  const running = processQueue(f.db, f.bus, { ...settings, signal: controller.signal, stopGraceMs: 500 });
-  const deadline = Date.now() + 30_000;
-  const waiting = async () =>
-    Number((await blocker.raw("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%rescoped_content%'")).rows[0].n);
-  while ((await f.bus.length()) > 0 || (await waiting()) === 0) {
-    if (Date.now() > deadline) throw new Error('the claim never waited on the lock');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+// A stop while a batch is stuck behind a lock: in its claim (the claim reads
+// rescoped_content, locked outright, and waits holding the queue rows it is moving) or in
+// its store (a SHARE lock lets the claim through); with a free slot, or with every slot
+// busy and ids still on the bus (the run then waits for a slot, not on the bus).
+for (const [where, lockMode, heldStatus] of [
+  ['its claim', 'ACCESS EXCLUSIVE', 'dispatched'],
+  ['its store', 'SHARE', 'processing'],
+] as const) {
+  for (const concurrency of [1, 2]) {
+    postgresOnly(`a stop while a batch is stuck behind a lock in ${where} (concurrency ${concurrency}) cancels its statements and gives its rows back, costing no attempt`, async (t) => {
+      const f = await rescopeFixture(t, 'postgres');
+      const { klass } = await classOf(f, 4);
+      await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
+      await dispatch(f.db, f.bus, settings);
+      const blocker = await f.db.knex.transaction();
+      t.teardown(() => blocker.rollback().catch(() => undefined));
+      await blocker.raw(`LOCK TABLE rescoped_content IN ${lockMode} MODE`);
+      const controller = new AbortController();
+      // Two batches of two: with one slot, the second stays on the bus.
+      const running = processQueue(f.db, f.bus, { ...settings, batchSize: 2, concurrency, signal: controller.signal, stopGraceMs: 500 });
+      const deadline = Date.now() + 30_000;
+      const waiting = async () =>
+        Number((await blocker.raw("SELECT count(DISTINCT pid) AS n FROM pg_locks WHERE NOT granted AND relation = 'rescoped_content'::regclass")).rows[0].n);
+      while ((await waiting()) < concurrency) {
+        if (Date.now() > deadline) throw new Error('the batches never waited on the lock');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const signalled = performance.now();
+      controller.abort(new Error('received SIGTERM'));
+      const result = await running;
+      t.true(performance.now() - signalled < 5_000, `returned ${Math.round(performance.now() - signalled)} ms after the signal`);
+      t.like(result, { released: 2 * concurrency, stoppedBy: 'signal', processed: 0, retried: 0, failed: 0 });
+      const rows = (await blocker.raw('SELECT status, attempts FROM rescope_queue ORDER BY id')).rows as Array<{ status: string | null; attempts: number }>;
+      t.is(rows.filter((r) => r.status === null).length, 2 * concurrency, JSON.stringify(rows));
+      t.true(rows.every((r) => r.attempts === 0 && (r.status === null || r.status === 'dispatched')), `${JSON.stringify(rows)} (none left ${heldStatus})`);
+      t.is(await f.bus.length(), 4 - 2 * concurrency, 'ids never taken stay on the bus');
+      await blocker.rollback();
+    });
   }
-  const signalled = performance.now();
-  controller.abort(new Error('received SIGTERM'));
-  const result = await running;
-  t.true(performance.now() - signalled < 5_000, `returned ${Math.round(performance.now() - signalled)} ms after the signal`);
-  t.like(result, { released: 4, stoppedBy: 'signal', processed: 0, retried: 0, failed: 0 });
-  t.deepEqual((await blocker.raw('SELECT status, attempts FROM rescope_queue ORDER BY id')).rows, Array(4).fill({ status: null, attempts: 0 }), 'back in the queue, no attempt spent');
-  await blocker.rollback();
-});
+}
 
 eachTarget('dispatch never fills the bus past --max-bus and says when it stopped for that', async (t, target) => {
   const f = await rescopeFixture(t, target);

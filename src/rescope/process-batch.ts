@@ -87,6 +87,12 @@ export async function processBatch(ctx: BatchContext, messages: readonly string[
   // replace it (override); rows whose learner already has content are deleted without
   // recomputing. Both are compare-and-set on 'dispatched', so a row another worker took
   // meanwhile is left to it.
+  // A batch whose worker has given up on it (see BatchContext.cancelled) starts no new
+  // statement: one started now would only wait behind the same lock.
+  const stopIfCancelled = () => {
+    if (ctx.cancelled?.()) throw new Error('the batch was given up: the worker is stopping');
+  };
+  stopIfCancelled();
   const { rows, alreadyDone } = await claimDispatched(db, [...ids]);
   counts.alreadyDone = alreadyDone;
   for (const row of rows) claimed.add(row.id);
@@ -95,6 +101,7 @@ export async function processBatch(ctx: BatchContext, messages: readonly string[
 
   let failures: RowFailure[] = [];
   let documents: Array<{ row: ClaimedRow; content: NewContent }> = [];
+  stopIfCancelled();
   try {
     documents = await computeContent(ctx, rows);
   } catch (err) {
@@ -104,6 +111,7 @@ export async function processBatch(ctx: BatchContext, messages: readonly string[
   }
 
   if (documents.length > 0) {
+    stopIfCancelled();
     const stored = await storeAll(ctx, documents);
     counts.processed += stored.processed;
     counts.alreadyDone += stored.alreadyDone;

@@ -54,13 +54,22 @@ export async function processQueue(db: Database, bus: RescopeBus, options: Proce
   let stoppedBy: ProcessResult['stoppedBy'] = 'bus-empty';
 
   const stopRequested = () => options.signal?.aborted === true || fatal !== undefined;
+  const signal = options.signal;
+  const stopped = signal
+    ? new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      })
+    : undefined;
   while (!stopRequested()) {
     if (options.max !== undefined && taken >= options.max) {
       stoppedBy = 'max';
       break;
     }
     if (inFlight.size >= options.concurrency) {
-      await Promise.race(inFlight.keys());
+      // Every slot busy: wait for one to free up, or for a stop request (a batch stuck
+      // behind a lock may never free its slot; the drain below deals with it).
+      await Promise.race([...inFlight.keys(), ...(stopped ? [stopped] : [])]);
       continue;
     }
     const want = Math.min(options.batchSize, options.max === undefined ? Infinity : options.max - taken);
