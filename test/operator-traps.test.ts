@@ -247,6 +247,8 @@ test('output that cannot be written (a full disk) is said once on stderr, in the
   const lines = r.stderr.trim().split('\n');
   t.true(lines.every((l) => l.startsWith('{')), r.stderr);
   t.is(lines.filter((l) => /could not write the command's output to stdout \(ENOSPC\)/.test(l)).length, 1, r.stderr);
+  // The finished record carries the real exit code.
+  t.regex(lines.at(-1)!, /"msg":"finished".*"exitCode":1/, r.stderr);
   t.false(/\bat \S+ \(|throw err/.test(r.stderr), r.stderr);
 });
 

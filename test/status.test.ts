@@ -49,7 +49,7 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
   t.regex(human.stdout, /^  failed +2$/m);
   // The row past its lease is dispatched: the processing line counts processing rows alone.
   t.regex(human.stdout, /^  processing +1$/m);
-  t.regex(human.stdout, /^  in flight past lease +1 \(dispatched or processing; dispatch puts them back\)$/m);
+  t.regex(human.stdout, /^  in flight past lease +1  \(dispatched or processing; dispatch puts them back\)$/m);
   t.regex(human.stdout, /#\d+ learner .* 5 attempts: storing content failed: disk full/);
   t.regex(human.stdout, /notifications +3 schools {2}\(overdue-sync 2m \d+s ago\)/);
   t.regex(human.stdout, /NOT healthy:\n {2}- 2 queue rows failed/);

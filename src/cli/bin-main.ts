@@ -5,7 +5,7 @@
  */
 import { writeSync } from 'node:fs';
 import { ExitCode } from '../errors.js';
-import { notice } from '../log/notice.js';
+import { notice, outputFailure, outputWasLost } from '../log/notice.js';
 import { processIO, run } from './main.js';
 
 const stopSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
@@ -55,12 +55,10 @@ export async function main(): Promise<void> {
   // `mtc-batch status | head -1`: a reader that goes away early is not the command's
   // failure, and must not become an unhandled 'error' event with a stack trace. Any other
   // failure to write the output (a full disk) is: said once, in the log's format, exit 1.
-  let outputFailed = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE' || outputFailed) return;
-    outputFailed = true;
+    if (err.code === 'EPIPE') return;
     process.exitCode = ExitCode.failure;
-    notice('error', `could not write the command's output to stdout (${err.code ?? err.message}): the output is lost; exit code 1`);
+    if (!outputWasLost()) notice('error', outputFailure(err));
   });
   process.stderr.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') process.exitCode = ExitCode.failure;
@@ -73,7 +71,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`mtc-batch: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     code = ExitCode.failure;
   }
-  if (outputFailed) code = ExitCode.failure;
+  if (outputWasLost()) code = ExitCode.failure;
   process.exitCode = code;
   for (const name of stopSignals) process.off(name, onSignal);
   setTimeout(() => {

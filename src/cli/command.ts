@@ -13,7 +13,7 @@ import { missingTable } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, isWrongType, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 import { routeLibraryWarnings } from '../log/library-warnings.js';
-import { setActiveLog } from '../log/notice.js';
+import { outputFailure, outputWasLost, setActiveLog } from '../log/notice.js';
 import { Runtime } from '../runtime.js';
 import { guardOptionValues } from './option-values.js';
 import { reportError } from './report-error.js';
@@ -176,9 +176,12 @@ export function addCommand<O extends object>(
       runtime = new Runtime(config, log, { signal: io.signal, database: spec.database });
       const showProgress = !json && log.format === 'human' && io.stderr.isTTY === true;
       const outcome = await spec.run({ config, log, runtime, io, json, showProgress }, opts, self.args);
-      if (json) io.stdout.write(`${JSON.stringify(outcome.result)}\n`);
-      else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
-      const exitCode = outcome.exitCode ?? ExitCode.ok;
+      const output = json ? `${JSON.stringify(outcome.result)}\n` : outcome.human ? (outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`) : '';
+      // The output is the command's result: one that cannot be written (a full disk) fails
+      // the command, and its `finished` record says so.
+      const unwritten = output === '' ? undefined : await writeOutput(io.stdout, output);
+      if (unwritten && !outputWasLost()) log.error(outputFailure(unwritten));
+      const exitCode = unwritten ? ExitCode.failure : (outcome.exitCode ?? ExitCode.ok);
       const summary = { ...summaryFields(outcome.result), exitCode, durationMs: durationMs() };
       if (io.signal?.aborted && !spec.stopsOnSignal) log.warn(`stopped early: ${errorMessage(io.signal.reason)}`, summary);
       else log.info('finished', summary);
@@ -197,4 +200,14 @@ export function addCommand<O extends object>(
     }
   });
   return cmd;
+}
+
+/**
+ * Writes `text` and waits until the stream took it: resolves with the error when it could
+ * not be written, undefined otherwise. A reader that left early (EPIPE) is not an error.
+ */
+function writeOutput(stream: Writable, text: string): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    stream.write(text, (err?: NodeJS.ErrnoException | null) => resolve(err && err.code !== 'EPIPE' ? err : undefined));
+  });
 }

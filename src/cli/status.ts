@@ -39,7 +39,7 @@ export const statusCommand: CommandSpec<StatusOptions> = {
       ['dispatched', formatCount(queue.dispatched)],
       ['processing', formatCount(queue.processing)],
       // The lease covers both states in flight: one line for both, so it never reads as "n of fewer".
-      ...(status.pastLease > 0 ? [['in flight past lease', `${formatCount(status.pastLease)} (dispatched or processing; dispatch puts them back)`] as [string, string]] : []),
+      ...(status.pastLease > 0 ? [['in flight past lease', `${formatCount(status.pastLease)}  (dispatched or processing; dispatch puts them back)`] as [string, string]] : []),
       ['failed', formatCount(queue.failed)],
       ['rescoped content', formatCount(status.rescopedContent)],
     ];

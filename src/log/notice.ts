@@ -15,3 +15,19 @@ export function notice(level: 'warn' | 'error', message: string): void {
   if (active) active[level](message);
   else process.stderr.write(`mtc-batch: ${message}\n`);
 }
+
+let outputLost = false;
+
+/**
+ * The one message for a command's output that could not be written to stdout (a full
+ * disk), whoever notices it first: the command waiting for its write, or the stream's
+ * 'error' event. Marks the output lost (see outputWasLost).
+ */
+export function outputFailure(err: NodeJS.ErrnoException): string {
+  outputLost = true;
+  return `could not write the command's output to stdout (${err.code ?? err.message}): the output is lost; exit code 1`;
+}
+
+export function outputWasLost(): boolean {
+  return outputLost;
+}

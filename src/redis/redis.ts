@@ -57,6 +57,10 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     connectTimeout: 5_000,
     // A command waits through at most one reconnect, then fails the job rather than hang.
     maxRetriesPerRequest: 1,
+    // How long disconnect() lets a socket close by itself before destroying it. ioredis's
+    // 2 s timer is never cleared for a socket that had already closed (a refused
+    // connection), which kept a failed command's process alive 2 s after its answer.
+    disconnectTimeout: 200,
     ...(options.commandTimeoutMs ? { commandTimeout: options.commandTimeoutMs } : {}),
     ...aclFriendlyHandshake,
   };
