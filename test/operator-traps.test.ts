@@ -250,6 +250,20 @@ test('output that cannot be written (a full disk) is said once on stderr, in the
   // The finished record carries the real exit code.
   t.regex(lines.at(-1)!, /"msg":"finished".*"exitCode":1/, r.stderr);
   t.false(/\bat \S+ \(|throw err/.test(r.stderr), r.stderr);
+
+  // On an error path (its --json error object is the output) and before any command runs
+  // (--help): the same, in the format asked.
+  for (const args of ['status --json --log-format json', '--help --log-format json']) {
+    const e = await exec('bash', ['-c', `"${binPath}" ${args} >/dev/full; echo "exit=$?"`], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'missing.sqlite')}` },
+    });
+    t.regex(e.stdout, /exit=1/, `${args}: ${e.stderr}`);
+    const records = e.stderr.trim().split('\n');
+    t.true(records.every((l) => l.startsWith('{')), `${args}: ${e.stderr}`);
+    t.is(records.filter((l) => /could not write the command's output to stdout/.test(l)).length, 1, `${args}: ${e.stderr}`);
+    if (args.startsWith('status')) t.regex(records.at(-1)!, /"msg":"finished".*"exitCode":1/, e.stderr);
+  }
 });
 
 test('SIGHUP stops a command like SIGTERM, and says so, instead of ending it silently', async (t) => {

@@ -1,7 +1,7 @@
 /** `serve`'s Fetch route against a real server, database and Redis: the same rules as rescope-show, the original's status codes. */
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
-import { eachTarget } from './helpers/databases.js';
+import { eachTarget, postgresOnly } from './helpers/databases.js';
 import { contentRows, queueRows } from './helpers/rescope.js';
 import { accessCases, world } from './helpers/rescope-world.js';
 import { useRedisCluster } from './helpers/redis.js';
@@ -140,4 +140,30 @@ eachTarget('a failure of ours is 500 with an empty body, and its cause is logged
   t.truthy(failure);
   t.regex(String(failure?.error), /rescoped_content/);
   t.like(s.logs().find((r) => r.msg === 'request'), { level: 'info', command: 'serve', method: 'GET', route: '/api/rescope/:version/scope/skipped', status: 500 });
+});
+
+postgresOnly('a stop whose request is stuck on a database lock cancels its statement after the grace, so the pools close and nothing waits on', async (t) => {
+  const w = await world(t, { dialect: 'postgres', redis: 'single' });
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix, stopGraceMs: 500 });
+  const token = await w.token(w.learner);
+  const blocker = await w.f.db.knex.transaction();
+  t.teardown(() => blocker.rollback().catch(() => undefined));
+  await blocker.raw('LOCK TABLE rescoped_content IN ACCESS EXCLUSIVE MODE');
+  const stuck = s.get(fetchPath({ courseId: w.course.id }), token).catch((err: unknown) => err);
+  const waiting = async () => Number((await blocker.raw("SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'rescoped_content'::regclass")).rows[0].n);
+  const deadline = Date.now() + 30_000;
+  while ((await waiting()) === 0) {
+    if (Date.now() > deadline) throw new Error('the request never waited on the lock');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const started = performance.now();
+  await s.server.stop();
+  await stuck;
+  t.true(performance.now() - started < 5_000, `stopped ${Math.round(performance.now() - started)} ms after asked`);
+  // The cancel travels on a connection of its own: the server acts on it a moment later.
+  const settle = Date.now() + 5_000;
+  while ((await waiting()) > 0 && Date.now() < settle) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(await waiting(), 0, 'the statement was cancelled, not left waiting on the server');
+  t.regex(String(s.logs().find((r) => /requests still running/.test(String(r.msg)))?.msg), /cancelling their \d+ database statements/);
+  await blocker.rollback();
 });

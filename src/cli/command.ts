@@ -187,7 +187,13 @@ export function addCommand<O extends object>(
       else log.info('finished', summary);
       setExit(exitCode);
     } catch (err) {
-      const exitCode = reportError(explained(err, runtime), { json, log, io });
+      let exitCode = reportError(explained(err, runtime), { json, log, io });
+      // With --json the error object is the output: lost, it fails the command (exit 1).
+      if (json) {
+        const unwritten = await writeOutput(io.stdout, '');
+        if (unwritten && !outputWasLost()) log.error(outputFailure(unwritten));
+        if (unwritten || outputWasLost()) exitCode = ExitCode.failure;
+      }
       // Every command ends with one record saying how, failures included.
       log.info('finished', { exitCode, durationMs: durationMs() });
       setExit(exitCode);

@@ -1,6 +1,7 @@
 /** The one commander program; each subcommand is registered here once it exists. */
 import { Command } from 'commander';
 import { type CommandIO, type CommandSpec, addCommand, askedLogFormat } from './command.js';
+import { setNoticeFormatBeforeLog } from '../log/notice.js';
 import type { ExitCodeValue } from '../errors.js';
 import { environmentHelp } from './help.js';
 import { demoCommand } from './demo.js';
@@ -48,6 +49,7 @@ function usageErrorsAsJson(io: CommandIO, rawArgs: readonly string[]): boolean {
 
 export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void, argv: readonly string[] = []): Command {
   const program = new Command('mtc-batch');
+  if (io.stderr === process.stderr) setNoticeFormatBeforeLog(usageErrorsAsJson(io, argv));
   const output = {
     writeOut: (s: string) => io.stdout.write(s),
     // In JSON the hint is part of the error's record (below), not a line of its own.

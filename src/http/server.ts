@@ -26,6 +26,8 @@ export interface ServerDeps {
   metrics?: MetricsOptions;
   /** The client's deadline for its headers (tests shorten it); default timeouts.headersMs. */
   headersTimeoutMs?: number;
+  /** How long a stop lets requests in flight run (tests shorten it); default stopGraceMs. */
+  stopGraceMs?: number;
 }
 
 /** Largest request body: a class-wide member list fits many times over. */
@@ -213,8 +215,9 @@ export interface RunningServer {
   url: string;
   port: number;
   /**
-   * Stops accepting, lets in-flight requests finish (cutting their connections after
-   * `stopGraceMs`), and resolves when the server is closed. Pools are the caller's.
+   * Stops accepting, lets in-flight requests finish (cutting their connections, and
+   * cancelling their database statements, after `stopGraceMs`), and resolves when the
+   * server is closed. Pools are the caller's.
    */
   stop(): Promise<void>;
 }
@@ -237,10 +240,17 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
     port,
     stop() {
       stopping ??= (async () => {
+        const graceMs = deps.stopGraceMs ?? stopGraceMs;
         const cut = setTimeout(() => {
-          deps.log.warn(`requests still running ${stopGraceMs / 1000} s after the stop signal: closing their connections`);
+          // A request stuck on a database lock would also hold the pool's closing, past
+          // the process's deadline: its statement is cancelled where the database allows.
+          const cancelled = deps.db.dialect.cancelRunningStatements?.(deps.db.knex) ?? 0;
+          deps.log.warn(
+            `requests still running ${graceMs / 1000} s after the stop signal: closing their connections` +
+              (cancelled > 0 ? ` and cancelling their ${cancelled} database statements` : ''),
+          );
           app.server.closeAllConnections();
-        }, stopGraceMs);
+        }, graceMs);
         try {
           await app.close();
         } finally {

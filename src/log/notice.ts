@@ -1,7 +1,8 @@
 /**
  * Lines the process writes outside a command's own code (a stop signal received, the
  * forced exit after it) go through the running command's logger, so a JSON-lines log
- * stays JSON lines. Before a command has its logger they are plain text.
+ * stays JSON lines. Before a command has its logger they take the format asked for usage
+ * errors (flag or environment), plain text by default.
  */
 import type { Logger } from './logger.js';
 
@@ -11,8 +12,16 @@ export function setActiveLog(log: Logger | undefined): void {
   active = log;
 }
 
+let beforeLogJson = false;
+
+/** Before a command has its logger: write notices as JSON lines (the format asked for usage errors). */
+export function setNoticeFormatBeforeLog(json: boolean): void {
+  beforeLogJson = json;
+}
+
 export function notice(level: 'warn' | 'error', message: string): void {
   if (active) active[level](message);
+  else if (beforeLogJson) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message })}\n`);
   else process.stderr.write(`mtc-batch: ${message}\n`);
 }
 

@@ -160,7 +160,7 @@ async function drain(db: Database, inFlight: Map<Promise<void>, Batch>, signal: 
   const released =
     (await releaseProcessing(db, unfinished.flatMap((b) => [...b.claimed]))) + (await releaseDispatched(db, unfinished.flatMap((b) => b.popped)));
   log.warn(
-    `stopped with ${batches} batches unfinished ${graceMs} ms after the stop signal` +
+    `stopped with ${batches} ${batches === 1 ? 'batch' : 'batches'} unfinished ${graceMs} ms after the stop signal` +
       `${cancelledStatements > 0 ? ` (${cancelledStatements} running statements cancelled)` : ''}; ${released} rows returned to the queue`,
   );
   return released;

@@ -23,7 +23,7 @@ export interface TestServer {
   post(path: string, body: unknown, token: string): Promise<Answer>;
 }
 
-export async function testServer(t: ExecutionContext, deps: { db: Database; redis: RedisClient; sessionPrefix: string; metrics?: MetricsOptions; headersTimeoutMs?: number }): Promise<TestServer> {
+export async function testServer(t: ExecutionContext, deps: { db: Database; redis: RedisClient; sessionPrefix: string; metrics?: MetricsOptions; headersTimeoutMs?: number; stopGraceMs?: number }): Promise<TestServer> {
   const stream = new PassThrough();
   const lines: string[] = [];
   let partial = '';
