@@ -10,6 +10,7 @@ import { errorMessage, isWrongType } from '../errors.js';
 import { lastRunKeepSeconds, lastRunKeyOf } from '../notifications/sync-journal.js';
 import { countRescopedContent } from '../rescope/content-table.js';
 import { type FailedRow, type QueueCounts, countPastLease, oldestFailed, queueCounts } from '../rescope/queue-table.js';
+import { formatCount } from '../cli/format.js';
 
 export interface StatusOptions {
   leaseSeconds: number;
@@ -79,8 +80,8 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
   ]);
   const problems: string[] = [];
   if ('error' in redisPart) problems.push(redisPart.error);
-  if (queue.failed > 0) problems.push(`${queue.failed} queue rows failed after their last attempt and wait for an operator`);
-  if (pastLease > 0) problems.push(`${pastLease} rows dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
+  if (queue.failed > 0) problems.push(`${formatCount(queue.failed)} queue rows failed after their last attempt and wait for an operator`);
+  if (pastLease > 0) problems.push(`${formatCount(pastLease)} rows dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
   if (oldestQueuedAgeSeconds !== null && oldestQueuedAgeSeconds > options.leaseSeconds) {
     problems.push(`the oldest due queued row has waited ${oldestQueuedAgeSeconds} s: are dispatch and process running, and keeping up?`);
   }
@@ -93,7 +94,7 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
       );
     } else if (ago === null && redisPart.notifications > 0) {
       problems.push(
-        `overdue-sync has not run for longer than the notification TTL: no successful run for 7 days (or ever), yet ${redisPart.notifications} schools are listed as notified: ` +
+        `overdue-sync has not run for longer than the notification TTL: no successful run for 7 days (or ever), yet ${formatCount(redisPart.notifications)} schools are listed as notified: ` +
           'is it scheduled, and does it succeed?',
       );
     }
