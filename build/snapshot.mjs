@@ -45,10 +45,12 @@ export function makeSnapshot(rootDir) {
     env: { ...env, MTC_BATCH_SNAPSHOT_NONCE: nonce },
     encoding: 'utf8',
   });
-  // Node warns that some of its modules are "not yet fully verified" in snapshots; the
-  // runs below check what the toolkit needs of them.
-  const failure = built.status !== 0 ? built.stderr.split('\n').filter((l) => !/not yet fully verified|may still work|To request support|--trace-warnings/.test(l)).join('\n') : '';
-  if (built.status !== 0) throw new Error(`node --build-snapshot failed (exit ${built.status}):\n${failure}`);
+  if (built.status !== 0) {
+    // Node warns that some of its modules are "not yet fully verified" in snapshots (the
+    // runs below check what the toolkit needs of them): only the rest says what failed.
+    const failure = built.stderr.split('\n').filter((l) => !/not yet fully verified|may still work|To request support|--trace-warnings/.test(l));
+    throw new Error(`node --build-snapshot failed (exit ${built.status}):\n${failure.join('\n')}`);
+  }
 
   // Two runs from the blob: each must draw its own random ids, and see its own
   // environment and arguments, not the build's.

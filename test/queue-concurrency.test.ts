@@ -7,7 +7,7 @@ import knexFactory from 'knex';
 import { queueCounts } from '../src/rescope/queue-table.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { spawnCli } from './helpers/cli.js';
-import { clusterOnly, postgresOnly, postgresUrl } from './helpers/databases.js';
+import { clusterOnly, lockWaiters, postgresOnly, postgresUrl } from './helpers/databases.js';
 import { type RescopeFixture, contentRows, enqueueRequests, queueRows, rescopeFixture } from './helpers/rescope.js';
 import { useRedisCluster } from './helpers/redis.js';
 
@@ -107,9 +107,7 @@ postgresOnly('a process killed with SIGKILL mid-batch: after the lease, dispatch
   t.teardown(() => worker.child.kill('SIGKILL'));
   // Killed once its store is sent and waiting on the lock, with its rows 'processing'.
   const deadline = Date.now() + 60_000;
-  const waiting = async () =>
-    ((await trx.raw('SELECT count(*)::int AS n FROM pg_locks WHERE relation = CAST(? AS regclass) AND NOT granted', [table])) as { rows: Array<{ n: number }> }).rows[0]!.n > 0;
-  while ((await queueRows(f.db)).filter((r) => r.status === 'processing').length < 60 || !(await waiting())) {
+  while ((await queueRows(f.db)).filter((r) => r.status === 'processing').length < 60 || (await lockWaiters(trx, table)) === 0) {
     if (Date.now() > deadline) throw new Error('the worker never got to storing its batch');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -1,7 +1,8 @@
+import type { ExecutionContext } from 'ava';
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
-import { eachTarget, postgresOnly } from './helpers/databases.js';
+import { eachTarget, lockWaiters, postgresOnly } from './helpers/databases.js';
 import { type RescopeFixture, contentRows, enqueueRequests, failStorageFor, queueRows, rescopeFixture } from './helpers/rescope.js';
 import { useRedisCluster } from './helpers/redis.js';
 
@@ -186,15 +187,24 @@ eachTarget('a stop signal ends the run before the next batch; nothing is lost', 
   t.is((await contentRows(f.db)).length, 12);
 });
 
-postgresOnly('a stop signal after the bus ran empty still gives the running batches only their grace, then releases their rows', async (t) => {
+/**
+ * PostgreSQL: 4 learners queued and dispatched, and a transaction holding rescoped_content
+ * in `lockMode`, so the batches that process them wait behind it.
+ */
+async function dispatchedBehindLock(t: ExecutionContext, lockMode: 'SHARE' | 'ACCESS EXCLUSIVE') {
   const f = await rescopeFixture(t, 'postgres');
   const { klass } = await classOf(f, 4);
   await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
   await dispatch(f.db, f.bus, settings);
-  // The store waits on a lock the test holds: the batch is running when the bus is empty.
   const blocker = await f.db.knex.transaction();
   t.teardown(() => blocker.rollback().catch(() => undefined));
-  await blocker.raw('LOCK TABLE rescoped_content IN SHARE MODE');
+  await blocker.raw(`LOCK TABLE rescoped_content IN ${lockMode} MODE`);
+  return { f, blocker };
+}
+
+postgresOnly('a stop signal after the bus ran empty still gives the running batches only their grace, then releases their rows', async (t) => {
+  // The store waits on a lock the test holds: the batch is running when the bus is empty.
+  const { f, blocker } = await dispatchedBehindLock(t, 'SHARE');
   const controller = new AbortController();
   const running = processQueue(f.db, f.bus, { ...settings, signal: controller.signal, stopGraceMs: 500 });
   const deadline = Date.now() + 30_000;
@@ -222,20 +232,12 @@ for (const [where, lockMode, heldStatus] of [
 ] as const) {
   for (const concurrency of [1, 2]) {
     postgresOnly(`a stop while a batch is stuck behind a lock in ${where} (concurrency ${concurrency}) cancels its statements and gives its rows back, costing no attempt`, async (t) => {
-      const f = await rescopeFixture(t, 'postgres');
-      const { klass } = await classOf(f, 4);
-      await enqueueRequests(f.db, { source: 'rescope', classId: klass.id });
-      await dispatch(f.db, f.bus, settings);
-      const blocker = await f.db.knex.transaction();
-      t.teardown(() => blocker.rollback().catch(() => undefined));
-      await blocker.raw(`LOCK TABLE rescoped_content IN ${lockMode} MODE`);
+      const { f, blocker } = await dispatchedBehindLock(t, lockMode);
       const controller = new AbortController();
       // Two batches of two: with one slot, the second stays on the bus.
       const running = processQueue(f.db, f.bus, { ...settings, batchSize: 2, concurrency, signal: controller.signal, stopGraceMs: 500 });
       const deadline = Date.now() + 30_000;
-      const waiting = async () =>
-        Number((await blocker.raw("SELECT count(DISTINCT pid) AS n FROM pg_locks WHERE NOT granted AND relation = 'rescoped_content'::regclass")).rows[0].n);
-      while ((await waiting()) < concurrency) {
+      while ((await lockWaiters(blocker, 'rescoped_content')) < concurrency) {
         if (Date.now() > deadline) throw new Error('the batches never waited on the lock');
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

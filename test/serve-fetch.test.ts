@@ -1,7 +1,7 @@
 /** `serve`'s Fetch route against a real server, database and Redis: the same rules as rescope-show, the original's status codes. */
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
-import { eachTarget, postgresOnly } from './helpers/databases.js';
+import { eachTarget, lockWaiters, postgresOnly } from './helpers/databases.js';
 import { contentRows, queueRows } from './helpers/rescope.js';
 import { accessCases, world } from './helpers/rescope-world.js';
 import { useRedisCluster } from './helpers/redis.js';
@@ -150,7 +150,7 @@ postgresOnly('a stop whose request is stuck on a database lock cancels its state
   t.teardown(() => blocker.rollback().catch(() => undefined));
   await blocker.raw('LOCK TABLE rescoped_content IN ACCESS EXCLUSIVE MODE');
   const stuck = s.get(fetchPath({ courseId: w.course.id }), token).catch((err: unknown) => err);
-  const waiting = async () => Number((await blocker.raw("SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'rescoped_content'::regclass")).rows[0].n);
+  const waiting = () => lockWaiters(blocker, 'rescoped_content');
   const deadline = Date.now() + 30_000;
   while ((await waiting()) === 0) {
     if (Date.now() > deadline) throw new Error('the request never waited on the lock');

@@ -5,7 +5,7 @@
  */
 import { writeSync } from 'node:fs';
 import { ExitCode } from '../errors.js';
-import { notice, outputFailure, outputWasLost } from '../log/notice.js';
+import { notice, outputWasLost, reportOutputLost } from '../log/notice.js';
 import { processIO, run } from './main.js';
 
 const stopSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
@@ -58,7 +58,7 @@ export async function main(): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') return;
     process.exitCode = ExitCode.failure;
-    if (!outputWasLost()) notice('error', outputFailure(err));
+    reportOutputLost(err);
   });
   process.stderr.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') process.exitCode = ExitCode.failure;

@@ -13,7 +13,7 @@ import { missingTable } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, isWrongType, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 import { routeLibraryWarnings } from '../log/library-warnings.js';
-import { outputFailure, outputWasLost, setActiveLog } from '../log/notice.js';
+import { outputWasLost, reportOutputLost, setActiveLog } from '../log/notice.js';
 import { Runtime } from '../runtime.js';
 import { guardOptionValues } from './option-values.js';
 import { reportError } from './report-error.js';
@@ -179,21 +179,16 @@ export function addCommand<O extends object>(
       const output = json ? `${JSON.stringify(outcome.result)}\n` : outcome.human ? (outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`) : '';
       // The output is the command's result: one that cannot be written (a full disk) fails
       // the command, and its `finished` record says so.
-      const unwritten = output === '' ? undefined : await writeOutput(io.stdout, output);
-      if (unwritten && !outputWasLost()) log.error(outputFailure(unwritten));
-      const exitCode = unwritten ? ExitCode.failure : (outcome.exitCode ?? ExitCode.ok);
+      const exitCode = (await outputLost(io.stdout, output, log)) ? ExitCode.failure : (outcome.exitCode ?? ExitCode.ok);
       const summary = { ...summaryFields(outcome.result), exitCode, durationMs: durationMs() };
       if (io.signal?.aborted && !spec.stopsOnSignal) log.warn(`stopped early: ${errorMessage(io.signal.reason)}`, summary);
       else log.info('finished', summary);
       setExit(exitCode);
     } catch (err) {
       let exitCode = reportError(explained(err, runtime), { json, log, io });
-      // With --json the error object is the output: lost, it fails the command (exit 1).
-      if (json) {
-        const unwritten = await writeOutput(io.stdout, '');
-        if (unwritten && !outputWasLost()) log.error(outputFailure(unwritten));
-        if (unwritten || outputWasLost()) exitCode = ExitCode.failure;
-      }
+      // With --json the error object (written above) is the output: lost, it fails the
+      // command too. An empty write waits for the ones before it.
+      if (json && (await outputLost(io.stdout, '', log))) exitCode = ExitCode.failure;
       // Every command ends with one record saying how, failures included.
       log.info('finished', { exitCode, durationMs: durationMs() });
       setExit(exitCode);
@@ -209,11 +204,12 @@ export function addCommand<O extends object>(
 }
 
 /**
- * Writes `text` and waits until the stream took it: resolves with the error when it could
- * not be written, undefined otherwise. A reader that left early (EPIPE) is not an error.
+ * Writes `text` (nothing when empty) and waits until the stream took it, with what was
+ * written before. True when the output could not be written, which is then reported
+ * once; a reader that left early (EPIPE) is not a failure.
  */
-function writeOutput(stream: Writable, text: string): Promise<NodeJS.ErrnoException | undefined> {
-  return new Promise((resolve) => {
-    stream.write(text, (err?: NodeJS.ErrnoException | null) => resolve(err && err.code !== 'EPIPE' ? err : undefined));
-  });
+async function outputLost(stream: Writable, text: string, log: Logger): Promise<boolean> {
+  const err = await new Promise<NodeJS.ErrnoException | null | undefined>((resolve) => stream.write(text, resolve));
+  if (err && err.code !== 'EPIPE') reportOutputLost(err, log);
+  return outputWasLost();
 }

@@ -49,13 +49,14 @@ function usageErrorsAsJson(io: CommandIO, rawArgs: readonly string[]): boolean {
 
 export function createProgram(io: CommandIO, setExit: (code: ExitCodeValue) => void, argv: readonly string[] = []): Command {
   const program = new Command('mtc-batch');
-  if (io.stderr === process.stderr) setNoticeFormatBeforeLog(usageErrorsAsJson(io, argv));
+  const asJson = usageErrorsAsJson(io, argv);
+  if (io.stderr === process.stderr) setNoticeFormatBeforeLog(asJson);
   const output = {
     writeOut: (s: string) => io.stdout.write(s),
     // In JSON the hint is part of the error's record (below), not a line of its own.
-    writeErr: (s: string) => (s === `${helpHint}\n` && usageErrorsAsJson(io, argv) ? true : io.stderr.write(s)),
+    writeErr: (s: string) => (s === `${helpHint}\n` && asJson ? true : io.stderr.write(s)),
     outputError: (s: string, write: (s: string) => void) => {
-      if (!usageErrorsAsJson(io, argv)) return write(s);
+      if (!asJson) return write(s);
       const msg = `${s.trim().replace(/^error: /, '')} ${helpHint}`;
       io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg, exitCode: 2 })}\n`);
     },

@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { whenAborted } from '../abort.js';
 import { maskUrl } from '../config/settings.js';
 import type { Logger } from '../log/logger.js';
 import type { CommandSpec, Outcome } from './command.js';
@@ -41,7 +42,7 @@ export const serveCommand: CommandSpec = {
     try {
       const server = await startServer({ db, redis: redis.client, log: serveLog, sessionPrefix: config.sessionPrefix, redisLabel }, { host: config.serveHost, port: config.servePort });
       serveLog.info('listening', { url: server.url, port: server.port });
-      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+      await whenAborted(signal);
       serveLog.info('stopping: no new connections; finishing the requests in flight', { reason: String((signal.reason as Error | undefined)?.message ?? signal.reason) });
       await server.stop();
       // Every access line out before the command's own final record.

@@ -28,13 +28,16 @@ export function notice(level: 'warn' | 'error', message: string): void {
 let outputLost = false;
 
 /**
- * The one message for a command's output that could not be written to stdout (a full
- * disk), whoever notices it first: the command waiting for its write, or the stream's
- * 'error' event. Marks the output lost (see outputWasLost).
+ * Says once, whoever notices it first (the command waiting for its write, or the stream's
+ * 'error' event), that the command's output could not be written to stdout (a full disk):
+ * through `log` when given, else as a notice. Marks the output lost (see outputWasLost).
  */
-export function outputFailure(err: NodeJS.ErrnoException): string {
+export function reportOutputLost(err: NodeJS.ErrnoException, log?: Logger): void {
+  if (outputLost) return;
   outputLost = true;
-  return `could not write the command's output to stdout (${err.code ?? err.message}): the output is lost; exit code 1`;
+  const message = `could not write the command's output to stdout (${err.code ?? err.message}): the output is lost; exit code 1`;
+  if (log) log.error(message);
+  else notice('error', message);
 }
 
 export function outputWasLost(): boolean {

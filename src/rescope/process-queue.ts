@@ -7,6 +7,7 @@
  * statement stuck behind a lock holds the rows' locks, and the release would wait for it.
  */
 import pLimit from 'p-limit';
+import { whenAborted } from '../abort.js';
 import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
 import { type Logger, silentLogger } from '../log/logger.js';
@@ -54,13 +55,7 @@ export async function processQueue(db: Database, bus: RescopeBus, options: Proce
   let stoppedBy: ProcessResult['stoppedBy'] = 'bus-empty';
 
   const stopRequested = () => options.signal?.aborted === true || fatal !== undefined;
-  const signal = options.signal;
-  const stopped = signal
-    ? new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        else signal.addEventListener('abort', () => resolve(), { once: true });
-      })
-    : undefined;
+  const stopped = options.signal ? whenAborted(options.signal) : undefined;
   while (!stopRequested()) {
     if (options.max !== undefined && taken >= options.max) {
       stoppedBy = 'max';

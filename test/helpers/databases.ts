@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../../src/config/settings.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import type { DialectName } from '../../src/db/dialect.js';
@@ -151,4 +151,10 @@ export function clusterOnly(title: string, fn: (t: ExecutionContext, target: Tar
   if (clusterTests && dialectsUnderTest().includes('postgres')) {
     test(`${title} [postgres, redis cluster]`, (t) => fn(t, { dialect: 'postgres', redis: 'cluster' }));
   }
+}
+
+/** PostgreSQL: how many sessions wait for a lock on `table` (a name the connection resolves). */
+export async function lockWaiters(k: Knex, table: string): Promise<number> {
+  const { rows } = (await k.raw('SELECT count(DISTINCT pid)::int AS n FROM pg_locks WHERE NOT granted AND relation = CAST(? AS regclass)', [table])) as { rows: Array<{ n: number }> };
+  return rows[0]!.n;
 }
