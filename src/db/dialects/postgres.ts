@@ -1,7 +1,8 @@
 import type { Dialect, SqlListType } from '../dialect.js';
 import { pgReadRows } from './direct-read.js';
 import { errorCode, quoteDouble as q } from '../sql-text.js';
-import { cancelRunningStatements, pgRowStream } from './pg-row-stream.js';
+import { cancelRunningStatements } from './pg-cancel.js';
+import { pgRowStream } from './pg-row-stream.js';
 
 const nilUuid = '00000000-0000-0000-0000-000000000000';
 
