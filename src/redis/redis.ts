@@ -94,9 +94,15 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     throw new ConnectionError(`cannot connect to Redis ${display}: ${reason ?? errorMessage(cause)}`, { cause });
   }
   if (!isCluster(client)) {
+    // The check and the SELECT go in one round trip; the check's answer is read first (a
+    // refused password or a cluster node explains a failed SELECT).
+    const checking = checkServer(client);
+    const selecting = selectDatabase(client, config.redisUrl, display);
+    checking.catch(() => undefined);
+    selecting.catch(() => undefined);
     let mode: string | null;
     try {
-      mode = await checkServer(client);
+      mode = await checking;
     } catch (err) {
       client.disconnect();
       // A refused password fails the commands queued behind AUTH: report the refusal.
@@ -107,7 +113,7 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
       client.disconnect();
       throw new ConfigError(`REDIS_URL ${display} is a node of a Redis Cluster: write it as redis+cluster://host:port[,host:port…] (rediss+cluster:// for TLS)`);
     }
-    await selectDatabase(client, config.redisUrl, display);
+    await selecting;
   }
   // Connected: from now on a dropped connection is retried briefly.
   const retry = options.reconnect === 'forever' ? (times: number) => Math.min(times * 200, 2_000) : (times: number) => (times > 3 ? null : times * 200);
