@@ -80,6 +80,17 @@ if held > 0 then redis.call('PEXPIRE', journal, held) else redis.call('PEXPIRE',
 return #ARGV - 2`,
 );
 
+// The start of both ways a run begins (KEYS: index, next, lock; ARGV: token, TTL seconds,
+// the lock's lifetime in ms): only while the lock is this run's, renews it and folds a
+// crashed run's "next" into the index, leaving "next" empty.
+const foldNext = `local index, nxt, lock = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('GET', lock) ~= ARGV[1] then return false end
+redis.call('PEXPIRE', lock, ARGV[3])
+redis.call('SUNIONSTORE', index, index, nxt)
+redis.call('EXPIRE', index, ARGV[2])
+redis.call('DEL', nxt)
+`;
+
 /**
  * The run's first step, once its query has read every school. KEYS: index, next, lock;
  * ARGV: the run's token, TTL seconds, the lock's lifetime in ms, then the schools. Only
@@ -89,17 +100,18 @@ return #ARGV - 2`,
  */
 const beginScript = new LuaScript(
   'begin-overdue-sync',
-  `local index, nxt, lock = KEYS[1], KEYS[2], KEYS[3]
-if redis.call('GET', lock) ~= ARGV[1] then return false end
-redis.call('PEXPIRE', lock, ARGV[3])
-redis.call('SUNIONSTORE', index, index, nxt)
-redis.call('EXPIRE', index, ARGV[2])
-redis.call('DEL', nxt)
-if #ARGV < 4 then return redis.call('SMEMBERS', index) end
+  `${foldNext}if #ARGV < 4 then return redis.call('SMEMBERS', index) end
 for i = 4, #ARGV, 1000 do redis.call('SADD', nxt, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 redis.call('EXPIRE', nxt, ARGV[2])
 return redis.call('SDIFF', index, nxt)`,
 );
+
+/**
+ * The first command of a run's transaction (streamed-pass.ts), whose later commands list
+ * the schools in "next" themselves: only the fold. Returns 1, or nil when the lock is not
+ * this run's.
+ */
+export const foldScript = new LuaScript('fold-overdue-sync', `${foldNext}return 1`);
 
 /**
  * KEYS: lock, journal; ARGV: the run's token, the lock's lifetime in ms. While the lock is
@@ -117,18 +129,27 @@ return 1`,
 /**
  * The run's last step. KEYS: lock, journal, index, last-run, next; ARGV: the run's token,
  * TTL seconds, the time, last-run's lifetime, "1" when the run notified any school, then
- * the entries to remove (one server only: in a cluster they live on other nodes, and are
- * removed just before, after a renewal proved the lock still this run's). Only while the
- * lock is still this run's (else nil, and nothing done): removes those entries, makes
- * "next" the index, records the run's time (every successful run, one that notified
- * nobody too), takes the journal (its schools join the index) and lets go of the lock.
- * Returns the journal's records.
+ * either the notification prefix (the entries to remove are the index's schools not in
+ * "next", found here: a transaction's last command) or "" and the entries to remove (one
+ * server only: in a cluster they live on other nodes, and are removed just before, after a
+ * renewal proved the lock still this run's). Only while the lock is still this run's (else
+ * nil, and nothing done): removes those entries, makes "next" the index, records the run's
+ * time (every successful run, one that notified nobody too), takes the journal (its
+ * schools join the index) and lets go of the lock. Returns how many entries it was to
+ * remove, then the journal's records.
  */
-const finishScript = new LuaScript(
+export const finishScript = new LuaScript(
   'finish-overdue-sync',
   `local lock, journal, index, lastRun, nxt = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 if redis.call('GET', lock) ~= ARGV[1] then return false end
-for i = 6, #ARGV do redis.call('UNLINK', ARGV[i]) end
+local removed = #ARGV - 6
+if ARGV[6] ~= '' then
+  local stale = redis.call('SDIFF', index, nxt)
+  for _, school in ipairs(stale) do redis.call('UNLINK', ARGV[6] .. school) end
+  removed = #stale
+else
+  for i = 7, #ARGV do redis.call('UNLINK', ARGV[i]) end
+end
 if ARGV[5] == '1' and redis.call('PTTL', nxt) ~= -2 then
   redis.call('RENAME', nxt, index)
   redis.call('EXPIRE', index, ARGV[2])
@@ -143,6 +164,7 @@ if #records > 0 then
   redis.call('EXPIRE', index, ARGV[2])
 end
 redis.call('DEL', lock)
+table.insert(records, 1, removed)
 return records`,
 );
 
@@ -171,7 +193,7 @@ export async function recordNotifiedSchools(redis: RedisClient, indexKey: string
 
 /** Loads the run's scripts on every node ahead of its pass. */
 export async function loadSyncScripts(redis: RedisClient): Promise<void> {
-  await Promise.all([beginScript.load(redis), renewScript.load(redis), finishScript.load(redis), abandonScript.load(redis)]);
+  await Promise.all([beginScript.load(redis), foldScript.load(redis), renewScript.load(redis), finishScript.load(redis), abandonScript.load(redis)]);
 }
 
 /**
@@ -208,10 +230,21 @@ export async function finishRun(
   notified: boolean,
   entriesToRemove: readonly string[],
 ): Promise<PupilMerge[] | null> {
+  const finished = finishedRun(await finishScript.run(redis, 5, finishArgs(indexKey, token, ttlSeconds, notified, ['', ...entriesToRemove])));
+  return finished === null ? null : finished.replay;
+}
+
+/** The finish script's KEYS and ARGV; `removal`: the prefix, or "" and the entries to remove. */
+export function finishArgs(indexKey: string, token: string, ttlSeconds: number, notified: boolean, removal: readonly string[]): Array<string | number> {
   const keys = [lockKeyOf(indexKey), journalKeyOf(indexKey), indexKey, lastRunKeyOf(indexKey), nextKeyOf(indexKey)];
-  const args = [...keys, token, ttlSeconds, new Date().toISOString(), lastRunKeepSeconds, notified ? '1' : '0', ...entriesToRemove];
-  const records = (await finishScript.run(redis, keys.length, args)) as string[] | null;
-  return records === null ? null : mergesOf(records);
+  return [...keys, token, ttlSeconds, new Date().toISOString(), lastRunKeepSeconds, notified ? '1' : '0', ...removal];
+}
+
+/** The finish script's reply: how many entries it was to remove and the merges to replay, or null (lock not this run's). */
+export function finishedRun(reply: unknown): { removed: number; replay: PupilMerge[] } | null {
+  if (!Array.isArray(reply)) return null;
+  const [removed, ...records] = reply as [number, ...string[]];
+  return { removed: Number(removed), replay: mergesOf(records) };
 }
 
 /** Lets go of a failed run's lock (if still its own) and drops the journal. */
