@@ -38,6 +38,8 @@ import { performance } from 'node:perf_hooks';
 import type { Database } from '../db/database.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { type RedisClient, isCluster } from '../redis/redis.js';
+import { type PupilMerge } from './merge-pupils.js';
+import { StreamedPass } from './streamed-pass.js';
 import { ConfigError, ExitCode, MtcError, errorMessage } from '../errors.js';
 import { PackedEntries, loadWriterScripts, setPackedWithTtl, unlinkMany } from '../redis/redis-writer.js';
 import { mergePupils } from './merge-pupils.js';
@@ -174,9 +176,14 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
   // first-use NOSCRIPT retry. Awaited before the pass, where a failure is reported.
   const loading = Promise.all([loadWriterScripts(redis), loadSyncScripts(redis)]);
   loading.catch(() => undefined);
+  // On one server the pass is a transaction streamed while the query runs (streamed-pass.ts);
+  // in a cluster the entries are packed for the scripts, node by node.
+  const streamed = isCluster(redis)
+    ? null
+    : new StreamedPass(redis, { indexKey: index, prefix: options.notificationPrefix, token, ttlSeconds: options.notificationTtlSeconds, lockMs, connectTimeoutMs: 5_000 });
+  const packed = streamed ? null : new PackedEntries(true);
   try {
-    const packed = new PackedEntries(isCluster(redis));
-    const read = await readConcerns(opened.value, now, options, (key, value) => packed.add(key, value)).catch((err: unknown) => {
+    const read = await readConcerns(opened.value, now, options, (school, key, value) => (streamed ? streamed.add(school, key, value) : packed!.add(key, value))).catch((err: unknown) => {
       // The query cancelled by a stop request fails with the server's "canceling statement".
       throw options.signal?.aborted ? new SyncInterruptedError(options.signal.reason) : err;
     });
@@ -185,7 +192,27 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
     if (options.signal?.aborted) throw new SyncInterruptedError(options.signal.reason);
     if (lost) throw lockLost();
     const redisStarted = performance.now();
-    const removed = await rewrite(redis, packed, read.schools, now, { token, lockMs, lockLost }, options);
+    const runLock = { token, lockMs, lockLost };
+    let removed: number;
+    const outcome = streamed ? await streamed.commit(read.schools.length, lockLost, options.hooks?.beforeRemoval) : null;
+    if (outcome?.done) {
+      removed = outcome.removed;
+      // The lines the scripts' pass logs, in the order its steps happened.
+      log.debug(`redis wrote ${read.schools.length} entries in one transaction sent during the query; ${removed} entries to remove`, { ms: Math.round(performance.now() - redisStarted) });
+      log.debug('redis removed them, swapped the index and released the lock (the same transaction)');
+      await replayJournal(redis, outcome.replay, now, options);
+    } else if (streamed && outcome && !outcome.done) {
+      // Nothing was written: the same pass through the scripts.
+      if (outcome.lockTouched && (await redis.get(lock)) !== token) throw lockLost();
+      const message = `writing the entries through Lua scripts instead of one transaction: ${outcome.reason}`;
+      if (outcome.reason.startsWith('Redis refused')) log.warn(`${message} (a Redis ACL needs +watch +multi +exec for the transaction)`);
+      else log.debug(message);
+      const entries = new PackedEntries(false);
+      for (const { key, value } of streamed.entries()) entries.add(key, value);
+      removed = await rewrite(redis, entries, read.schools, now, runLock, { ...options, hooks: {} });
+    } else {
+      removed = await rewrite(redis, packed!, read.schools, now, runLock, options);
+    }
     const { sqlMs } = read;
     return { schools: read.schools.length, overdueChecks: read.overdueChecks, processingErrors: read.processingErrors, removed, timings: { sqlMs, redisMs: Math.round(performance.now() - redisStarted) } };
   } catch (err) {
@@ -193,12 +220,13 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
     if (!(err instanceof LockLostError)) await abandon(redis);
     throw err;
   } finally {
+    streamed?.close();
     clearInterval(renewal);
   }
 }
 
 /** SQL: every school's notification, handed to `onEntry` while the rows arrive. */
-async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions, onEntry: (key: string, value: string) => void): Promise<Concerns> {
+async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions, onEntry: (school: string, key: string, value: string) => void): Promise<Concerns> {
   const log = options.log ?? silentLogger;
   const cutoff = new Date(now.getTime() - options.overdueAfterMinutes * 60_000);
   const started = performance.now();
@@ -214,7 +242,7 @@ async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions
       log.warn(`school ${concern.schoolUuid}: an id of its pupils or checks is not a UUID; its notification is left out`);
       continue;
     }
-    onEntry(notificationKey(options.notificationPrefix, concern.schoolUuid), value);
+    onEntry(concern.schoolUuid, notificationKey(options.notificationPrefix, concern.schoolUuid), value);
     read.schools.push(concern.schoolUuid);
     read.overdueChecks += concern.overdueCount;
     read.processingErrors += concern.processingErrorCount;
@@ -228,7 +256,7 @@ async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions
 
 async function dryRun(db: Database, redis: RedisClient, now: Date, options: OverdueSyncOptions): Promise<OverdueSyncResult> {
   const entries: Array<{ key: string; value: string }> = [];
-  const read = await readConcerns(db, now, options, (key, value) => entries.push({ key, value }));
+  const read = await readConcerns(db, now, options, (_school, key, value) => entries.push({ key, value }));
   const redisStarted = performance.now();
   const previous = await redis.smembers(options.notificationIndexKey);
   const qualifying = new Set(read.schools);
@@ -293,11 +321,18 @@ async function rewrite(redis: RedisClient, packed: PackedEntries, schools: reado
   if (replay === null) throw lock.lockLost();
   step('removed them, swapped the index and released the lock');
 
-  // 3. Only when notify-invalid wrote while this run held the lock: its merges again, over
-  //    whatever this run's older snapshot wrote or removed.
-  if (replay.length > 0) {
-    await mergePupils(redis, replay, { ...options, now, log });
-    log.info(`replayed the notify-invalid writes of ${replay.length} schools made while this run was in progress`);
-  }
+  // 3. Only when notify-invalid wrote while this run held the lock: its merges again.
+  await replayJournal(redis, replay, now, options);
   return stale.length;
+}
+
+/**
+ * The merges notify-invalid journaled while this run held the lock, made again over
+ * whatever this run's older snapshot wrote or removed. Nothing when the journal was empty.
+ */
+async function replayJournal(redis: RedisClient, replay: readonly PupilMerge[], now: Date, options: OverdueSyncOptions): Promise<void> {
+  if (replay.length === 0) return;
+  const log = options.log ?? silentLogger;
+  await mergePupils(redis, replay, { ...options, now, log });
+  log.info(`replayed the notify-invalid writes of ${replay.length} schools made while this run was in progress`);
 }

@@ -30,7 +30,7 @@ export const jobCommands = [
   'get', 'set', 'del', 'unlink', 'expire', 'pexpire', 'pttl', 'type', 'rename',
   'rpush', 'lpop', 'llen', 'lrange',
   'sadd', 'scard', 'smembers', 'sdiff', 'sunionstore',
-  'evalsha', 'eval', 'script|load',
+  'evalsha', 'eval', 'script|load', 'watch', 'multi', 'exec',
   'ping', 'cluster|slots', 'cluster|info', 'client|setname', 'asking', 'readonly',
 ] as const;
 
