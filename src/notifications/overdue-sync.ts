@@ -4,8 +4,14 @@
  *
  * The run lock is taken before the query starts, while the database opens (see
  * sync-journal.ts for why notify-invalid needs it held from before the snapshot), and
- * renewed every third of its lifetime while the run is alive. Then the Redis pass is two
- * round trips whatever the number of schools:
+ * renewed every third of its lifetime while the run is alive.
+ *
+ * On one Redis server the pass is one transaction sent on a second connection while the
+ * rows arrive, with the same steps as below in the same order, fenced by WATCH on the lock;
+ * after the last row only EXEC is left (streamed-pass.ts). When that connection or the
+ * transaction is refused, or EXEC finds the lock touched while it is still this run's
+ * (its own renewal), nothing was written and the pass below runs instead. On a Redis
+ * Cluster it always does. That pass is two round trips whatever the number of schools:
  *   1. one script folds any "next" set a crashed run left into "current" (the index of the
  *      last run), lists this run's schools in a fresh "next" and returns SDIFF current next:
  *      the schools notified last time that no longer qualify, read from the index, without
@@ -20,8 +26,9 @@
  * the next one, which removes whatever should go. The run lock makes the fixed name of
  * "next" safe.
  *
- * Fencing. Every script of the pass first checks that the lock still holds this run's
- * token, and does nothing otherwise: a run paused longer than the lock's lifetime (while
+ * Fencing. The transaction runs only if the lock held this run's token when WATCH began
+ * and was not touched until EXEC; every script of the other pass first checks that the
+ * lock still holds this run's token, and does nothing otherwise: a run paused longer than the lock's lifetime (while
  * another run started and finished) writes and removes nothing once it comes back, and
  * exits 1 (LockLostError). Whatever it had written before its pause came before the other
  * run's pass, which rewrote every entry and removed those that no longer qualify, so on
