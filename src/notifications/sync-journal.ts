@@ -82,13 +82,16 @@ return #ARGV - 2`,
 
 // The start of both ways a run begins (KEYS: index, next, lock; ARGV: token, TTL seconds,
 // the lock's lifetime in ms): only while the lock is this run's, renews it and folds a
-// crashed run's "next" into the index, leaving "next" empty.
+// crashed run's "next" into the index, leaving "next" empty. (Only when there is one:
+// SUNIONSTORE rebuilds the whole index, ~5 ms for 16,500 schools.)
 const foldNext = `local index, nxt, lock = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('GET', lock) ~= ARGV[1] then return false end
 redis.call('PEXPIRE', lock, ARGV[3])
-redis.call('SUNIONSTORE', index, index, nxt)
+if redis.call('SCARD', nxt) > 0 then
+  redis.call('SUNIONSTORE', index, index, nxt)
+  redis.call('DEL', nxt)
+end
 redis.call('EXPIRE', index, ARGV[2])
-redis.call('DEL', nxt)
 `;
 
 /**
