@@ -59,7 +59,7 @@ test('resp writes byte lengths, not string lengths', (t) => {
 });
 
 test('parseReply reads every reply type, and waits for a reply cut anywhere', (t) => {
-  const text = '+OK\r\n-ERR wrong\r\n:42\r\n$-1\r\n$5\r\nhé\r\n\r\n*-1\r\n*3\r\n:1\r\n*0\r\n$3\r\nabc\r\n';
+  const text = '+OK\r\n-ERR wrong\r\n:42\r\n$-1\r\n$5\r\nhé\r\n\r\n*-1\r\n*3\r\n:1\r\n*0\r\n$3\r\nabc\r\n+OKAY\r\n:-7\r\n:123456789012345678\r\n+QUEUED\r\n';
   const buf = Buffer.from(text);
   const replies = [];
   let pos = 0;
@@ -68,11 +68,11 @@ test('parseReply reads every reply type, and waits for a reply cut anywhere', (t
     replies.push(parsed.reply);
     pos = parsed.next;
   }
-  t.is(replies.length, 7);
+  t.is(replies.length, 11);
   t.is(replies[0], 'OK');
   t.true(replies[1] instanceof RedisReplyError);
   t.is((replies[1] as Error).message, 'ERR wrong');
-  t.deepEqual(replies.slice(2), [42, null, 'hé\r\n', null, [1, [], 'abc']]);
+  t.deepEqual(replies.slice(2), [42, null, 'hé\r\n', null, [1, [], 'abc'], 'OKAY', -7, 123456789012345678, 'QUEUED']);
   // Cut at every byte: never a wrong reply, only "not yet".
   for (let cut = 0; cut < buf.length; cut++) {
     const part = buf.subarray(0, cut);

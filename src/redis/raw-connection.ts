@@ -35,15 +35,36 @@ export function resp(args: ReadonlyArray<string | number>): string {
 
 const CR = 13;
 const PLUS = 43;
+const COLON = 58;
 
 /**
  * Parses one reply at `pos`: the reply and where the next starts, or undefined when the
  * buffer ends first (pure).
  */
 export function parseReply(buf: Buffer, pos: number): { reply: Reply; next: number } | undefined {
+  // The replies a transaction is made of, +OK and small integers, read byte by byte: an
+  // EXEC answers with tens of thousands of them.
+  const type = buf[pos];
+  if (type === PLUS && buf[pos + 1] === 79 && buf[pos + 2] === 75 && buf[pos + 3] === CR) {
+    return pos + 4 < buf.length ? { reply: 'OK', next: pos + 5 } : undefined;
+  }
+  if (type === COLON) {
+    let at = pos + 1;
+    let value = 0;
+    const negative = buf[at] === 45;
+    if (negative) at++;
+    for (; at < buf.length && at < pos + 17; at++) {
+      const c = buf[at]!;
+      if (c === CR) {
+        if (at + 1 >= buf.length) return undefined;
+        return { reply: negative ? -value : value, next: at + 2 };
+      }
+      value = value * 10 + (c - 48);
+    }
+    if (at >= buf.length) return undefined;
+  }
   const end = buf.indexOf(CR, pos);
   if (end < 0 || end + 1 >= buf.length) return undefined;
-  const type = buf[pos];
   const line = buf.toString('utf8', pos + 1, end);
   const after = end + 2;
   switch (type) {
