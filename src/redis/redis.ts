@@ -85,7 +85,10 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     lastError = err;
   });
   try {
-    await client.connect();
+    // A cluster client whose seeds answer but whose cluster is failing (a master down:
+    // cluster_state:fail) neither connects nor fails: it ends. Its end, or no answer in
+    // time, fails the connect.
+    await (isCluster(client) ? untilConnected(client, common.connectTimeout) : client.connect());
   } catch (err) {
     client.disconnect();
     const cause = lastError ?? err;
@@ -178,7 +181,23 @@ function nodeOptions(target: ClusterTarget, servername: string): RedisOptions {
   };
 }
 
-/** Why the seed nodes of a cluster gave no slots (refused, auth, cluster mode off…), or null. */
+/** Connects a cluster client: rejects when it ends without connecting, or after `timeoutMs`. */
+function untilConnected(client: Cluster, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`no answer from the cluster within ${timeoutMs} ms`)), timeoutMs);
+    const ended = () => done(new Error('the cluster client gave up connecting'));
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      client.off('end', ended);
+      if (err) reject(err);
+      else resolve();
+    };
+    client.once('end', ended);
+    client.connect().then(() => done(), done);
+  });
+}
+
+/** Why the seed nodes of a cluster gave no slots (refused, auth, cluster mode off, a failing cluster…), or null. */
 async function whyNoSlots(target: ClusterTarget, connectTimeout: number): Promise<string | null> {
   const reasons = await Promise.all(
     target.nodes.map(async ({ host, port }) => {
@@ -199,7 +218,9 @@ async function whyNoSlots(target: ClusterTarget, connectTimeout: number): Promis
       try {
         await probe.connect();
         await probe.cluster('SLOTS');
-        return null;
+        // A master down: the nodes refuse every key until it is back or replaced.
+        const state = /cluster_state:(\w+)/.exec(String(await probe.cluster('INFO')))?.[1];
+        return state && state !== 'ok' ? `${host}:${port}: cluster_state:${state} (a master is down or not every slot is served; the cluster refuses commands until it recovers)` : null;
       } catch (err) {
         return `${host}:${port}: ${errorMessage(failure ?? err)}`;
       } finally {
