@@ -24,7 +24,7 @@ export const exitCodeDescriptions: ReadonlyArray<readonly [ExitCodeValue | '129,
   [ExitCode.forbidden, 'unauthorised or forbidden'],
   [ExitCode.notApplicable, 'not applicable (e.g. rescope is off for the class or course)'],
   [ExitCode.partial, 'partial: some inputs were rejected, the rest were done'],
-  ['129, 130, 143', 'stopped at once by a second SIGHUP, SIGINT or SIGTERM, or still busy 24 s after the first (with --json, stdout still holds one error object); unfinished rows return to the queue when their lease expires'],
+  ['129, 130, 143', 'stopped at once by a second SIGHUP, SIGINT or SIGTERM, or still busy 24 s after the first (with --json, stdout still holds one error object); the message says what that left: for process and dispatch, unfinished rows return to the queue when their lease expires'],
 ];
 
 export interface MtcErrorOptions {
@@ -128,6 +128,11 @@ export function lostConnection(err: unknown): { service: 'database' | 'redis'; r
   const name = (err as { name?: unknown } | null)?.name;
   if (name === 'MaxRetriesPerRequestError' || /^Connection is closed\.?$/.test(message) || /Stream isn't writeable/.test(message)) {
     return { service: 'redis', reason: 'it stopped answering and did not come back while the job retried' };
+  }
+  // ioredis's cluster client when a node went away under it (it follows MOVED to the dead
+  // node, or finds no node for a slot), and a cluster refusing commands while it fails.
+  if (name === 'ClusterAllFailedError' || /^Too many Cluster redirections/.test(message) || /^CLUSTERDOWN /.test(message)) {
+    return { service: 'redis', reason: `a node of the Redis Cluster stopped answering, or the cluster is failing (${message})` };
   }
   return null;
 }

@@ -19,18 +19,44 @@ const exitGraceMs = 3_000;
  */
 const stopDeadlineMs = 24_000;
 
+/** The command's arguments, before any `--`. */
+function commandArgs(): string[] {
+  const args = process.argv.slice(2);
+  const end = args.indexOf('--');
+  return end === -1 ? args : args.slice(0, end);
+}
+
+/** Says `message` in the log's format and, under --json, as the one object stdout promises. */
+function fail(code: string, message: string, exitCode: number): void {
+  notice('error', message);
+  if (commandArgs().includes('--json')) writeSync(1, `${JSON.stringify({ error: { code, message, exitCode } })}\n`);
+}
+
+/** What stopping the command at once leaves behind, in its own terms. */
+function leftBehind(): string {
+  const command = commandArgs().find((arg) => !arg.startsWith('-'));
+  switch (command) {
+    case 'process':
+    case 'dispatch':
+      return 'unfinished rows return to the queue when their lease expires';
+    case 'overdue-sync':
+      return 'its run lock stays until it expires (overdueSyncLockSeconds), runs meanwhile are skipped, and the next run repairs whatever this one left';
+    case 'notify-invalid':
+      return 'messages of the batch in progress may be marked but not notified: give the same input again (a replay is harmless)';
+    case 'serve':
+      return 'requests in flight were cut off';
+    default:
+      return 'nothing was left half-done that the next run does not redo';
+  }
+}
+
 /**
  * Ends the process at once after a stop signal (128 + the signal's number, as a shell
  * reports it), saying why on stderr and, under --json, in the one object stdout promises.
  */
 function exitNow(name: NodeJS.Signals, message: string): never {
   const exitCode = name === 'SIGINT' ? 130 : name === 'SIGHUP' ? 129 : 143;
-  notice('error', message);
-  const args = process.argv.slice(2);
-  const end = args.indexOf('--');
-  if ((end === -1 ? args : args.slice(0, end)).includes('--json')) {
-    writeSync(1, `${JSON.stringify({ error: { code: 'interrupted', message, exitCode } })}\n`);
-  }
+  fail('interrupted', message, exitCode);
   process.exit(exitCode);
 }
 
@@ -43,10 +69,10 @@ export async function main(): Promise<void> {
       notice('warn', `received ${name}: stopping after the current work (send again to exit now)`);
       controller.abort(new Error(`received ${name}`));
       setTimeout(() => {
-        exitNow(name, `still busy ${stopDeadlineMs / 1000} s after ${name}: exiting now; unfinished rows return to the queue when their lease expires`);
+        exitNow(name, `still busy ${stopDeadlineMs / 1000} s after ${name}: exiting now; ${leftBehind()}`);
       }, stopDeadlineMs).unref();
     } else {
-      exitNow(name, `received ${name} again: exiting now; unfinished rows return to the queue when their lease expires`);
+      exitNow(name, `received ${name} again: exiting now; ${leftBehind()}`);
     }
   };
   // SIGHUP (the terminal went away, or someone expecting a reload): a stop like the others,
@@ -64,6 +90,15 @@ export async function main(): Promise<void> {
     if (err.code !== 'EPIPE') process.exitCode = ExitCode.failure;
   });
 
+  // A command left waiting on something that will never answer, with nothing else to do
+  // (ioredis's cluster client facing a failing cluster neither connects nor fails): Node
+  // would end with exit code 0 and not a word. It fails instead, saying so.
+  let settled = false;
+  process.once('beforeExit', () => {
+    if (settled) return;
+    fail('stranded', 'the command stopped with its work unfinished: it was waiting for an answer (from Redis or the database) that can no longer come; nothing more was done', ExitCode.failure);
+    process.exitCode = ExitCode.failure;
+  });
   let code: number;
   try {
     code = await run(process.argv, processIO(controller.signal));
@@ -71,6 +106,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`mtc-batch: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     code = ExitCode.failure;
   }
+  settled = true;
   if (outputWasLost()) code = ExitCode.failure;
   process.exitCode = code;
   for (const name of stopSignals) process.off(name, onSignal);
