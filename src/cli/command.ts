@@ -92,12 +92,15 @@ export function summaryFields(result: Record<string, unknown>): Record<string, u
  * table" from a job's query (the schema check at connect covers the toolkit's own
  * tables; this covers the reference tables, which other systems own in production).
  */
-function explained(err: unknown, runtime: Runtime | undefined): unknown {
+function explained(err: unknown, runtime: Runtime | undefined, command: string): unknown {
   if (err instanceof MtcError) return err;
   const lost = lostConnection(err);
   if (lost && runtime) {
     const target = lost.service === 'database' ? `the database ${maskUrl(runtime.config.databaseUrl)}` : `Redis ${maskUrl(runtime.config.redisUrl)}`;
-    return new ConnectionError(`lost the connection to ${target}: ${lost.reason}; the next run carries on where this one stopped`, { cause: err });
+    // notify-invalid's input is not read again by itself: the batch in progress may be
+    // marked in SQL and not yet notified.
+    const next = command === 'notify-invalid' ? 'give the same input again (a replay is harmless: marked checks are notified again)' : 'the next run carries on where this one stopped';
+    return new ConnectionError(`lost the connection to ${target}: ${lost.reason}; ${next}`, { cause: err });
   }
   if (/^(MOVED|ASK) \d+ /.test(errorMessage(err))) {
     return new ConfigError(`REDIS_URL points at a node of a Redis Cluster (it answered ${errorMessage(err).split(' ')[0]}): write it as redis+cluster://host:port[,host:port…]`, { cause: err });
@@ -185,7 +188,7 @@ export function addCommand<O extends object>(
       else log.info('finished', summary);
       setExit(exitCode);
     } catch (err) {
-      let exitCode = reportError(explained(err, runtime), { json, log, io });
+      let exitCode = reportError(explained(err, runtime, spec.name), { json, log, io });
       // With --json the error object (written above) is the output: lost, it fails the
       // command too. An empty write waits for the ones before it.
       if (json && (await outputLost(io.stdout, '', log))) exitCode = ExitCode.failure;

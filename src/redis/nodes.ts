@@ -36,7 +36,7 @@ export function groupByNode<T>(client: RedisClient, items: readonly T[], keyOf: 
     const key = keyOf(item);
     const address = (client.slots[calculateSlot(key)] as string[] | undefined)?.[0];
     const node = address === undefined ? undefined : byAddress.get(address);
-    if (!node) throw new Error(`no cluster node is known to serve ${key} (slot ${calculateSlot(key)}); is the cluster resharding?`);
+    if (!node) throw new Error(`no cluster node is known to serve ${key} (slot ${calculateSlot(key)}): a master is down, or the cluster is resharding`);
     let group = groups.get(node);
     if (!group) groups.set(node, (group = []));
     group.push(item);
