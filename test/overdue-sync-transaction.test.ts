@@ -256,3 +256,22 @@ test('a prefix that is not ASCII, when the scripts write the pass: the entries a
   t.true(log.lines.some((l) => throughScripts.test(l.msg)));
   await assertWritten(t, f.redis.client as Redis, { ...f, options, key: (s) => `${options.notificationPrefix}${s}` }, schools);
 });
+
+eachDialect('the index key holding another kind of value: the transaction is not begun, nothing written, the same error as the scripts give', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  await seedOverdueSchools(f.db, 20, 1, now);
+  await f.redis.client.set(f.options.notificationIndexKey, 'not a set');
+  const err = await t.throwsAsync(overdueSync(f.db, f.redis.client, { ...f.options, now }));
+  t.regex(err?.message ?? '', /^WRONGTYPE the key .*\{overdue\}:notified holds a string, not a set$/);
+  t.deepEqual(await f.redis.keys(), [f.options.notificationIndexKey], 'no entry, no "next", no lock left');
+});
+
+test('the index key holding another kind of value, on the command line: exit 2 naming the setting', async (t) => {
+  const f = await notificationFixture(t, 'sqlite');
+  await seedOverdueSchools(f.db, 5, 1, now);
+  await f.redis.client.rpush(`${f.options.notificationIndexKey}:journal`, 'x');
+  await f.redis.client.set(`${f.options.notificationIndexKey}:next`, 'x');
+  const r = await spawnCli(['overdue-sync', '--json'], { env: f.env });
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stdout, /holds a string, not a set.*give mtc-batch keys of its own.*MTC_BATCH_NOTIFICATION_INDEX_KEY/);
+});

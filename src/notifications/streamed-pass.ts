@@ -7,7 +7,8 @@
  *
  * On that connection, opened as soon as the run holds its lock:
  *
- *   WATCH <lock>  GET <lock>  MULTI       nothing more is sent before these have answered
+ *   WATCH <lock>  GET <lock>  TYPE <index>, <next>, <journal>  MULTI
+ *                                         nothing more is sent before these have answered
  *   EVAL fold                             renew the lock, fold a crashed run's "next" into the index
  *   SADD <next> <school>…  SET <entry> <value> EX <ttl> …   per thousand schools, as they arrive
  *   EXPIRE <next> <ttl>
@@ -35,7 +36,7 @@ import type { Redis } from 'ioredis';
 import { errorMessage } from '../errors.js';
 import { RawRedisConnection, type Reply, RedisReplyError, parseReply, resp } from '../redis/raw-connection.js';
 import type { PupilMerge } from './merge-pupils.js';
-import { finishArgs, finishScript, finishedRun, foldScript, lockKeyOf, nextKeyOf } from './sync-journal.js';
+import { finishArgs, finishScript, finishedRun, foldScript, journalKeyOf, lockKeyOf, nextKeyOf } from './sync-journal.js';
 
 /** Schools per SADD and per write to the socket. */
 const schoolsPerChunk = 1_000;
@@ -64,6 +65,8 @@ export class StreamedPass {
   private connection: RawRedisConnection | null = null;
   private openFailure: string | null = null;
   private lockNotHeld = false;
+  /** A key the transaction needs holds another kind of value (thrown by commit). */
+  private conflict: RedisReplyError | null = null;
   private readonly opening: Promise<void>;
   /** Commands waiting for the transaction to begin. */
   private readonly outbox: Array<{ text: string | Buffer; replies: number }> = [];
@@ -85,10 +88,21 @@ export class StreamedPass {
     this.opening = RawRedisConnection.open(client, run.connectTimeoutMs)
       .then(async (connection) => {
         this.raw = connection;
-        const head = await connection.send(resp(['WATCH', lock]) + resp(['GET', lock]) + resp(['MULTI']), 3, true);
+        // The keys the transaction's scripts read as sets and a list: one of another kind
+        // (another program's key of that name) would fail them inside EXEC, after the
+        // entries were written. Found here, nothing is.
+        const typed: Array<[string, string]> = [[run.indexKey, 'set'], [this.next, 'set'], [journalKeyOf(run.indexKey), 'list']];
+        const head = await connection.send(resp(['WATCH', lock]) + resp(['GET', lock]) + typed.map(([key]) => resp(['TYPE', key])).join('') + resp(['MULTI']), 3 + typed.length, true);
         if (head.firstError) throw new Error(`Redis refused the transaction: ${head.firstError.message}`);
         if (head.replies[1] !== run.token) {
           this.lockNotHeld = true;
+          connection.close();
+          return;
+        }
+        const clash = typed.find(([, kind], i) => head.replies[2 + i] !== 'none' && head.replies[2 + i] !== kind);
+        if (clash) {
+          const found = head.replies[2 + typed.indexOf(clash)];
+          this.conflict = new RedisReplyError(`WRONGTYPE the key ${clash[0]} holds a ${String(found)}, not a ${clash[1]}`);
           connection.close();
           return;
         }
@@ -160,6 +174,7 @@ export class StreamedPass {
     this.queue(resp(['EVAL', finishScript.source, 5, ...finish]), 1);
     await this.opening;
     if (this.lockNotHeld) throw lockLost();
+    if (this.conflict) throw this.conflict;
     const connection = this.connection;
     if (!connection) return { done: false, reason: this.openFailure ?? 'no second connection', lockTouched: false };
     await beforeExec?.();
@@ -185,7 +200,7 @@ export class StreamedPass {
     }
     const results = reply as Reply[];
     const failed = results.find((r): r is RedisReplyError => r instanceof RedisReplyError);
-    if (failed) throw new Error(`a command of this run's transaction failed on the server: ${failed.message}; the next run repairs what it left`);
+    if (failed) throw new Error(`a command of this run's transaction failed on the server (${failed.message}); the other commands ran: a next run repairs what this one left once the cause is gone`);
     const finished = results[0] === 1 ? finishedRun(results[results.length - 1]) : null;
     if (!finished) throw lockLost();
     return { done: true, ...finished };
