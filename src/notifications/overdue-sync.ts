@@ -196,6 +196,9 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
     });
     await options.hooks?.afterQuery?.();
     await loading;
+    // A signal that came while the process was held (SQLite runs the query in it) is
+    // delivered on the event loop's next turn: taken before the pass, not after it.
+    await new Promise((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) throw new SyncInterruptedError(options.signal.reason);
     if (lost) throw lockLost();
     const redisStarted = performance.now();

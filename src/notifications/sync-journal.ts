@@ -48,7 +48,8 @@ export class LockLostError extends MtcError {
   constructor(lock: string, lockSeconds: number) {
     super(
       `overdue-sync lost its lock ${lock}: it is gone or another run's (not renewed within its ${lockSeconds} s lifetime because the ` +
-        'process was paused or starved, or Redis lost it in a restart); it stopped without writing or removing anything more, ' +
+        'process was paused or starved, a SQLite query held it longer than that, or Redis lost it in a restart; raise overdueSyncLockSeconds ' +
+        'above the query\'s time if it was the query); it stopped without writing or removing anything more, ' +
         'and the next run repairs whatever it wrote before',
       ExitCode.failure,
       'lock-lost',
