@@ -142,3 +142,44 @@ eachTarget('overdue-sync on the command line prints the documented JSON', async 
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--overdue-minutes must be a whole number from 1/);
 });
+
+eachTarget('notify-invalid --json counts schools and pupils once over the whole run, across its batches of 1,000 lines', async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const [x, y] = [await seedSchool(f.db), await seedSchool(f.db)];
+  const [a, b, excused] = [await seedPupil(f.db, x.id, {}, now), await seedPupil(f.db, x.id, {}, now), await seedPupil(f.db, x.id, { attendance: true }, now)];
+  const c = await seedPupil(f.db, y.id, {}, now);
+
+  // The operator's case: 2,500 lines (three batches) that all concern one school.
+  const one = await runCli(['notify-invalid', '--jsonl', '-', '--json'], { env: f.env, stdin: Array.from({ length: 2_500 }, () => message(a.checkCode)).join('\n') });
+  t.is(one.code, 0, one.stderr);
+  t.deepEqual(one.json(), { handled: 2_500, schools: 1, pupils: 1, notCurrent: 0, rejected: [] });
+  t.regex(one.stdout, /"schools":1,/);
+
+  // Batch 1: a and the excused pupil; batch 2: b; batch 3: c, then a again. Messages are
+  // counted each (handled, notCurrent, rejected by line), schools and pupils once each:
+  // neither the sum over batches (4 schools, 5 pupils) nor the largest batch (2, 2).
+  const codes = [
+    ...Array.from({ length: 1_000 }, (_, i) => (i % 2 === 0 ? a.checkCode : excused.checkCode)),
+    ...Array.from({ length: 1_000 }, () => b.checkCode),
+    ...Array.from({ length: 250 }, () => c.checkCode),
+    ...Array.from({ length: 250 }, () => a.checkCode),
+  ];
+  const lines = codes.map(message);
+  lines[1_500] = message('22222222-2222-4222-8222-222222222222');
+  const mixed = await runCli(['notify-invalid', '--jsonl', '-', '--json'], { env: f.env, stdin: lines.join('\n') });
+  t.is(mixed.code, 6, mixed.stderr);
+  t.deepEqual(mixed.json(), {
+    handled: 2_499,
+    schools: 2,
+    pupils: 3,
+    notCurrent: 500,
+    rejected: [{ line: 1_501, error: 'unknown check code 22222222-2222-4222-8222-222222222222' }],
+  });
+  t.deepEqual((await f.read(x.urlSlug))?.processingErrorPupilUUIDs, [a.urlSlug, b.urlSlug].sort());
+  t.deepEqual((await f.read(y.urlSlug))?.processingErrorPupilUUIDs, [c.urlSlug]);
+
+  // The human summary uses the same counts.
+  const human = await runCli(['notify-invalid', '--jsonl', '-'], { env: f.env, stdin: codes.slice(0, 2_200).map(message).join('\n') });
+  t.is(human.code, 0, human.stderr);
+  t.regex(human.stdout, /handled 2,?200 messages: 3 pupils in 2 school notifications; 500 no longer current/);
+});

@@ -1,5 +1,5 @@
 import { ExitCode, UsageError } from '../errors.js';
-import type { CheckInvalidInput, NotifyInvalidResult } from '../notifications/check-invalid.js';
+import type { CheckInvalidInput } from '../notifications/check-invalid.js';
 import type { CommandSpec } from './command.js';
 import { interruption } from './interrupted.js';
 import { plural, uuidOption } from './options.js';
@@ -31,7 +31,7 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
     if ((opts.jsonl === undefined) === (opts.checkCode === undefined)) {
       throw new UsageError('give either --jsonl <file|-> or --check-code <uuid> ..., not both and not neither');
     }
-    const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { parseCheckInvalidMessage }, { notifyInvalid }] = await Promise.all([
+    const [{ inGroups, openJsonLines, readJsonLines }, { createProgress }, { parseCheckInvalidMessage }, { NotifyInvalidTotals, notifyInvalidBatch }] = await Promise.all([
       import('../input/json-lines.js'),
       import('../log/progress.js'),
       import('../notifications/check-invalid-message.js'),
@@ -39,21 +39,15 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
     ]);
     const options = { ...config, log };
     let stopped: ReturnType<typeof interruption> = null;
-    const total: NotifyInvalidResult = { handled: 0, schools: 0, pupils: 0, notCurrent: 0, rejected: [] };
-    const add = (r: NotifyInvalidResult) => {
-      total.handled += r.handled;
-      total.schools += r.schools;
-      total.pupils += r.pupils;
-      total.notCurrent += r.notCurrent;
-      total.rejected.push(...r.rejected);
-    };
+    // Schools and pupils are counted once over the whole run, not summed over the groups.
+    const totals = new NotifyInvalidTotals();
 
     if (opts.checkCode !== undefined) {
       // Ids typed by an operator: a bad one is a usage error before anything is done (as
       // in rescope-show), not a rejected message among good ones.
       const inputs: CheckInvalidInput[] = opts.checkCode.map((code) => ({ line: null, checkCode: uuidOption(code, '--check-code')! }));
       const [db, redis] = await runtime.both();
-      add(await notifyInvalid(db, redis.client, inputs, options));
+      totals.add(await notifyInvalidBatch(db, redis.client, inputs, options));
     } else {
       const { input } = await openJsonLines(opts.jsonl!, io.stdin, '--jsonl');
       const [db, redis] = await runtime.both();
@@ -66,9 +60,9 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
           for (const entry of group) {
             const parsed = entry.ok ? parseCheckInvalidMessage(entry.value) : entry;
             if (parsed.ok) inputs.push({ line: entry.line, checkCode: parsed.checkCode });
-            else total.rejected.push({ line: entry.line, error: parsed.error });
+            else totals.rejected.push({ line: entry.line, error: parsed.error });
           }
-          if (inputs.length > 0) add(await notifyInvalid(db, redis.client, inputs, options));
+          if (inputs.length > 0) totals.add(await notifyInvalidBatch(db, redis.client, inputs, options));
           lastLine = group[group.length - 1]!.line;
           progress.advance(group.length);
         }
@@ -77,6 +71,7 @@ export const notifyInvalidCommand: CommandSpec<NotifyInvalidCommandOptions> = {
       }
       stopped = interruption(io.signal, lastLine);
     }
+    const total = totals.result();
     total.rejected.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     for (const r of total.rejected) log.warn(r.line === null ? r.error : `line ${r.line}: ${r.error}`);
     const lines = [

@@ -32,18 +32,57 @@ export interface NotifyInvalidOptions {
 }
 
 export interface NotifyInvalidResult {
-  /** Messages whose check exists (marked failed, or already marked). */
+  /** Messages whose check exists (marked failed, or already marked), each counted. */
   handled: number;
-  /** Schools whose notification got pupils. */
+  /** Distinct schools whose notification got pupils. */
   schools: number;
-  /** Pupils added to (or already in) a notification. */
+  /** Distinct pupils added to (or already in) a notification. */
   pupils: number;
   /** Handled messages whose check is no longer the pupil's current one, or whose pupil has an attendance code. */
   notCurrent: number;
   rejected: Array<{ line: number | null; error: string }>;
 }
 
+/** One call's result, with the ids behind its `schools` and `pupils`: each school's pupils. */
+export interface NotifyInvalidBatch {
+  result: NotifyInvalidResult;
+  notified: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
 export async function notifyInvalid(db: Database, redis: RedisClient, inputs: readonly CheckInvalidInput[], options: NotifyInvalidOptions): Promise<NotifyInvalidResult> {
+  return (await notifyInvalidBatch(db, redis, inputs, options)).result;
+}
+
+/**
+ * Totals over calls of notifyInvalidBatch (notify-invalid's groups of 1,000 lines): the
+ * messages are counted each, as in one call, but `schools` and `pupils` are the distinct
+ * schools and pupils notified over all the calls, not the sum of each call's counts (a
+ * school concerned by lines in three groups is one school).
+ */
+export class NotifyInvalidTotals {
+  handled = 0;
+  notCurrent = 0;
+  readonly rejected: NotifyInvalidResult['rejected'] = [];
+  private readonly schools = new Set<string>();
+  private readonly pupils = new Set<string>();
+
+  add({ result, notified }: NotifyInvalidBatch): void {
+    this.handled += result.handled;
+    this.notCurrent += result.notCurrent;
+    this.rejected.push(...result.rejected);
+    for (const [school, pupils] of notified) {
+      this.schools.add(school);
+      for (const pupil of pupils) this.pupils.add(pupil);
+    }
+  }
+
+  result(): NotifyInvalidResult {
+    return { handled: this.handled, schools: this.schools.size, pupils: this.pupils.size, notCurrent: this.notCurrent, rejected: this.rejected };
+  }
+}
+
+/** notifyInvalid, also returning which schools and pupils it notified. */
+export async function notifyInvalidBatch(db: Database, redis: RedisClient, inputs: readonly CheckInvalidInput[], options: NotifyInvalidOptions): Promise<NotifyInvalidBatch> {
   const log = options.log ?? silentLogger;
   const { knex, dialect } = db;
   const codes = [...new Set(inputs.map((i) => i.checkCode))];
@@ -85,7 +124,7 @@ export async function notifyInvalid(db: Database, redis: RedisClient, inputs: re
     pupils.add(check.pupil);
     pupilsBySchool.set(check.school, pupils);
   }
-  if (pupilsBySchool.size === 0) return result;
+  if (pupilsBySchool.size === 0) return { result, notified: pupilsBySchool };
 
   const merges: PupilMerge[] = [...pupilsBySchool].map(([school, pupils]) => ({ school, pupils: [...pupils] }));
   // The checks are marked (committed) by now. Listed in the index first — and journaled
@@ -96,5 +135,5 @@ export async function notifyInvalid(db: Database, redis: RedisClient, inputs: re
   result.schools = merges.length;
   result.pupils = [...pupilsBySchool.values()].reduce((n, set) => n + set.size, 0);
   log.debug(`added ${result.pupils} pupils to ${result.schools} school notifications`);
-  return result;
+  return { result, notified: pupilsBySchool };
 }
