@@ -181,3 +181,64 @@ eachTarget('the format is a setting: --notification-format plain writes bare obj
     }
   }
 });
+
+eachTarget('an entry of this school whose dateTimeCreated is not a real ISO UTC time is replaced by a fresh entry, with a warning naming its key', async (t, target) => {
+  const f = await notificationFixture(t, target);
+  /** This school's entry as overdue-sync writes it, but for its creation time. */
+  const entry = (format: NotificationFormat, school: string, created: string, errors: string[], overdue: string[]) => {
+    const json = JSON.stringify({ schoolUUID: school, dateTimeCreated: created, processingErrorPupilUUIDs: errors, overdueChecksUUIDs: overdue });
+    return format === 'plain' ? json : JSON.stringify({ meta: { type: 'object' }, value: json });
+  };
+  const bad = [
+    'garbage',
+    '2026-13-45T99:99:99.000Z',
+    '2026-00-10T10:00:00.000Z',
+    '2026-03-00T10:00:00.000Z',
+    '2026-03-32T10:00:00.000Z',
+    '2026-04-31T10:00:00.000Z',
+    '2026-02-29T10:00:00.000Z',
+    '2026-03-02T24:00:00.000Z',
+    '2026-03-02T10:60:00.000Z',
+    '2026-03-02T10:00:60.000Z',
+    '2026-03-02T10:00:00Z',
+    '2026-03-02T10:00:00.0000Z',
+    '2026-03-02T10:00:00.000+01:00',
+    '2026-03-02t10:00:00.000z',
+    '2026-03-02 10:00:00.000Z',
+    '+02026-03-02T10:00:00.000Z',
+    '2026-3-2T10:00:00.000Z',
+    '2026-03-02T10:00:00.000Z ',
+    '',
+  ];
+  const good = ['2026-03-02T10:00:00.000Z', '2024-02-29T23:59:59.999Z', '2000-02-29T00:00:00.000Z', '2026-12-31T00:59:00.000Z', '2026-04-30T12:00:00.000Z'];
+  const cases = [];
+  for (const format of ['mtc', 'plain'] as const) {
+    for (const created of [...bad, ...good]) {
+      const school = await seedSchool(f.db);
+      const pupil = await seedPupil(f.db, school.id, {}, now);
+      const [kept, overdue] = [randomUUID(), randomUUID()];
+      await f.redis.client.set(f.key(school.urlSlug), entry(format, school.urlSlug, created, [kept], [overdue]));
+      cases.push({ format, created, valid: good.includes(created), school, pupil, kept, overdue });
+    }
+  }
+
+  const logged: string[] = [];
+  const log = createLogger({ format: 'json', level: 'warn', stream: { write: (line: string) => logged.push(line) > 0 } as never });
+  const result = await notify(f, cases.map((c) => c.pupil.checkCode), 'mtc', later, log);
+  t.like(result, { handled: cases.length, schools: cases.length });
+  const warnings = logged.map((line) => JSON.parse(line) as { level: string; msg: string; key: string });
+  t.is(warnings.length, 2 * bad.length);
+  for (const { format, created, valid, school, pupil, kept, overdue } of cases) {
+    const warning = warnings.find((w) => w.key === f.key(school.urlSlug));
+    if (valid) {
+      t.is(await f.raw(school.urlSlug), expectedEntry('mtc', school.urlSlug, new Date(created), [kept, pupil.urlSlug].sort(), [overdue]), `${format} ${created}: kept`);
+      t.is(warning, undefined);
+    } else {
+      // As for a malformed list: nothing of the entry is kept, and the key is named.
+      t.is(await f.raw(school.urlSlug), expectedEntry('mtc', school.urlSlug, later, [pupil.urlSlug], []), `${format} ${JSON.stringify(created)}: replaced`);
+      t.is(warning?.level, 'warn');
+      const found = format === 'mtc' ? 'an MTC cache entry that is not this school\'s notification' : 'JSON that is not this school\'s notification';
+      t.is(warning?.msg, `replaced ${found} under ${f.key(school.urlSlug)} with a fresh notification`);
+    }
+  }
+});

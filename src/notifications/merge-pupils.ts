@@ -29,11 +29,14 @@ export interface MergeOptions {
  *
  * Read-modify-write on the server, so two handlers at once never lose each other's
  * pupils. It reads an entry of either format (MTC's envelope, or the bare object) and
- * writes the configured one. Only what is checked is kept: ids that are UUIDs, a creation
- * time of ISO characters; so the JSON is assembled by hand from those strings, without
+ * writes the configured one. Only what is checked is kept: ids that are UUIDs, and a
+ * creation time that is a real UTC time as overdue-sync writes it (Date#toISOString,
+ * `YYYY-MM-DDTHH:MM:SS.sssZ`: a month 01-12, a day that month has, hours 00-23, minutes
+ * and seconds 00-59); so the JSON is assembled by hand from those strings, without
  * cjson's encoder, which turns an empty array into {} and escapes '/'. Anything else
- * under the key (not JSON, another shape, another school, another Redis type) is
- * replaced by a fresh entry for this school, and said so.
+ * under the key (not JSON, another shape, another school, an id that is not a UUID, a
+ * creation time that is not such a time, another Redis type) is replaced by a fresh
+ * entry for this school, and said so.
  */
 const mergeScript = new LuaScript(
   'merge-processing-error-pupils',
@@ -50,10 +53,27 @@ local function uuids(t)
   if n ~= #t then return nil end
   return t
 end
+-- A time as Date#toISOString writes it (overdue-sync's), and a real one: 2026-02-29 or
+-- 24:00 is not, nor another offset, precision or separator.
+local function isoTime(v)
+  if type(v) ~= 'string' then return nil end
+  local y, mo, d, h, mi, s = string.match(v, '^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)%.%d%d%dZ$')
+  if not y then return nil end
+  y, mo, d, h, mi, s = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(s)
+  if mo < 1 or mo > 12 or d < 1 or h > 23 or mi > 59 or s > 59 then return nil end
+  local days = 31
+  if mo == 2 then
+    days = (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28
+  elseif mo == 4 or mo == 6 or mo == 9 or mo == 11 then
+    days = 30
+  end
+  if d > days then return nil end
+  return v
+end
 local function notification(doc)
   if type(doc) ~= 'table' or doc.schoolUUID ~= school then return nil end
-  local created = doc.dateTimeCreated
-  if type(created) ~= 'string' or not string.find(created, '^[%w:%.%+%-]+$') then return nil end
+  local created = isoTime(doc.dateTimeCreated)
+  if not created then return nil end
   local errors, overdue = uuids(doc.processingErrorPupilUUIDs), uuids(doc.overdueChecksUUIDs)
   if not errors or not overdue then return nil end
   return errors, overdue, created
