@@ -1,4 +1,5 @@
 import test from 'ava';
+import { Redis } from 'ioredis';
 import { ConfigError, ConnectionError } from '../src/errors.js';
 import { openRedis } from '../src/redis/redis.js';
 import { closedPort } from './helpers/net.js';
@@ -61,4 +62,34 @@ test('a Redis that wants a password, given none or a wrong one, is refused at co
   const handle = await openRedis({ redisUrl: guarded.url });
   t.is(await handle.client.ping(), 'PONG');
   await handle.close();
+});
+
+test('an ACL user without +select, given a numbered database, is told to add +select, not that the database is missing', async (t) => {
+  const server = await ownRedis(t);
+  const admin = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
+  t.teardown(() => admin.disconnect());
+  await admin.connect();
+  // The README's line for the jobs' user grants no +select.
+  await admin.call('ACL', 'SETUSER', 'mtc-batch', 'reset', 'on', '>pw', '~*', '+ping', '+get');
+  const url = `redis://mtc-batch:pw@127.0.0.1:${server.port}/3`;
+  const err = await t.throwsAsync(openRedis({ redisUrl: url }), { instanceOf: ConfigError });
+  t.is(err?.exitCode, 2);
+  t.regex(
+    err?.message ?? '',
+    new RegExp(
+      `^the Redis URL \\(REDIS_URL or --redis-url\\) redis://mtc-batch:\\*\\*\\*@127\\.0\\.0\\.1:${server.port}/3 names database 3, ` +
+        `but its Redis user mtc-batch may not run SELECT \\(NOPERM [^)]*\\): add \\+select to that user's ACL \\(ACL SETUSER mtc-batch \\+select`,
+    ),
+  );
+  t.notRegex(err?.message ?? '', /does not have/);
+  t.false(err?.message.includes(':pw@'));
+  // With +select it connects to that database.
+  await admin.call('ACL', 'SETUSER', 'mtc-batch', '+select');
+  const handle = await openRedis({ redisUrl: url });
+  t.is(await handle.client.ping(), 'PONG');
+  await handle.close();
+  // The same for the default user, when a password alone is given.
+  await admin.call('ACL', 'SETUSER', 'default', '-select', '>pw2');
+  const byDefault = await t.throwsAsync(openRedis({ redisUrl: `redis://:pw2@127.0.0.1:${server.port}/3` }), { instanceOf: ConfigError });
+  t.regex(byDefault?.message ?? '', /but its Redis user default may not run SELECT .*ACL SETUSER default \+select/);
 });

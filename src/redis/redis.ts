@@ -160,7 +160,11 @@ async function checkServer(client: Redis): Promise<string | null> {
   return at >= 0 && typeof reply[at + 1] === 'string' ? (reply[at + 1] as string) : null;
 }
 
-/** SELECTs the URL's database number; a server without it is a configuration error. */
+/**
+ * SELECTs the URL's database number; a server without it is a configuration error, and so
+ * is an ACL user who may not run SELECT (the README's line for the jobs' user grants no
+ * `+select`: a database other than 0 needs it added).
+ */
 async function selectDatabase(client: Redis, url: string, display: string): Promise<void> {
   const db = redisDatabaseNumber(url);
   if (db instanceof Error || db === 0) return;
@@ -168,8 +172,28 @@ async function selectDatabase(client: Redis, url: string, display: string): Prom
     await client.select(db);
   } catch (err) {
     client.disconnect();
-    throw new ConfigError(`the Redis URL (REDIS_URL or --redis-url) ${display} names database ${db}, which the server does not have (${errorMessage(err)}; a default server has databases 0 to 15)`, { cause: err });
+    const named = `the Redis URL (REDIS_URL or --redis-url) ${display} names database ${db}`;
+    if (/^NOPERM\b/.test(errorMessage(err))) {
+      const user = redisUserOf(url);
+      throw new ConfigError(
+        `${named}, but its Redis user ${user} may not run SELECT (${errorMessage(err)}): add +select to that user's ACL ` +
+          `(ACL SETUSER ${user} +select, on every server that holds the user; see the README's Redis ACL)`,
+        { cause: err },
+      );
+    }
+    throw new ConfigError(`${named}, which the server does not have (${errorMessage(err)}; a default server has databases 0 to 15)`, { cause: err });
   }
+}
+
+/** The ACL user a single-server URL logs in as: its user name, else Redis's `default`. */
+function redisUserOf(url: string): string {
+  let name = '';
+  try {
+    name = decodeURIComponent(new URL(url).username);
+  } catch {
+    name = '';
+  }
+  return name === '' ? 'default' : name;
 }
 
 /** Credentials and TLS for a connection to a cluster node; `servername` is the host the certificate names. */
