@@ -92,6 +92,51 @@ test('flag names and URL masking', (t) => {
   t.is(maskUrl('postgres://db/x'), 'postgres://db/x');
 });
 
+test('URL masking hides secrets in a query string or fragment too, keeping the settings that hold none', (t) => {
+  t.is(maskUrl('redis://127.0.0.1:16599?password=TopSecret'), 'redis://127.0.0.1:16599?password=***');
+  t.is(maskUrl('redis://u:pw@h:6379/3?db=4&tls=true&password=x&sentinelPassword=y#frag'), 'redis://u:***@h:6379/3?db=4&tls=true&password=***&sentinelPassword=***#***');
+  // A key percent-encoded, a bare value, a value holding "@" (which the credentials' last-"@" reading would split).
+  t.is(maskUrl('redis://h:1?pass%77ord=x'), 'redis://h:1?pass%77ord=***');
+  t.is(maskUrl('redis://h:1?TopSecret'), 'redis://h:1?***');
+  t.is(maskUrl('redis://h:6379?password=Top@Secret'), 'redis://h:***');
+  t.is(maskUrl('redis+cluster://a:1,b:2?password=x'), 'redis+cluster://a:1,b:2?password=***');
+  t.is(maskUrl('postgres://h/db?password=x&sslmode=require'), 'postgres://h/db?password=***&sslmode=require');
+  // What was masked before is masked as before.
+  t.is(maskUrl('mssql://u:pw@db/x?encrypt=false&trustServerCertificate=true'), 'mssql://u:***@db/x?encrypt=false&trustServerCertificate=true');
+  t.is(maskUrl('redis://u:pa?ss@host'), 'redis://u:***@host');
+  t.is(maskUrl('redis://u:pa#ss@host'), 'redis://u:***@host');
+  t.is(maskUrl('redis://:@host'), 'redis://:***@host');
+});
+
+test('a query string or fragment in the Redis URL is refused, naming where it came from, its secrets masked (exit 2)', (t) => {
+  const file = configFile(JSON.stringify({ redisUrl: 'redis://h:6379/2?tls=true&password=FromFile' }));
+  for (const [where, load] of [
+    ['--redis-url', () => loadConfig({ env: {}, flags: { redisUrl: 'redis://127.0.0.1:16599?password=TopSecret' } })],
+    ['REDIS_URL', () => loadConfig({ env: { REDIS_URL: 'redis://u:Pw1@127.0.0.1:6379?db=4' } })],
+    [`"redisUrl" in config file ${file}`, () => loadConfig({ env: {}, configFile: file })],
+    ['REDIS_URL', () => loadConfig({ env: { REDIS_URL: 'rediss://127.0.0.1:6379/1#TopSecret' } })],
+    ['REDIS_URL', () => loadConfig({ env: { REDIS_URL: 'redis://127.0.0.1:6379?' } })],
+    ['REDIS_URL', () => loadConfig({ env: { REDIS_URL: 'redis://h:6379?password=Top@Secret' } })],
+  ] as const) {
+    const err = t.throws(load, { instanceOf: ConfigError });
+    t.is(err?.exitCode, 2);
+    t.true(err?.message.startsWith(`${where} must not hold a query string or fragment ("?…", "#…"): write the credentials as user:pass@ before the host and the database as /db after it`), err?.message);
+    t.regex(err?.message ?? '', /; got "redis/);
+    t.false(/TopSecret|Secret|FromFile|Pw1/.test(err?.message ?? ''), err?.message);
+  }
+  t.regex(
+    t.throws(() => loadConfig({ env: { REDIS_URL: 'redis://127.0.0.1:6379?db=4' } }))?.message ?? '',
+    /e\.g\. redis:\/\/user:pass@host:6379\/2 \(rediss:\/\/ for TLS\); got "redis:\/\/127\.0\.0\.1:6379\?db=4"$/,
+  );
+  const cluster = t.throws(() => loadConfig({ env: { REDIS_URL: 'redis+cluster://a:7000,b:7001?password=TopSecret' } }), { instanceOf: ConfigError });
+  t.is(cluster?.message, 'REDIS_URL must not hold a query string or fragment ("?…", "#…"): write the credentials as user:pass@ before the hosts, e.g. redis+cluster://user:pass@host1:7000,host2:7001 (rediss+cluster:// for TLS); got "redis+cluster://a:7000,b:7001?password=***"');
+  // A "?" or "#" inside the password is still said to be one (it must be percent-encoded).
+  t.regex(t.throws(() => loadConfig({ env: { REDIS_URL: 'redis://u:pa?ss@h:6379' } }))?.message ?? '', /^REDIS_URL: the password holds "\?"/);
+  // The documented forms pass, and a database URL keeps its query string (mssql's options).
+  t.is(loadConfig({ env: { REDIS_URL: 'redis://u:p%3Fss@h:6379/2' } }).redisUrl, 'redis://u:p%3Fss@h:6379/2');
+  t.is(loadConfig({ env: { DATABASE_URL: 'mssql://u:pw@db/x?encrypt=false' } }).databaseUrl, 'mssql://u:pw@db/x?encrypt=false');
+});
+
 test('every setting refuses injection text and out-of-range numbers, naming where it came from', (t) => {
   const hostile = ["x'; DROP TABLE rescope_queue; --", 'a"b', 'k;FLUSHALL', 'key\\x', 'tab\there', 'line\nbreak'];
   const numbers = ['-1', '0x10', '1e3', '99999999999999999999', 'NaN', '12abc', ' '];

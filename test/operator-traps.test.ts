@@ -188,6 +188,28 @@ test('passwords never show in messages; a URL that cannot hold its password name
   }
 });
 
+test('a query string in the Redis URL is refused before anything connects (exit 2), and its password never shows', async (t) => {
+  const port = await closedPort();
+  const database = `sqlite:${join(tempDir(t), 'db.sqlite')}`;
+  t.is((await runCli(['migrate'], { env: { DATABASE_URL: database } })).code, 0);
+  for (const [args, env] of [
+    [['--redis-url', `redis://127.0.0.1:${port}?password=TopSecret`], {}],
+    [['--redis-url', `redis://127.0.0.1:${port}/3?db=4`], {}],
+    [[], { REDIS_URL: `redis://127.0.0.1:${port}?tls=true&password=TopSecret` }],
+  ] as const) {
+    for (const json of [false, true]) {
+      const r = await runCli(['status', ...args, ...(json ? ['--json'] : [])], { env: { DATABASE_URL: database, MTC_BATCH_LOG_FORMAT: 'human', ...env } });
+      const output = r.stdout + r.stderr;
+      t.is(r.code, 2, output);
+      t.false(output.includes('TopSecret'), output);
+      t.notRegex(output, /cannot connect|ECONNREFUSED/, 'refused before connecting');
+      const where = args.length > 0 ? '--redis-url' : 'REDIS_URL';
+      t.true(output.includes(`${where} must not hold a query string or fragment`), output);
+      if (json) t.like(r.json(), { error: { code: 'config', exitCode: 2 } });
+    }
+  }
+});
+
 eachDialect('a Redis database number is checked: a bad one exits 2 naming REDIS_URL before anything is done', async (t, dialect) => {
   const f = await rescopeFixture(t, dialect);
   const base = new URL(redisUrl);

@@ -22,6 +22,13 @@ test('a reachable Redis answers and closes cleanly', async (t) => {
   await t.throwsAsync(handle.client.ping(), { message: /Connection is closed/ });
 });
 
+test('a password in a query string is masked where the Redis URL is shown', async (t) => {
+  // Configuration refuses such a URL; the mask covers it wherever one is displayed anyway.
+  const port = await closedPort();
+  const err = await t.throwsAsync(openRedis({ redisUrl: `redis://127.0.0.1:${port}?password=TopSecret` }), { instanceOf: ConnectionError });
+  t.is(err?.message, `cannot connect to Redis redis://127.0.0.1:${port}?password=***: connect ECONNREFUSED 127.0.0.1:${port}`);
+});
+
 test('an unreachable Redis Cluster is one clear error too, password masked', async (t) => {
   const [a, b] = [await closedPort(), await closedPort()];
   const started = Date.now();

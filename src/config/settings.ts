@@ -5,7 +5,7 @@
  */
 import { ConfigError, errorMessage } from '../errors.js';
 import { parseClusterUrl } from '../redis/redis-url.js';
-import { credentialProblem, maskUrl, redisDatabaseNumber } from './urls.js';
+import { credentialProblem, maskUrl, queryStart, redisDatabaseNumber } from './urls.js';
 
 export type LogFormat = 'auto' | 'human' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -149,6 +149,14 @@ const settingList: SettingSpec[] = [
       const value = nonEmptyString(raw, where);
       if (!/^rediss?(\+cluster)?:\/\/[^/]/.test(value)) {
         throw new ConfigError(`${where} must start with redis://, rediss://, redis+cluster:// or rediss+cluster://; got ${describe(maskUrl(value))}`);
+      }
+      // ioredis would read a query string as connection options, some (password, tls)
+      // honoured and some (db) not: the URL's own parts are the one way to say them.
+      if (queryStart(value) !== null) {
+        const form = /^rediss?\+cluster:/.test(value)
+          ? 'write the credentials as user:pass@ before the hosts, e.g. redis+cluster://user:pass@host1:7000,host2:7001 (rediss+cluster:// for TLS)'
+          : 'write the credentials as user:pass@ before the host and the database as /db after it, e.g. redis://user:pass@host:6379/2 (rediss:// for TLS)';
+        throw new ConfigError(`${where} must not hold a query string or fragment ("?…", "#…"): ${form}; got ${describe(maskUrl(value))}`);
       }
       checkUrl(value, where);
       let cluster;
