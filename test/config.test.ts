@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { loadConfig } from '../src/config/load-config.js';
+import { loadConfig, settingOrigin } from '../src/config/load-config.js';
 import { defaults, flagName, maskUrl, settings } from '../src/config/settings.js';
 import { ConfigError } from '../src/errors.js';
 
@@ -35,6 +35,16 @@ test('file < environment < flags, and an unset flag overrides nothing', (t) => {
   t.is(config.databaseUrl, 'sqlite:./from-flag.sqlite');
   t.is(config.logLevel, 'error');
   t.is(config.redisUrl, 'redis://file:1');
+});
+
+test('where each setting came from is known for messages; a default has no origin', (t) => {
+  const file = configFile(JSON.stringify({ redisUrl: 'redis://file:1', logLevel: 'warn', batchSize: 5 }));
+  const config = loadConfig({ configFile: file, env: { MTC_BATCH_LOG_LEVEL: 'error', MTC_BATCH_CONCURRENCY: '2' }, flags: { batchSize: '7', redisUrl: undefined } });
+  t.deepEqual(settingOrigin(config, 'redisUrl'), { from: 'file', where: `"redisUrl" in config file ${file}` });
+  t.deepEqual(settingOrigin(config, 'logLevel'), { from: 'env', where: 'MTC_BATCH_LOG_LEVEL' });
+  t.deepEqual(settingOrigin(config, 'batchSize'), { from: 'flag', where: '--batch-size' });
+  t.is(settingOrigin(config, 'databaseUrl'), undefined);
+  t.is(settingOrigin({ ...config }, 'redisUrl'), undefined, 'a copy is not the loaded configuration');
 });
 
 test('MTC_BATCH_CONFIG names the file when --config is absent', (t) => {

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { spawnCli } from './helpers/cli.js';
 import { redisUrl } from './helpers/redis.js';
 import { ownRedis } from './helpers/redis-server.js';
+import { closedPort } from './helpers/net.js';
 
 // The demo's keys have a fixed prefix (demo:), so this test gives it a logical database
 // of its own instead of a key prefix.
@@ -116,8 +117,62 @@ test('the demo never writes a Redis password into its settings file', async (t) 
   t.false(saved.includes('hunter2'));
   t.false(r.stdout.includes('hunter2'));
   t.false('redisUrl' in (JSON.parse(saved) as object));
-  t.regex(r.stdout, /REDIS_URL holds a password, which is not written there/);
+  t.regex(r.stdout, /\n {2}# REDIS_URL holds a password, which is not written in .*demo\.json: keep REDIS_URL set for these commands\n/);
   // The file still works as a config file (the marker is allowed), with REDIS_URL from the environment.
   const status = await spawnCli(['status', '--config', join(dir, 'demo.json'), '--json'], { env: { REDIS_URL: guarded.url } });
   t.is(status.code, 0, status.stderr);
+});
+
+test('a Redis URL with a password given by flag or config file: the demo says where it came from and how the by-hand commands reach that Redis', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const guarded = await ownRedis(t, { password: 'hunter2' });
+  const url = `${guarded.url}/9`;
+  const masked = `redis://:***@127.0.0.1:${guarded.port}/9`;
+  const file = join(dir, 'demo.sqlite');
+  const configFile = join(dir, 'demo.json');
+  // No REDIS_URL anywhere: the URL comes from the flag alone.
+  const r = await spawnCli(['demo', '--file', file, '--redis-url', url], { env: {} });
+  t.is(r.code, 0, r.stderr);
+  t.false(r.stdout.includes('hunter2'));
+  t.false(readFileSync(configFile, 'utf8').includes('hunter2'));
+  t.notRegex(r.stdout, /REDIS_URL holds a password/, 'REDIS_URL was never set');
+  t.true(r.stdout.includes(`\n  # the Redis URL came from --redis-url and holds a password, which is not written in ${configFile}:\n`), r.stdout);
+  t.true(r.stdout.includes(`  # set REDIS_URL='${masked}' (with the password in place of ***) for these commands, or add the same --redis-url to each, so they reach the same Redis\n`), r.stdout);
+  // Either way the printed status reaches the Redis and database the demo used.
+  const status = r.stdout.split('\n').find((l) => l.startsWith('  npx mtc-batch status '))!.trim().replace(/^npx mtc-batch /, '').split(' ');
+  for (const [args, env] of [[[...status, '--json'], { REDIS_URL: url }], [[...status, '--redis-url', url, '--json'], {}]] as const) {
+    const s = await spawnCli([...args], { env });
+    t.is(s.code, 0, s.stderr);
+    t.like(s.json(), { rescopedContent: 3, healthy: true, redis: { notifications: 2 } });
+  }
+
+  // From a config file of the operator's: named as such (the by-hand commands use the demo's file instead).
+  const theirs = join(dir, 'mine.json');
+  writeFileSync(theirs, JSON.stringify({ redisUrl: url }));
+  const fromFile = await spawnCli(['demo', '--file', file, '--config', theirs], { env: {} });
+  t.is(fromFile.code, 0, fromFile.stderr);
+  t.true(fromFile.stdout.includes(`  # the Redis URL came from "redisUrl" in config file ${theirs} and holds a password, which is not written in ${configFile}:\n`), fromFile.stdout);
+  t.true(fromFile.stdout.includes(`  # set REDIS_URL='${masked}' (with the password in place of ***) for these commands, so they reach the same Redis\n`), fromFile.stdout);
+});
+
+test('a Redis URL without a password given by flag is written to the settings file; a REDIS_URL that would override it is pointed out', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const own = await ownRedis(t);
+  const url = `${own.url}/9`;
+  const file = join(dir, 'demo.sqlite');
+  const configFile = join(dir, 'demo.json');
+  const other = `redis://127.0.0.1:${await closedPort()}`;
+  const r = await spawnCli(['demo', '--file', file, '--redis-url', url], { env: { REDIS_URL: other } });
+  t.is(r.code, 0, r.stderr);
+  t.like(JSON.parse(readFileSync(configFile, 'utf8')), { redisUrl: url });
+  t.true(r.stdout.includes(`  # REDIS_URL is set to another Redis in this shell and overrides the file: unset it for these commands, so they reach ${url}\n`), r.stdout);
+  const status = await spawnCli(['status', '--config', configFile, '--json'], { env: {} });
+  t.is(status.code, 0, status.stderr);
+  t.like(status.json(), { rescopedContent: 3, redis: { notifications: 2 } });
+  // Without a REDIS_URL of another Redis there is nothing to add.
+  const plain = await spawnCli(['demo', '--file', file, '--redis-url', url], { env: {} });
+  t.is(plain.code, 0, plain.stderr);
+  t.notRegex(plain.stdout, /\n {2}# /);
 });

@@ -4,7 +4,8 @@ import { UsageError, errorMessage } from '../errors.js';
 import type { DemoReport } from '../demo/demo.js';
 import type { ShowOutcome } from '../rescope/show.js';
 import type { SkippedContent } from '../rescope/skip-rule.js';
-import { maskUrl } from '../config/settings.js';
+import { settingOrigin } from '../config/load-config.js';
+import { type Config, maskUrl } from '../config/settings.js';
 import { createLogger } from '../log/logger.js';
 import { readStoredNotification } from '../notifications/notification.js';
 import { Runtime } from '../runtime.js';
@@ -63,16 +64,38 @@ export const demoCommand: CommandSpec<DemoOptions> = {
       await runtime.close();
     }
     // A password is never written into a file left lying in a checkout: without it the
-    // commands below need REDIS_URL from the environment, as they got it this time.
+    // commands below need the URL from the environment, and the note says so.
     const passwordless = maskUrl(config.redisUrl) === config.redisUrl;
     const saved = { [configMarkerKey]: configMarker, ...settings, ...(passwordless ? { redisUrl: config.redisUrl } : {}) };
     writeFileSync(configFile, `${JSON.stringify(saved, null, 2)}\n`);
     return {
       result: summarise(report, file, configFile),
-      human: narrate(report, file, configFile, maskUrl(config.redisUrl), passwordless),
+      human: narrate(report, file, configFile, maskUrl(config.redisUrl), redisNote(config, io.env, configFile, passwordless)),
     };
   },
 };
+
+/**
+ * What the by-hand commands (all `--config <the demo's file>`) need besides that file to
+ * reach the Redis the demo used, as lines to print above them; none when the file is
+ * enough. The file names that Redis unless its URL holds a password; then the commands
+ * must get the URL as the demo did, from REDIS_URL or the flag. REDIS_URL, when set,
+ * overrides the file.
+ */
+function redisNote(config: Readonly<Config>, env: NodeJS.ProcessEnv, configFile: string, passwordless: boolean): string[] {
+  const origin = settingOrigin(config, 'redisUrl');
+  const masked = maskUrl(config.redisUrl);
+  if (passwordless) {
+    if (origin?.from === 'env' || env.REDIS_URL === undefined || env.REDIS_URL.trim() === config.redisUrl) return [];
+    return [`REDIS_URL is set to another Redis in this shell and overrides the file: unset it for these commands, so they reach ${masked}`];
+  }
+  if (origin?.from === 'env') return [`REDIS_URL holds a password, which is not written in ${configFile}: keep REDIS_URL set for these commands`];
+  return [
+    `${origin ? `the Redis URL came from ${origin.where}` : 'the Redis URL'} and holds a password, which is not written in ${configFile}:`,
+    `set REDIS_URL='${masked}' (with the password in place of ***) for these commands` +
+      `${origin?.from === 'flag' ? `, or add the same ${origin.where} to each` : ''}, so they reach the same Redis`,
+  ];
+}
 
 /** The settings file beside the database: `demo.sqlite` → `demo.json` (never the database itself). */
 function demoConfigFile(file: string): string {
@@ -155,7 +178,7 @@ function entryLists(value: string | null): { errors: string[]; overdue: string[]
   return { errors: notification.processingErrorPupilUUIDs, overdue: notification.overdueChecksUUIDs };
 }
 
-function narrate(report: DemoReport, file: string, configFile: string, redisUrl: string, configHasRedis: boolean): string {
+function narrate(report: DemoReport, file: string, configFile: string, redisUrl: string, redisNote: string[]): string {
   const w = report.world;
   const { ada, ben, cat } = w.year5.learners;
   const n = (id: string) => nameOf(report, id);
@@ -206,7 +229,8 @@ function narrate(report: DemoReport, file: string, configFile: string, redisUrl:
     `status: ${s.healthy ? 'healthy' : `not healthy (${s.problems.join('; ')})`}; ${s.queue.queued} queued, ${s.rescopedContent} rescoped, ` +
       `${'error' in s.redis ? '?' : s.redis.notifications} school notifications`,
     '',
-    `Each step by hand, against the same file (settings in ${configFile}${configHasRedis ? '' : '; REDIS_URL holds a password, which is not written there: keep REDIS_URL set'}):`,
+    `Each step by hand, against the same file (settings in ${configFile}):`,
+    ...redisNote.map((line) => `  # ${line}`),
     `  npx mtc-batch status --config ${configFile}`,
     `  npx mtc-batch enqueue --config ${configFile} --source oob --class ${w.year5.id} --member ${cat}`,
     `  npx mtc-batch dispatch --config ${configFile} && npx mtc-batch process --config ${configFile}`,

@@ -18,9 +18,28 @@ export interface LoadConfigInput {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Where a setting's value came from: a config file, the environment or a flag. */
+export interface SettingOrigin {
+  from: 'file' | 'env' | 'flag';
+  /** As messages name it: `"redisUrl" in config file <file>`, `REDIS_URL`, `--redis-url`. */
+  where: string;
+}
+
+/** The origins of the settings of each configuration loadConfig made (defaults have none). */
+const originsOf = new WeakMap<object, ReadonlyMap<SettingKey, SettingOrigin>>();
+
+/**
+ * Where `key` of a configuration loadConfig returned came from; undefined for a default
+ * (or a configuration made otherwise), so a message can tell a person where to change it.
+ */
+export function settingOrigin(config: Readonly<Config>, key: SettingKey): SettingOrigin | undefined {
+  return originsOf.get(config)?.get(key);
+}
+
 export function loadConfig(input: LoadConfigInput = {}): Readonly<Config> {
   const env = input.env ?? process.env;
   const config: Record<string, unknown> = { ...defaults };
+  const origins = new Map<SettingKey, SettingOrigin>();
 
   if (input.configFile === undefined && env[configFileEnv] === '') {
     throw new ConfigError(`${configFileEnv} is set but empty: unset it, or name a JSON file of settings`);
@@ -37,7 +56,9 @@ export function loadConfig(input: LoadConfigInput = {}): Readonly<Config> {
           `unknown setting "${key}" in config file ${file}; known settings: ${settings.map((s) => s.key).join(', ')}`,
         );
       }
-      config[key] = parseSetting(spec, raw, `"${key}" in config file ${file}`);
+      const where = `"${key}" in config file ${file}`;
+      config[key] = parseSetting(spec, raw, where);
+      origins.set(spec.key, { from: 'file', where });
     }
   }
 
@@ -45,15 +66,21 @@ export function loadConfig(input: LoadConfigInput = {}): Readonly<Config> {
   // must stop the job, not send it to the default database.
   for (const spec of settings) {
     const raw = env[spec.env];
-    if (raw !== undefined) config[spec.key] = parseSetting(spec, raw, spec.env);
+    if (raw === undefined) continue;
+    config[spec.key] = parseSetting(spec, raw, spec.env);
+    origins.set(spec.key, { from: 'env', where: spec.env });
   }
 
   for (const spec of settings) {
     const raw = input.flags?.[spec.key];
-    if (raw !== undefined) config[spec.key] = parseSetting(spec, raw, flagName(spec.key));
+    if (raw === undefined) continue;
+    config[spec.key] = parseSetting(spec, raw, flagName(spec.key));
+    origins.set(spec.key, { from: 'flag', where: flagName(spec.key) });
   }
 
-  return Object.freeze(config as unknown as Config);
+  const loaded = Object.freeze(config as unknown as Config);
+  originsOf.set(loaded, origins);
+  return loaded;
 }
 
 function parseSetting(spec: SettingSpec, raw: unknown, where: string): unknown {
