@@ -157,3 +157,25 @@ eachDialect('status --strict: not healthy when overdue-sync has not run for long
   await redis.client.del(options.notificationIndexKey);
   t.true((await getStatus(db, Promise.resolve(redis.client), options)).healthy);
 });
+
+eachDialect('status names the schema it read, in its header and its JSON, so two schemas of one database never look alike', async (t, dialect) => {
+  const { tdb } = await migratedDatabase(t, dialect);
+  const redis = await isolatedRedis(t);
+  const env = { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: `${redis.prefix}bus`, MTC_BATCH_NOTIFICATION_INDEX_KEY: `${redis.prefix}{o}:notified` };
+  const schema = tdb.config.databaseSchema;
+  const human = await runCli(['status'], { env });
+  t.is(human.code, 0, human.stderr);
+  const json = await runCli(['status', '--json'], { env });
+  t.is(json.code, 0, json.stderr);
+  const out = json.json<Record<string, unknown>>();
+  if (dialect === 'postgres') {
+    t.truthy(schema);
+    t.is(human.stdout.split('\n')[0], `status of schema ${schema} of ${tdb.env.DATABASE_URL}`);
+    t.like(out, { database: tdb.env.DATABASE_URL, schema });
+  } else {
+    t.is(human.stdout.split('\n')[0], `status of ${tdb.config.databaseUrl}`);
+    t.like(out, { database: tdb.config.databaseUrl, schema: null });
+  }
+  // The fields that were there stay as they were, in their order; schema follows database.
+  t.deepEqual(Object.keys(out), ['database', 'schema', 'queue', 'oldestQueuedAgeSeconds', 'pastLease', 'rescopedContent', 'failedRows', 'redis', 'healthy', 'problems']);
+});

@@ -49,7 +49,8 @@ export const statusCommand: CommandSpec<StatusOptions> = {
       const last = status.redis.lastOverdueSyncSecondsAgo;
       rows.push(['notifications', `${formatCount(status.redis.notifications)} schools${last === null ? '' : `  (overdue-sync ${formatDuration(last)} ago)`}`]);
     }
-    const lines = [`status of ${status.database}`, table(rows)];
+    // Two schemas of one database are two systems: the header names the one read.
+    const lines = [`status of ${status.schema === null ? '' : `schema ${status.schema} of `}${status.database}`, table(rows)];
     if (status.failedRows.length > 0) {
       lines.push('oldest failed rows:');
       for (const f of status.failedRows) {

@@ -35,7 +35,10 @@ export interface RedisStatus {
 }
 
 export interface SystemStatus {
+  /** The database URL, password masked. */
   database: string;
+  /** The PostgreSQL schema the database part was read from (MTC_BATCH_DATABASE_SCHEMA), or null for the server's default. */
+  schema: string | null;
   queue: Omit<QueueCounts, 'oldestQueuedAgeSeconds'>;
   oldestQueuedAgeSeconds: number | null;
   pastLease: number;
@@ -102,5 +105,5 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
   if (!('error' in redisPart) && redisPart.bus > 0 && queue.dispatched === 0) {
     problems.push(`${redisPart.bus} ids on the bus but no row is dispatched: stale messages (process ignores them)`);
   }
-  return { database: db.display, queue, oldestQueuedAgeSeconds, pastLease, rescopedContent, failedRows, redis: redisPart, healthy: problems.length === 0, problems };
+  return { database: db.display, schema: db.schema, queue, oldestQueuedAgeSeconds, pastLease, rescopedContent, failedRows, redis: redisPart, healthy: problems.length === 0, problems };
 }
