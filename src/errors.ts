@@ -117,6 +117,11 @@ export function errorMessage(err: unknown): string {
  * Whether `err` says a connection that was working went away (the server restarted or
  * killed it), and which one: the jobs are built so the next run repairs such a stop.
  */
+/** A Redis connection of our own (not ioredis's) lost under a command; the message is the reason. */
+export class RedisConnectionLost extends Error {
+  override name = 'RedisConnectionLost';
+}
+
 export function lostConnection(err: unknown): { service: 'database' | 'redis'; reason: string } | null {
   const message = errorMessage(err);
   const code = String((err as { code?: unknown } | null)?.code ?? '');
@@ -126,6 +131,7 @@ export function lostConnection(err: unknown): { service: 'database' | 'redis'; r
     return { service: 'database', reason: message.includes(' - ') ? message.slice(message.lastIndexOf(' - ') + 3) : message };
   }
   const name = (err as { name?: unknown } | null)?.name;
+  if (err instanceof RedisConnectionLost) return { service: 'redis', reason: message };
   if (name === 'MaxRetriesPerRequestError' || /^Connection is closed\.?$/.test(message) || /Stream isn't writeable/.test(message)) {
     return { service: 'redis', reason: 'it stopped answering and did not come back while the job retried' };
   }

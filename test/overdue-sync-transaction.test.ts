@@ -6,13 +6,16 @@
  * the run's own lock renewal) leaves nothing written and the scripts write the pass instead.
  */
 import { execFileSync } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
+import { RedisConnectionLost, lostConnection } from '../src/errors.js';
 import type { Logger } from '../src/log/logger.js';
 import { overdueSync } from '../src/notifications/overdue-sync.js';
+import { StreamedPass } from '../src/notifications/streamed-pass.js';
 import { RawRedisConnection, RedisReplyError, parseReply, resp } from '../src/redis/raw-connection.js';
 import { openRedis } from '../src/redis/redis.js';
 import { seedOverdueSchools } from '../src/seed/mtc-world.js';
@@ -274,4 +277,37 @@ test('the index key holding another kind of value, on the command line: exit 2 n
   const r = await spawnCli(['overdue-sync', '--json'], { env: f.env });
   t.is(r.code, 2, r.stderr);
   t.regex(r.stdout, /holds a string, not a set.*give mtc-batch keys of its own.*MTC_BATCH_NOTIFICATION_INDEX_KEY/);
+});
+
+test('the second connection lost after EXEC was sent: a lost connection (all or nothing ran, which is unknown), not a bug', async (t) => {
+  // A server that answers like Redis until EXEC, then hangs up.
+  const token = 'the-run';
+  const server = createServer((socket) => {
+    let pending = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        const parsed = parseReply(pending, 0);
+        if (!parsed) break;
+        pending = pending.subarray(parsed.next);
+        const [name] = parsed.reply as string[];
+        const replies: Record<string, string> = { PING: '+PONG\r\n', WATCH: '+OK\r\n', GET: `$${token.length}\r\n${token}\r\n`, TYPE: '+none\r\n', MULTI: '+OK\r\n' };
+        if (name === 'EXEC') {
+          socket.destroy();
+          return;
+        }
+        socket.write(replies[name!] ?? '+QUEUED\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const client = { options: { host: '127.0.0.1', port } } as unknown as Redis;
+  const pass = new StreamedPass(client, { indexKey: '{x}:notified', prefix: 'x:', token, ttlSeconds: 60, lockMs: 60_000, connectTimeoutMs: 2_000 });
+  pass.add('s1', 'x:s1', '{"a":1}');
+  const err = await t.throwsAsync(pass.commit(1, () => new Error('lock lost')));
+  t.true(err instanceof RedisConnectionLost, String(err));
+  t.regex(err?.message ?? '', /after its transaction was sent, so whether the transaction ran \(all of it, or none\) is unknown/);
+  t.deepEqual(lostConnection(err)?.service, 'redis');
 });

@@ -33,7 +33,7 @@
  * for 16,500 schools.
  */
 import type { Redis } from 'ioredis';
-import { errorMessage } from '../errors.js';
+import { RedisConnectionLost, errorMessage } from '../errors.js';
 import { RawRedisConnection, type Reply, RedisReplyError, parseReply, resp } from '../redis/raw-connection.js';
 import type { PupilMerge } from './merge-pupils.js';
 import { finishArgs, finishScript, finishedRun, foldScript, journalKeyOf, lockKeyOf, nextKeyOf } from './sync-journal.js';
@@ -187,7 +187,8 @@ export class StreamedPass {
     try {
       exec = await executing;
     } catch (err) {
-      throw new Error(`the connection to Redis failed while its transaction ran, so whether this run's entries were written is unknown; the next run repairs them (${errorMessage(err)})`, { cause: err });
+      // EXEC runs whole or not at all; which one, the reply would have said.
+      throw new RedisConnectionLost(`the run's second connection failed (${errorMessage(err)}) after its transaction was sent, so whether the transaction ran (all of it, or none) is unknown`, { cause: err });
     } finally {
       this.close();
     }
