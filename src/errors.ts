@@ -137,7 +137,7 @@ export function lostConnection(err: unknown): { service: 'database' | 'redis'; r
   }
   // ioredis's cluster client when a node went away under it (it follows MOVED to the dead
   // node, or finds no node for a slot), and a cluster refusing commands while it fails.
-  if (name === 'ClusterAllFailedError' || /^Too many Cluster redirections/.test(message) || /^CLUSTERDOWN /.test(message)) {
+  if (name === 'ClusterAllFailedError' || /^Too many Cluster redirections/.test(message) || /^CLUSTERDOWN /.test(message) || /while the cluster is down/.test(message)) {
     return { service: 'redis', reason: `a node of the Redis Cluster stopped answering, or the cluster is failing (${message})` };
   }
   return null;

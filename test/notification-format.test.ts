@@ -116,7 +116,7 @@ eachTarget('a foreign value under the prefix is replaced with a warning naming i
     ['not json at all', 'text that is not JSON'],
     ['{"schoolUUID":"x","dateTimeCreated":"y","processingErrorPupilUUIDs":{"a":1},"overdueChecksUUIDs":[]}', 'JSON that is not'],
     ['{}', 'JSON that is not'],
-    [expectedEntry('plain', randomUUID(), now, [randomUUID()], []), 'JSON that is not this school'],
+    [expectedEntry('plain', randomUUID(), now, [randomUUID()], []), 'JSON that is not a well-formed notification of this school'],
     [null, 'a Redis list'],
   ];
   const cases = [];
@@ -154,7 +154,7 @@ eachTarget('a foreign value under the prefix is replaced with a warning naming i
   await f.redis.client.set(f.key(school.urlSlug), '"hello"');
   const r = await runCli(['notify-invalid', '--check-code', pupil.checkCode], { env: f.env });
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stderr, new RegExp(`"level":"warn","msg":"replaced JSON that is not this school's notification under ${f.key(school.urlSlug)} with a fresh notification"`));
+  t.regex(r.stderr, new RegExp(`"level":"warn","msg":"replaced JSON that is not a well-formed notification of this school \\(school, lists of UUIDs, creation time\\) under ${f.key(school.urlSlug)} with a fresh notification"`));
   t.deepEqual((await f.read(school.urlSlug))?.processingErrorPupilUUIDs, [pupil.urlSlug]);
 });
 
@@ -237,7 +237,7 @@ eachTarget('an entry of this school whose dateTimeCreated is not a real ISO UTC 
       // As for a malformed list: nothing of the entry is kept, and the key is named.
       t.is(await f.raw(school.urlSlug), expectedEntry('mtc', school.urlSlug, later, [pupil.urlSlug], []), `${format} ${JSON.stringify(created)}: replaced`);
       t.is(warning?.level, 'warn');
-      const found = format === 'mtc' ? 'an MTC cache entry that is not this school\'s notification' : 'JSON that is not this school\'s notification';
+      const found = `${format === 'mtc' ? 'an MTC cache entry' : 'JSON'} that is not a well-formed notification of this school (school, lists of UUIDs, creation time)`;
       t.is(warning?.msg, `replaced ${found} under ${f.key(school.urlSlug)} with a fresh notification`);
     }
   }

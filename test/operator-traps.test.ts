@@ -221,7 +221,7 @@ eachDialect('a Redis database number is checked: a bad one exits 2 naming REDIS_
   for (const db of ['16', '99']) {
     const r = await runCli(['status'], { env: { ...f.env, REDIS_URL: `redis://${base.host}/${db}`, MTC_BATCH_LOG_FORMAT: 'human' } });
     t.is(r.code, 2, r.stderr);
-    t.regex(r.stderr, new RegExp(`the Redis URL \\(REDIS_URL or --redis-url\\) redis://${base.host}/${db} names database ${db}, which the server does not have`));
+    t.regex(r.stderr, new RegExp(`the Redis URL \\(REDIS_URL, --redis-url or a config file's redisUrl\\) redis://${base.host}/${db} names database ${db}, which the server does not have`));
     t.notRegex(r.stdout, /healthy/);
   }
   const ok = await runCli(['dispatch', '--json'], { env: { ...f.env, REDIS_URL: `redis://${base.host}/3` } });

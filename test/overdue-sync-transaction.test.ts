@@ -311,3 +311,26 @@ test('the second connection lost after EXEC was sent: a lost connection (all or 
   t.regex(err?.message ?? '', /after its transaction was sent, so whether the transaction ran \(all of it, or none\) is unknown/);
   t.deepEqual(lostConnection(err)?.service, 'redis');
 });
+
+eachDialect("another program's hash under the journal's name: refused (the same configuration error), and left as it was", async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  await seedOverdueSchools(f.db, 5, 1, now);
+  const journal = `${f.options.notificationIndexKey}:journal`;
+  await f.redis.client.hset(journal, 'owner', 'another program');
+  const err = await t.throwsAsync(overdueSync(f.db, f.redis.client, { ...f.options, now }));
+  t.regex(err?.message ?? '', /^WRONGTYPE the key .*:journal holds a hash, not a list$/);
+  t.deepEqual(await f.redis.client.hgetall(journal), { owner: 'another program' });
+  t.is(await f.redis.client.ttl(journal), -1, 'its lifetime untouched too');
+  t.deepEqual((await f.redis.keys()).sort(), [journal], 'no entry, index, "next" or lock left');
+});
+
+test('a cluster that is down under a job is a lost Redis connection, whichever way it shows', (t) => {
+  for (const message of [
+    'ERR Script attempted to execute a command while the cluster is down script: 65dc13ae, on @user_script:7.',
+    'CLUSTERDOWN The cluster is down',
+    'Too many Cluster redirections. Last error: ReplyError: MOVED 12690 127.0.0.1:17002',
+  ]) {
+    t.is(lostConnection(new Error(message))?.service, 'redis', message);
+  }
+  t.is(lostConnection(new RedisConnectionLost('no node of the cluster is known to serve k (slot 1)'))?.reason, 'no node of the cluster is known to serve k (slot 1)');
+});

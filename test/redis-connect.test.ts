@@ -52,7 +52,7 @@ useRedisCluster();
   const { url } = await isolatedRedis(t, 'cluster');
   const node = url.replace('redis+cluster://', '').split(',')[0]!;
   const err = await t.throwsAsync(openRedis({ redisUrl: `redis://${node}` }), { instanceOf: ConfigError });
-  t.regex(err?.message ?? '', new RegExp(`REDIS_URL redis://${node} is a node of a Redis Cluster: write it as redis\\+cluster://`));
+  t.regex(err?.message ?? '', new RegExp(`the Redis URL \\(REDIS_URL, --redis-url or a config file's redisUrl\\) redis://${node} is a node of a Redis Cluster: write it as redis\\+cluster://`));
 });
 
 test('a Redis that wants a password, given none or a wrong one, is refused at connect, in one line naming it', async (t) => {
@@ -84,7 +84,7 @@ test('an ACL user without +select, given a numbered database, is told to add +se
   t.regex(
     err?.message ?? '',
     new RegExp(
-      `^the Redis URL \\(REDIS_URL or --redis-url\\) redis://mtc-batch:\\*\\*\\*@127\\.0\\.0\\.1:${server.port}/3 names database 3, ` +
+      `^the Redis URL \\(REDIS_URL, --redis-url or a config file's redisUrl\\) redis://mtc-batch:\\*\\*\\*@127\\.0\\.0\\.1:${server.port}/3 names database 3, ` +
         `but its Redis user mtc-batch may not run SELECT \\(NOPERM [^)]*\\): add \\+select to that user's ACL \\(ACL SETUSER mtc-batch \\+select`,
     ),
   );

@@ -91,13 +91,13 @@ elseif raw then
     if doc.meta.type == 'object' and type(doc.value) == 'string' then
       local parsed, inner = pcall(cjson.decode, doc.value)
       if parsed then e, o, c = notification(inner) end
-      if not e then replaced = 'an MTC cache entry that is not this school\\'s notification' end
+      if not e then replaced = 'an MTC cache entry that is not a well-formed notification of this school (school, lists of UUIDs, creation time)' end
     else
       replaced = 'an MTC cache entry of type ' .. tostring(doc.meta.type)
     end
   else
     e, o, c = notification(doc)
-    if not e then replaced = 'JSON that is not this school\\'s notification' end
+    if not e then replaced = 'JSON that is not a well-formed notification of this school (school, lists of UUIDs, creation time)' end
   end
   if e then errors, overdue, created = e, o, c end
 end

@@ -126,7 +126,7 @@ const renewScript = new LuaScript(
   'renew-overdue-sync-lock',
   `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if redis.call('PTTL', KEYS[2]) ~= -2 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+if redis.call('TYPE', KEYS[2]).ok == 'list' then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return 1`,
 );
 
@@ -174,12 +174,15 @@ return records`,
 
 /**
  * KEYS: lock, journal; ARGV: the run's token. A run that fails lets go of its lock and
- * drops its journal: the next run's query sees every check the journal names.
+ * drops its journal: the next run's query sees every check the journal names. (A key of
+ * that name that is not a list is not a journal: another program's, left alone.)
  */
 const abandonScript = new LuaScript(
   'abandon-overdue-sync',
-  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end
-return 0`,
+  `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('TYPE', KEYS[2]).ok == 'list' then redis.call('DEL', KEYS[2]) end
+return 1`,
 );
 
 function record({ school, pupils }: PupilMerge): string {

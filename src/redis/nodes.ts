@@ -6,6 +6,7 @@
 import calculateSlot from 'cluster-key-slot';
 import type { Redis } from 'ioredis';
 import { type RedisClient, isCluster } from './redis.js';
+import { RedisConnectionLost } from '../errors.js';
 
 /** The masters to send node-wide work to (script loading, per-node scans). */
 export function masters(client: RedisClient): Redis[] {
@@ -36,7 +37,7 @@ export function groupByNode<T>(client: RedisClient, items: readonly T[], keyOf: 
     const key = keyOf(item);
     const address = (client.slots[calculateSlot(key)] as string[] | undefined)?.[0];
     const node = address === undefined ? undefined : byAddress.get(address);
-    if (!node) throw new Error(`no cluster node is known to serve ${key} (slot ${calculateSlot(key)}): a master is down, or the cluster is resharding`);
+    if (!node) throw new RedisConnectionLost(`no node of the cluster is known to serve ${key} (slot ${calculateSlot(key)}): a master is down, or the cluster is resharding`);
     let group = groups.get(node);
     if (!group) groups.set(node, (group = []));
     group.push(item);

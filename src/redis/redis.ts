@@ -94,7 +94,11 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     const cause = lastError ?? err;
     // A cluster's own error says only that no node gave its slots; ask the seeds why.
     const reason = cluster ? await whyNoSlots(cluster, common.connectTimeout) : errorMessage(cause);
-    throw new ConnectionError(`cannot connect to Redis ${display}: ${reason ?? errorMessage(cause)}`, { cause });
+    // A server that does not speak TLS never answers a TLS handshake: only the timeout says so.
+    const tlsHint = /^rediss(\+cluster)?:/i.test(config.redisUrl) && /ETIMEDOUT|timed? ?out/i.test(reason ?? errorMessage(cause))
+      ? ' (with rediss:// the server must speak TLS: one that does not never answers the handshake; use redis:// for a plain server)'
+      : '';
+    throw new ConnectionError(`cannot connect to Redis ${display}: ${reason ?? errorMessage(cause)}${tlsHint}`, { cause });
   }
   if (!isCluster(client)) {
     // The check and the SELECT go in one round trip; the check's answer is read first (a
@@ -114,7 +118,7 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     }
     if (mode === 'cluster') {
       client.disconnect();
-      throw new ConfigError(`REDIS_URL ${display} is a node of a Redis Cluster: write it as redis+cluster://host:port[,host:port…] (rediss+cluster:// for TLS)`);
+      throw new ConfigError(`the Redis URL (REDIS_URL, --redis-url or a config file's redisUrl) ${display} is a node of a Redis Cluster: write it as redis+cluster://host:port[,host:port…] (rediss+cluster:// for TLS)`);
     }
     await selecting;
   }
@@ -172,7 +176,7 @@ async function selectDatabase(client: Redis, url: string, display: string): Prom
     await client.select(db);
   } catch (err) {
     client.disconnect();
-    const named = `the Redis URL (REDIS_URL or --redis-url) ${display} names database ${db}`;
+    const named = `the Redis URL (REDIS_URL, --redis-url or a config file's redisUrl) ${display} names database ${db}`;
     if (/^NOPERM\b/.test(errorMessage(err))) {
       const user = redisUserOf(url);
       throw new ConfigError(
@@ -232,6 +236,8 @@ async function whyNoSlots(target: ClusterTarget, connectTimeout: number): Promis
         lazyConnect: true,
         retryStrategy: () => null,
         maxRetriesPerRequest: 0,
+        // As the jobs' own clients: a refused node must not hold the process 2 s.
+        disconnectTimeout: 200,
         ...aclFriendlyHandshake,
         ...nodeOptions(target, host),
       });
