@@ -6,6 +6,7 @@
  * each, the keys are compared with what a single clean run writes into empty keys of its
  * own, read as the admin app reads them.
  */
+import { type AddressInfo, createConnection, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -581,4 +582,61 @@ postgresOnly('SIGTERM to notify-invalid reading a long stream: it stops after a 
   t.deepEqual(actual, expected);
   // And overdue-sync agrees: every pupil failed processing.
   await assertLikeCleanRun(t, f, 'notify-invalid\'s keys are what overdue-sync computes');
+});
+
+/** A loopback proxy to PostgreSQL passing the server's bytes on at about 200 KB/s: a slow link. */
+async function slowPostgres(t: ExecutionContext): Promise<{ port: number }> {
+  const target = new URL(postgresUrl);
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port || 5432) });
+    client.on('data', (chunk: Buffer) => upstream.write(chunk));
+    const queue: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const pump = () => {
+      timer = undefined;
+      const next = queue.shift();
+      if (!next || client.destroyed) return;
+      client.write(next);
+      timer = setTimeout(pump, 20);
+    };
+    upstream.on('data', (chunk: Buffer) => {
+      for (let i = 0; i < chunk.length; i += 4_096) queue.push(chunk.subarray(i, i + 4_096));
+      timer ??= setTimeout(pump, 0);
+    });
+    const end = () => {
+      clearTimeout(timer);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const side of [client, upstream]) {
+      side.on('close', end);
+      side.on('error', end);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.address() as AddressInfo).port };
+}
+
+postgresOnly('SIGTERM while the rows come over a slow link: it stops at once (the connection is closed, not read to the end), writing nothing', async (t) => {
+  const f = await notificationFixture(t, 'postgres');
+  // Enough rows (~1.5 MB) to take seconds through the link.
+  await seedWorld(f, 12_000, 3);
+  await setRound(f, 0);
+  const link = await slowPostgres(t);
+  const url = new URL(f.env.DATABASE_URL!);
+  url.port = String(link.port);
+  const run = spawnCli(['overdue-sync'], { env: cliEnv(f, { DATABASE_URL: url.toString() }) });
+  await waitUntil('the run holds its lock', () => marks.locked.test(run.stderr()));
+  // The rows take seconds to come through the link: stop it while they do.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  t.false(marks.queried.test(run.stderr()), 'still reading rows when stopped');
+  const signalled = performance.now();
+  run.child.kill('SIGTERM');
+  const r = await run;
+  const tookMs = performance.now() - signalled;
+  t.true(tookMs < 2_000, `exited ${Math.round(tookMs)} ms after SIGTERM`);
+  oneClearLine(t, r, /overdue-sync interrupted \(received SIGTERM\) before writing anything: lock released/);
+  t.deepEqual(await keysUnder(f.redis.client, f.options.notificationPrefix), []);
+  t.is(await f.redis.client.exists(`${f.options.notificationIndexKey}:lock`), 0);
 });
