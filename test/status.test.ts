@@ -88,7 +88,7 @@ eachDialect('a bus or index key holding another kind of value is a problem namin
     t.is(r.code, 1, r.stderr);
     t.regex(r.stdout, new RegExp(`redis +failed \\(below\\)`));
     t.true(r.stdout.includes(`the Redis key ${key} holds another kind of value than mtc-batch keeps there`), r.stdout);
-    t.true(r.stdout.includes(`(${setting})`), r.stdout);
+    t.true(r.stdout.includes(`(${setting}, --`), r.stdout);
     t.false(r.stdout.includes('unreachable'));
     await redis.client.del(key);
   }

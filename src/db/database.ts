@@ -95,7 +95,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
       throw new ConnectionError(`cannot open the SQLite database ${target.display}: the folder ${dirname(target.file)} does not exist`);
     }
     if (!options.create && !existsSync(target.file)) {
-      throw new SchemaError(`the SQLite database ${target.file} does not exist: run "mtc-batch migrate" to create it, or set DATABASE_URL to an existing database`);
+      throw new SchemaError(`the SQLite database ${target.file} does not exist: run "mtc-batch migrate" to create it, or point the database URL (DATABASE_URL, --database-url or a config file's databaseUrl) at an existing one`);
     }
   }
   const knex = knexFactory(knexConfig(target, config.databaseSchema, options.poolSize ?? 10, options.log));

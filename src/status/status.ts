@@ -59,8 +59,8 @@ function ownKey<T>(reading: Promise<T>, key: string, setting: string): Promise<T
 
 async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<RedisStatus> {
   const [bus, notifications, lastRunMs] = await Promise.all([
-    ownKey(redis.llen(options.busKey), options.busKey, 'MTC_BATCH_BUS_KEY'),
-    ownKey(redis.scard(options.notificationIndexKey), options.notificationIndexKey, 'MTC_BATCH_NOTIFICATION_INDEX_KEY'),
+    ownKey(redis.llen(options.busKey), options.busKey, 'MTC_BATCH_BUS_KEY, --bus-key or a config file\'s busKey'),
+    ownKey(redis.scard(options.notificationIndexKey), options.notificationIndexKey, 'MTC_BATCH_NOTIFICATION_INDEX_KEY, --notification-index-key or a config file\'s notificationIndexKey'),
     redis.pttl(lastRunKeyOf(options.notificationIndexKey)),
   ]);
   // Every successful overdue-sync gives its last-run key the same lifetime: what is left
