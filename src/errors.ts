@@ -113,15 +113,15 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-/**
- * Whether `err` says a connection that was working went away (the server restarted or
- * killed it), and which one: the jobs are built so the next run repairs such a stop.
- */
 /** A Redis connection of our own (not ioredis's) lost under a command; the message is the reason. */
 export class RedisConnectionLost extends Error {
   override name = 'RedisConnectionLost';
 }
 
+/**
+ * Whether `err` says a connection that was working went away (the server restarted or
+ * killed it), and which one: the jobs are built so the next run repairs such a stop.
+ */
 export function lostConnection(err: unknown): { service: 'database' | 'redis'; reason: string } | null {
   const message = errorMessage(err);
   const code = String((err as { code?: unknown } | null)?.code ?? '');

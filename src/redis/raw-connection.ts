@@ -183,9 +183,9 @@ export class RawRedisConnection {
   }
 
   /**
-   * Writes `text` (one or more commands, as protocol; a string as UTF-8) and resolves with their `replies`
-   * replies once all have come: kept when `keep`, and the first error reply among them.
-   * Rejects when the connection fails first.
+   * Writes `text` (one or more commands, as protocol; a string as UTF-8) and resolves with
+   * their `replies` replies once all have come: kept when `keep`, and the first error reply
+   * among them. Rejects when the connection fails first.
    */
   send(text: string | Buffer, replies: number, keep = false): Promise<{ replies: Reply[]; firstError: RedisReplyError | null }> {
     return new Promise((resolve, reject) => {
@@ -217,10 +217,7 @@ export class RawRedisConnection {
           const end = buf.indexOf(CR, pos);
           if (end < 0 || end + 1 >= buf.length) break;
           pos = end + 2;
-          if (--waiter.left === 0) {
-            this.waiters.shift();
-            waiter.resolve({ replies: [], firstError: waiter.firstError });
-          }
+          this.deliver('');
           continue;
         }
         const parsed = parseReply(buf, pos);
