@@ -28,8 +28,9 @@
  *
  * Fencing. The transaction runs only if the lock held this run's token when WATCH began
  * and was not touched until EXEC; every script of the other pass first checks that the
- * lock still holds this run's token, and does nothing otherwise: a run paused longer than the lock's lifetime (while
- * another run started and finished) writes and removes nothing once it comes back, and
+ * lock still holds this run's token, and does nothing otherwise: a run paused longer than
+ * the lock's lifetime (while another run started and finished) writes and removes nothing
+ * once it comes back, and
  * exits 1 (LockLostError). Whatever it had written before its pause came before the other
  * run's pass, which rewrote every entry and removed those that no longer qualify, so on
  * one server the keys are exactly the other run's. In a Redis Cluster the entries live on
@@ -45,11 +46,10 @@ import { performance } from 'node:perf_hooks';
 import type { Database } from '../db/database.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { type RedisClient, isCluster } from '../redis/redis.js';
-import { type PupilMerge } from './merge-pupils.js';
 import { StreamedPass } from './streamed-pass.js';
 import { ConfigError, ExitCode, MtcError, errorMessage } from '../errors.js';
 import { PackedEntries, loadWriterScripts, setPackedWithTtl, unlinkMany } from '../redis/redis-writer.js';
-import { mergePupils } from './merge-pupils.js';
+import { type PupilMerge, mergePupils } from './merge-pupils.js';
 import { type NotificationFormat, notificationBuilder, notificationKey } from './notification.js';
 import { schoolConcerns } from './school-concerns.js';
 import { LockLostError, abandonRun, beginRun, finishRun, loadSyncScripts, lockKeyOf, renewLock, takeLock } from './sync-journal.js';
@@ -202,27 +202,29 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
     if (options.signal?.aborted) throw new SyncInterruptedError(options.signal.reason);
     if (lost) throw lockLost();
     const redisStarted = performance.now();
-    const runLock = { token, lockMs, lockLost };
-    let removed: number;
-    const outcome = streamed ? await streamed.commit(read.schools.length, lockLost, options.hooks?.beforeRemoval) : null;
-    if (outcome?.done) {
-      removed = outcome.removed;
-      // The lines the scripts' pass logs, in the order its steps happened.
-      log.debug(`redis wrote ${read.schools.length} entries in one transaction sent during the query; ${removed} entries to remove`, { ms: Math.round(performance.now() - redisStarted) });
-      log.debug('redis removed them, swapped the index and released the lock (the same transaction)');
-      await replayJournal(redis, outcome.replay, now, options);
-    } else if (streamed && outcome && !outcome.done) {
-      // Nothing was written: the same pass through the scripts.
-      if (outcome.lockTouched && (await redis.get(lock)) !== token) throw lockLost();
-      const message = `writing the entries through Lua scripts instead of one transaction: ${outcome.reason}`;
-      if (outcome.reason.startsWith('Redis refused')) log.warn(`${message} (a Redis ACL needs +watch +multi +exec for the transaction)`);
-      else log.debug(message);
-      const entries = new PackedEntries(false);
-      for (const { key, value } of streamed.entries()) entries.add(key, value);
-      removed = await rewrite(redis, entries, read.schools, now, runLock, { ...options, hooks: {} });
-    } else {
-      removed = await rewrite(redis, packed!, read.schools, now, runLock, options);
+    let removed: number | undefined;
+    let entries = packed;
+    let hooks = options.hooks;
+    if (streamed) {
+      const outcome = await streamed.commit(read.schools.length, lockLost, options.hooks?.beforeRemoval);
+      if (outcome.done) {
+        removed = outcome.removed;
+        // The lines the scripts' pass logs, in the order its steps happened.
+        log.debug(`redis wrote ${read.schools.length} entries in one transaction sent during the query; ${removed} entries to remove`, { ms: Math.round(performance.now() - redisStarted) });
+        log.debug('redis removed them, swapped the index and released the lock (the same transaction)');
+        await replayJournal(redis, outcome.replay, now, options);
+      } else {
+        // Nothing was written: the same pass through the scripts.
+        if (outcome.lockTouched && (await redis.get(lock)) !== token) throw lockLost();
+        const message = `writing the entries through Lua scripts instead of one transaction: ${outcome.reason}`;
+        if (outcome.refused) log.warn(`${message} (a Redis ACL needs +watch +multi +exec for the transaction)`);
+        else log.debug(message);
+        entries = streamed.packedEntries();
+        // The transaction's commit was the point the hooks stand for.
+        hooks = {};
+      }
     }
+    removed ??= await rewrite(redis, entries!, read.schools, now, { token, lockMs, lockLost }, { ...options, hooks });
     const { sqlMs } = read;
     return { schools: read.schools.length, overdueChecks: read.overdueChecks, processingErrors: read.processingErrors, removed, timings: { sqlMs, redisMs: Math.round(performance.now() - redisStarted) } };
   } catch (err) {

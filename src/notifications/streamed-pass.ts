@@ -36,6 +36,7 @@ import type { Redis } from 'ioredis';
 import { RedisConnectionLost, errorMessage } from '../errors.js';
 import { RawRedisConnection, type Reply, RedisReplyError, parseReply, resp } from '../redis/raw-connection.js';
 import type { PupilMerge } from './merge-pupils.js';
+import { PackedEntries } from '../redis/redis-writer.js';
 import { finishArgs, finishScript, finishedRun, foldScript, journalKeyOf, lockKeyOf, nextKeyOf } from './sync-journal.js';
 
 /** Schools per SADD and per write to the socket. */
@@ -43,8 +44,14 @@ const schoolsPerChunk = 1_000;
 
 export type StreamedOutcome =
   | { done: true; removed: number; replay: PupilMerge[] }
-  /** Nothing was written: run the pass the other way. `lockTouched`: EXEC found the lock changed. */
-  | { done: false; reason: string; lockTouched: boolean };
+  /**
+   * Nothing was written: run the pass the other way. `refused`: the server refused the
+   * transaction (an ACL, say: worth a warning); `lockTouched`: EXEC found the lock changed.
+   */
+  | { done: false; reason: string; refused: boolean; lockTouched: boolean };
+
+/** Why the transaction was not begun, once that is known. */
+type NotBegun = { kind: 'lock-lost' } | { kind: 'conflict'; error: RedisReplyError } | { kind: 'unusable'; reason: string; refused: boolean };
 
 type Replies = Promise<{ replies: Reply[]; firstError: RedisReplyError | null }>;
 
@@ -63,10 +70,8 @@ export class StreamedPass {
   private raw: RawRedisConnection | null = null;
   /** The connection once its transaction is begun (MULTI answered, the lock this run's). */
   private connection: RawRedisConnection | null = null;
-  private openFailure: string | null = null;
-  private lockNotHeld = false;
-  /** A key the transaction needs holds another kind of value (thrown by commit). */
-  private conflict: RedisReplyError | null = null;
+  /** Set instead when the transaction cannot be begun. */
+  private notBegun: NotBegun | null = null;
   private readonly opening: Promise<void>;
   /** Commands waiting for the transaction to begin. */
   private readonly outbox: Array<{ text: string | Buffer; replies: number }> = [];
@@ -93,28 +98,26 @@ export class StreamedPass {
         // entries were written. Found here, nothing is.
         const typed: Array<[string, string]> = [[run.indexKey, 'set'], [this.next, 'set'], [journalKeyOf(run.indexKey), 'list']];
         const head = await connection.send(resp(['WATCH', lock]) + resp(['GET', lock]) + typed.map(([key]) => resp(['TYPE', key])).join('') + resp(['MULTI']), 3 + typed.length, true);
-        if (head.firstError) throw new Error(`Redis refused the transaction: ${head.firstError.message}`);
-        if (head.replies[1] !== run.token) {
-          this.lockNotHeld = true;
-          connection.close();
-          return;
+        const clash = typed.findIndex(([, kind], i) => head.replies[2 + i] !== 'none' && head.replies[2 + i] !== kind);
+        if (head.firstError) this.end({ kind: 'unusable', reason: `Redis refused the transaction: ${head.firstError.message}`, refused: true });
+        else if (head.replies[1] !== run.token) this.end({ kind: 'lock-lost' });
+        else if (clash >= 0) {
+          const [key, kind] = typed[clash]!;
+          this.end({ kind: 'conflict', error: new RedisReplyError(`WRONGTYPE the key ${key} holds a ${String(head.replies[2 + clash])}, not a ${kind}`) });
+        } else {
+          this.connection = connection;
+          this.outbox.unshift({ text: resp(['EVAL', foldScript.source, 3, run.indexKey, this.next, lock, run.token, run.ttlSeconds, run.lockMs]), replies: 1 });
+          this.drain();
         }
-        const clash = typed.find(([, kind], i) => head.replies[2 + i] !== 'none' && head.replies[2 + i] !== kind);
-        if (clash) {
-          const found = head.replies[2 + typed.indexOf(clash)];
-          this.conflict = new RedisReplyError(`WRONGTYPE the key ${clash[0]} holds a ${String(found)}, not a ${clash[1]}`);
-          connection.close();
-          return;
-        }
-        this.connection = connection;
-        this.outbox.unshift({ text: resp(['EVAL', foldScript.source, 3, run.indexKey, this.next, lock, run.token, run.ttlSeconds, run.lockMs]), replies: 1 });
-        this.drain();
       })
-      .catch((err: unknown) => {
-        this.raw?.close();
-        this.outbox.length = 0;
-        this.openFailure = /refused/.test(errorMessage(err)) ? errorMessage(err) : `cannot use a second connection to Redis: ${errorMessage(err)}`;
-      });
+      .catch((err: unknown) => this.end({ kind: 'unusable', reason: `cannot use a second connection to Redis: ${errorMessage(err)}`, refused: false }));
+  }
+
+  /** The transaction will not be begun: nothing more is sent, and the connection closes (discarding MULTI). */
+  private end(why: NotBegun): void {
+    this.notBegun = why;
+    this.outbox.length = 0;
+    this.raw?.close();
   }
 
   /**
@@ -140,12 +143,9 @@ export class StreamedPass {
     this.raw?.close();
   }
 
-  /**
-   * Every entry, read back from the bytes (for the pass the other way), in the order added.
-   * (Pure but for reading this pass's chunks.)
-   */
-  entries(): Array<{ key: string; value: string }> {
-    const entries: Array<{ key: string; value: string }> = [];
+  /** Every entry, read back from the bytes, packed for the pass the other way (one server). */
+  packedEntries(): PackedEntries {
+    const packed = new PackedEntries(false);
     this.flush();
     for (const chunk of this.chunks) {
       let pos = 0;
@@ -153,11 +153,11 @@ export class StreamedPass {
         const parsed = parseReply(chunk, pos);
         if (!parsed || !Array.isArray(parsed.reply)) throw new Error('cannot read back the entries of the transaction');
         const [name, key, value] = parsed.reply as string[];
-        if (name === 'SET') entries.push({ key: key!, value: value! });
+        if (name === 'SET') packed.add(key!, value!);
         pos = parsed.next;
       }
     }
-    return entries;
+    return packed;
   }
 
   /**
@@ -173,14 +173,17 @@ export class StreamedPass {
     const finish = finishArgs(this.run.indexKey, this.run.token, this.run.ttlSeconds, schools > 0, [this.run.prefix]);
     this.queue(resp(['EVAL', finishScript.source, 5, ...finish]), 1);
     await this.opening;
-    if (this.lockNotHeld) throw lockLost();
-    if (this.conflict) throw this.conflict;
     const connection = this.connection;
-    if (!connection) return { done: false, reason: this.openFailure ?? 'no second connection', lockTouched: false };
+    if (!connection) {
+      const why = this.notBegun!;
+      if (why.kind === 'lock-lost') throw lockLost();
+      if (why.kind === 'conflict') throw why.error;
+      return { done: false, reason: why.reason, refused: why.refused, lockTouched: false };
+    }
     await beforeExec?.();
     if (connection.failed) {
       this.close();
-      return { done: false, reason: `the second connection to Redis failed: ${connection.failed.message}`, lockTouched: false };
+      return { done: false, reason: `the second connection to Redis failed: ${connection.failed.message}`, refused: false, lockTouched: false };
     }
     const executing = connection.send(resp(['EXEC']), 1, true);
     let exec;
@@ -193,11 +196,11 @@ export class StreamedPass {
       this.close();
     }
     const [reply] = exec.replies;
-    if (reply === null) return { done: false, reason: 'the lock was touched while the transaction was queued', lockTouched: true };
+    if (reply === null) return { done: false, reason: 'the lock was touched while the transaction was queued', refused: false, lockTouched: true };
     if (reply instanceof RedisReplyError) {
       // EXECABORT: a command was refused as it was queued (ACL, memory); nothing ran.
       const queued = (await Promise.all(this.sent.map((s) => s.catch(() => null)))).find((r) => r?.firstError)?.firstError;
-      return { done: false, reason: `Redis refused the transaction: ${queued?.message ?? reply.message}`, lockTouched: false };
+      return { done: false, reason: `Redis refused the transaction: ${queued?.message ?? reply.message}`, refused: true, lockTouched: false };
     }
     const results = reply as Reply[];
     const failed = results.find((r): r is RedisReplyError => r instanceof RedisReplyError);
@@ -220,7 +223,7 @@ export class StreamedPass {
   }
 
   private queue(text: string | Buffer, replies: number): void {
-    if (this.openFailure || this.lockNotHeld) return;
+    if (this.notBegun) return;
     this.outbox.push({ text, replies });
     this.drain();
   }
