@@ -209,6 +209,14 @@ async function queryGone(f: NotificationFixture): Promise<boolean> {
   );
 }
 
+/** Sends SIGTERM to a running CLI and waits for it: its result, and how long it took to exit. */
+async function stopWithSigterm(run: ReturnType<typeof spawnCli>): Promise<{ r: CliResult; tookMs: number }> {
+  const signalled = performance.now();
+  run.child.kill('SIGTERM');
+  const r = await run;
+  return { r, tookMs: performance.now() - signalled };
+}
+
 function oneClearLine(t: ExecutionContext, r: CliResult, pattern: RegExp): void {
   t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, pattern);
@@ -525,10 +533,7 @@ postgresOnly('SIGTERM to overdue-sync during its query: it cancels the query, le
   const block = await blockChecks(t, f);
   const run = spawnCli(['overdue-sync'], { env });
   await queryWaiting(f);
-  const signalled = performance.now();
-  run.child.kill('SIGTERM');
-  const r = await run;
-  const tookMs = performance.now() - signalled;
+  const { r, tookMs } = await stopWithSigterm(run);
   t.true(tookMs < 10_000, `exited ${Math.round(tookMs)} ms after SIGTERM`);
   oneClearLine(t, r, /overdue-sync interrupted \(received SIGTERM\) before writing anything: lock released/);
   t.false(/deprecat|warning/i.test(r.stderr), `the cancel prints no library warning: ${r.stderr}`);
@@ -552,10 +557,8 @@ postgresOnly('SIGTERM to notify-invalid reading a long stream: it stops after a 
   // The first 2,500 lines, and the input left open as a producer that has more to send.
   const run = spawnCli(['notify-invalid', '--jsonl', '-', '--json'], { env, stdin: `${lines.slice(0, 2_500).join('\n')}\n`, keepStdinOpen: true });
   await waitUntil('two groups are handled', () => (run.stderr().match(/added \d+ pupils to \d+ school notifications/g) ?? []).length >= 2);
-  const signalled = performance.now();
-  run.child.kill('SIGTERM');
-  const r = await run;
-  t.true(performance.now() - signalled < 10_000);
+  const { r, tookMs } = await stopWithSigterm(run);
+  t.true(tookMs < 10_000);
   t.is(r.code, 1, r.stderr);
   t.false(/\n\s+at |unexpected failure|Unhandled/.test(r.stderr), r.stderr);
   const result = r.json<{ handled: number; interruptedAfterLine: number }>();
@@ -631,10 +634,7 @@ postgresOnly('SIGTERM while the rows come over a slow link: it stops at once (th
   // The rows take seconds to come through the link: stop it while they do.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   t.false(marks.queried.test(run.stderr()), 'still reading rows when stopped');
-  const signalled = performance.now();
-  run.child.kill('SIGTERM');
-  const r = await run;
-  const tookMs = performance.now() - signalled;
+  const { r, tookMs } = await stopWithSigterm(run);
   t.true(tookMs < 2_000, `exited ${Math.round(tookMs)} ms after SIGTERM`);
   oneClearLine(t, r, /overdue-sync interrupted \(received SIGTERM\) before writing anything: lock released/);
   t.deepEqual(await keysUnder(f.redis.client, f.options.notificationPrefix), []);

@@ -17,7 +17,7 @@ import type { Logger } from '../src/log/logger.js';
 import { overdueSync } from '../src/notifications/overdue-sync.js';
 import { StreamedPass } from '../src/notifications/streamed-pass.js';
 import { RawRedisConnection, RedisReplyError, parseReply, resp } from '../src/redis/raw-connection.js';
-import { openRedis } from '../src/redis/redis.js';
+import { type RedisClient, openRedis } from '../src/redis/redis.js';
 import { seedOverdueSchools } from '../src/seed/mtc-world.js';
 import { eachDialect } from './helpers/databases.js';
 import { type NotificationFixture, notificationFixture, readLikeMtc } from './helpers/notifications.js';
@@ -160,18 +160,29 @@ test('a password, a user and a numbered database: the second connection opens as
   await t.throwsAsync(RawRedisConnection.open(client, 2_000), { message: /WRONGPASS|invalid username-password/ });
 });
 
-test('a user refused MULTI: a warning naming the grant, and the scripts write the pass', async (t) => {
-  const f = await notificationFixture(t, 'sqlite');
+/**
+ * A redis-server of the test's own with a user "jobs" holding the README's ACL rules (less
+ * `refused`), its admin connection, and the jobs' client opened as the jobs open it (no
+ * INFO ready check, which this user is refused); 40 overdue schools seeded.
+ */
+async function asJobsUser(t: ExecutionContext, f: NotificationFixture, refused?: string): Promise<{ admin: Redis; client: RedisClient; schools: string[] }> {
   const server = await ownRedis(t);
   const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
   t.teardown(() => admin.disconnect());
   const keys = { notificationPrefix: f.options.notificationPrefix, notificationIndexKey: f.options.notificationIndexKey, busKey: 'bus', sessionPrefix: 'session:' };
-  await admin.acl('SETUSER', 'jobs', 'reset', 'on', '>jobs-secret', ...jobAclRules(keys).filter((rule) => rule !== '+multi'));
+  await admin.acl('SETUSER', 'jobs', 'reset', 'on', '>jobs-secret', ...jobAclRules(keys).filter((rule) => rule !== refused));
+  await admin.acl('LOG', 'RESET');
   const schools = await seedOverdueSchools(f.db, 40, 1, now);
   const handle = await openRedis({ redisUrl: `redis://jobs:jobs-secret@127.0.0.1:${server.port}` });
   t.teardown(() => handle.close());
+  return { admin, client: handle.client, schools };
+}
+
+test('a user refused MULTI: a warning naming the grant, and the scripts write the pass', async (t) => {
+  const f = await notificationFixture(t, 'sqlite');
+  const { admin, client, schools } = await asJobsUser(t, f, '+multi');
   const log = recordingLogger();
-  t.like(await overdueSync(f.db, handle.client, { ...f.options, now, log }), { schools: 40 });
+  t.like(await overdueSync(f.db, client, { ...f.options, now, log }), { schools: 40 });
   const warning = log.lines.find((l) => l.level === 'warn');
   t.regex(warning?.msg ?? '', /Redis refused the transaction: NOPERM.*multi.*\+watch \+multi \+exec/s);
   await assertWritten(t, admin, f, schools);
@@ -179,18 +190,9 @@ test('a user refused MULTI: a warning naming the grant, and the scripts write th
 
 test('the README user is not refused: the transaction runs as it', async (t) => {
   const f = await notificationFixture(t, 'sqlite');
-  const server = await ownRedis(t);
-  const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  t.teardown(() => admin.disconnect());
-  const keys = { notificationPrefix: f.options.notificationPrefix, notificationIndexKey: f.options.notificationIndexKey, busKey: 'bus', sessionPrefix: 'session:' };
-  await admin.acl('SETUSER', 'jobs', 'reset', 'on', '>jobs-secret', ...jobAclRules(keys));
-  await admin.acl('LOG', 'RESET');
-  const schools = await seedOverdueSchools(f.db, 40, 1, now);
-  // Opened as the jobs open it (no INFO ready check, which this user is refused).
-  const handle = await openRedis({ redisUrl: `redis://jobs:jobs-secret@127.0.0.1:${server.port}` });
-  t.teardown(() => handle.close());
+  const { admin, client, schools } = await asJobsUser(t, f);
   const log = recordingLogger();
-  await overdueSync(f.db, handle.client, { ...f.options, now, log });
+  await overdueSync(f.db, client, { ...f.options, now, log });
   t.true(log.lines.some((l) => oneTransaction.test(l.msg)), JSON.stringify(log.lines));
   t.deepEqual(await admin.acl('LOG'), []);
   await assertWritten(t, admin, f, schools);
