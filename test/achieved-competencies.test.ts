@@ -44,3 +44,22 @@ eachDialect('competency codes come back as they are stored: a code holding U+001
   t.deepEqual(byUser.get(quoted)?.assessments, [lesson3.items[0]]);
   t.false(byUser.get(quoted)?.lessons.includes(lesson1.id));
 });
+
+eachDialect('a code holding a line feed is one code whether or not the course codes are given', async (t, dialect) => {
+  const f = await rescopeFixture(t, dialect);
+  const course = await seedCourse(f.db, { units: [[[{ competencies: ['L\nF', 'L', 'F'] }], [{ competencies: ['', 'M'] }]]] });
+  const [fed, plain] = learners(2) as [string, string];
+  await seedClass(f.db, { courseId: course.id, members: [fed, plain] });
+  await seedCompetencies(f.db, { [fed]: { 'L\nF': 'mastered', '': 'completed' }, [plain]: { L: 'mastered', F: 'completed', '': 'completed', M: 'completed' } });
+  // In no particular order, learners and codes alike.
+  const sorted = (m: Map<string, string[]>) => new Map([...m].map(([user, list]): [string, string[]] => [user, [...list].sort()]).sort(([a], [b]) => a.localeCompare(b)));
+  const expected = sorted(
+    new Map([
+      [fed, ['', 'L\nF']],
+      [plain, ['', 'F', 'L', 'M']],
+    ]),
+  );
+  t.deepEqual(sorted(await achievedCompetencies(f.db, [fed, plain], [course.id])), expected);
+  // With every code bound: one of them holds a line feed, so the codes come back as JSON.
+  t.deepEqual(sorted(await achievedCompetencies(f.db, [fed, plain], [course.id], new Set(['L\nF', 'L', 'F', '', 'M']))), expected);
+});

@@ -161,6 +161,14 @@ export interface Dialect {
    * order. A real list: a delimiter, whatever it is, is a character some value can hold.
    */
   textJsonArraySql(expr: string): string;
+  /**
+   * Aggregate of the text values `expr` yields over a group, joined by line feeds, in no
+   * particular order; undefined where the dialect has none. Cheaper than
+   * textJsonArraySql (no escaping, no JSON to parse), but only a list when no value can
+   * hold a line feed: for callers that know every value the group can yield (e.g. an
+   * equality filter on a list they bound) and have checked them.
+   */
+  textLinesSql?: (expr: string) => string;
   /** SQL run first inside the migration transaction so two `migrate` runs queue up. */
   migrationLockSql(bookkeepingTable: string): string[];
   /** Creates the bookkeeping table unless it exists. */

@@ -2,8 +2,8 @@
  * The competencies each learner of a batch has completed or mastered, restricted to those
  * the batch's courses use, grouped by the database into one row per learner. Reading
  * every status row into JavaScript would be the slow part; this returns one row per
- * learner with the codes as a JSON array (any code, the empty one included, comes back as
- * it is stored), and the skip rule does the rest in memory.
+ * learner with the codes as one text (any code, the empty one included, comes back as it
+ * is stored), and the skip rule does the rest in memory.
  */
 import type { Database } from '../db/database.js';
 import { listChunks, whereInList } from '../db/lists.js';
@@ -40,15 +40,22 @@ export async function achievedCompetencies(
       'uuid',
     ).where('ci.is_deleted', false);
 
+  // The codes a group can hold are among those bound, so when none of them holds a line
+  // feed the database can join them with line feeds: no JSON to escape, build and parse
+  // (about an eighth of the query's database time, measured). Otherwise a JSON array.
+  const asLines = codeArray !== undefined && dialect.textLinesSql !== undefined && !codeArray.some((c) => c.includes('\n'));
+  const aggregate = asLines ? dialect.textLinesSql!('??') : dialect.textJsonArraySql('??');
+  const parse = asLines ? (value: unknown) => String(value).split('\n') : codeList;
+
   for (const chunk of listChunks(dialect, users, codeArray ? 16 : courses.length + 16)) {
     const query = knex('user_competency_status as s')
-      .select('s.user_id', knex.raw(`${dialect.textJsonArraySql('??')} AS ??`, ['s.competency_code', 'codes']))
+      .select('s.user_id', knex.raw(`${aggregate} AS ??`, ['s.competency_code', 'codes']))
       .whereIn('s.status', achievedStatuses)
       .groupBy('s.user_id');
     if (codeArray) whereInList(query, dialect, 's.competency_code', codeArray, 'text');
     else query.whereIn('s.competency_code', courseCodesQuery());
     const rows: Array<{ user_id: unknown; codes: unknown }> = await whereInList(query, dialect, 's.user_id', chunk, 'uuid');
-    for (const r of rows) achieved.set(toUuid(r.user_id), codeList(r.codes));
+    for (const r of rows) achieved.set(toUuid(r.user_id), parse(r.codes));
   }
   return achieved;
 }

@@ -73,6 +73,7 @@ export const postgres: Dialect = {
   uuidJsonArraySql: (expr) => `'["' || string_agg(CAST(${expr} AS text), '","' ORDER BY ${expr}) || '"]'`,
   // As text: node-pg would otherwise parse json itself, and the caller parses once.
   textJsonArraySql: (expr) => `CAST(json_agg(CAST(${expr} AS text)) AS text)`,
+  textLinesSql: (expr) => `string_agg(CAST(${expr} AS text), E'\\n')`,
   migrationLockSql: () => ["SELECT pg_advisory_xact_lock(hashtext('mtc-batch:migrate'))"],
   createBookkeepingSql: (table) =>
     `CREATE TABLE IF NOT EXISTS ${q(table)} (${q('name')} varchar(255) NOT NULL PRIMARY KEY, ${q('applied_at')} timestamptz NOT NULL)`,
