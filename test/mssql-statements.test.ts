@@ -160,7 +160,7 @@ async function scenarios(r: MssqlRecorder, redis: Redis, prefix: string): Promis
     processQueue(r.db, bus, { batchSize: 10, concurrency: 1, maxAttempts: 5, retryDelaySeconds: 30 }),
   );
 
-  r.on(/^SELECT f\.school_uuid/, [
+  r.on(/^SELECT s\.\[urlSlug\] AS school_uuid/, [
     { school_uuid: id(601).toUpperCase(), failed_pupils: `["${id(701)}"]`, overdue_checks: `["${id(801)}","${id(802)}"]`, failed_count: 1, overdue_count: 2 },
     { school_uuid: id(602).toUpperCase(), failed_pupils: null, overdue_checks: `["${id(803)}"]`, failed_count: 0, overdue_count: 1 },
   ], 1);
