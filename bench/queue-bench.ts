@@ -22,6 +22,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { machineSpeedLine } from './machine-speed.js';
 import { Redis } from 'ioredis';
 import { type Database, openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
     await redis.del(busKey);
     await migrate(db);
     const course = await seedCourse(db, courseSpec());
+    console.log(machineSpeedLine('start'));
     console.log(`course: ${course.units.length} units, ${course.units.reduce((n, u) => n + u.lessons.length, 0)} lessons, 400 items, 5 competencies each`);
     console.log(`mtc-batch settings: batch size ${batchSize}, process concurrency ${concurrency}, one dispatcher`);
 
@@ -132,6 +134,7 @@ async function main(): Promise<void> {
     line('statements sent', `${fmt(sent.total)} for ${batches} batches of ${fmt(batchSize)}: ${(sent.process / batches).toFixed(1)} a batch by process, ${fmt(sent.total - sent.process)} by dispatch runs`);
     line('CPU per 1,000 learners', `PostgreSQL ${fmt(databaseMs)} ms (target ≤ 40), mtc-batch ${fmt(workerMs)} ms: one database core keeps ${(workerMs / databaseMs).toFixed(1)} process cores busy`);
   } finally {
+    console.log(machineSpeedLine('end'));
     await redis.del(busKey);
     await redis.quit();
     await db.knex.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
