@@ -10,6 +10,7 @@ import { type RedisStatus, getStatus } from '../src/status/status.js';
 import { eachTarget } from './helpers/databases.js';
 import { type NotificationFixture, notificationFixture } from './helpers/notifications.js';
 import { useRedisCluster } from './helpers/redis.js';
+import { runCli } from './helpers/cli.js';
 
 useRedisCluster();
 
@@ -69,4 +70,44 @@ eachTarget('only a successful run records its time: not a dry run, a skipped run
 
   await overdueSync(f.db, f.redis.client, { ...f.options, now });
   t.true(recent((await redisStatus(f)).lastOverdueSyncSecondsAgo));
+});
+
+eachTarget("a last-run key of another Redis type (another program's) is a problem naming it, not an age read from its lifetime", async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const index = f.options.notificationIndexKey;
+  const lastRun = `${index}:last-run`;
+  const options = { leaseSeconds: 600, busKey: `${f.redis.prefix}bus`, notificationIndexKey: index, notificationTtlSeconds: f.options.notificationTtlSeconds };
+  const env = { ...f.env, MTC_BATCH_BUS_KEY: options.busKey };
+  await f.redis.client.sadd(index, 's1', 's2');
+  await f.redis.client.rpush(options.busKey, '7');
+  const kinds: Array<[string, () => Promise<unknown>]> = [
+    // With a lifetime of an hour: read as overdue-sync's, it would say the last run ended 6 days 23 hours ago.
+    ['list', async () => f.redis.client.multi().rpush(lastRun, 'x').expire(lastRun, 3600).exec()],
+    // Without one: read as overdue-sync's, it would say no run for a week.
+    ['hash', () => f.redis.client.hset(lastRun, 'owner', 'another program')],
+  ];
+  for (const [type, write] of kinds) {
+    await f.redis.client.del(lastRun);
+    await write();
+    const status = await getStatus(f.db, Promise.resolve(f.redis.client), options);
+    t.like(status.redis, { bus: 1, notifications: 2, lastOverdueSyncSecondsAgo: null }, type);
+    t.false(status.healthy);
+    const own = status.problems.filter((p) => !/ids on the bus but no row is dispatched/.test(p));
+    t.is(own.length, 1, `${type}: ${JSON.stringify(status.problems)}`);
+    t.true(
+      own[0]!.startsWith(`the Redis key ${lastRun} holds a ${type}, not a string`) && own[0]!.includes("(MTC_BATCH_NOTIFICATION_INDEX_KEY, --notification-index-key or a config file's notificationIndexKey)"),
+      own[0],
+    );
+
+    const json = await runCli(['status', '--json'], { env });
+    t.is(json.code, 0, `${type}: ${json.stdout}${json.stderr}`);
+    t.like(json.json(), { redis: { bus: 1, notifications: 2, lastOverdueSyncSecondsAgo: null }, healthy: false });
+    const human = await runCli(['status'], { env });
+    t.is(human.code, 0, human.stdout);
+    t.regex(human.stdout, /^ {2}notifications +2 schools/m);
+    t.true(human.stdout.includes(`the Redis key ${lastRun} holds a ${type}, not a string`), human.stdout);
+    t.is((await runCli(['status', '--strict'], { env })).code, 1, type);
+    // Read, never written.
+    t.is(await f.redis.client.type(lastRun), type);
+  }
 });

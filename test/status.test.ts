@@ -78,19 +78,69 @@ eachDialect('a quiet system is healthy; an unreachable Redis is reported with th
   t.regex(out.problems[0] ?? '', new RegExp(`cannot connect to Redis redis://127.0.0.1:${port}`));
 });
 
-eachDialect('a bus or index key holding another kind of value is a problem naming the key and its setting, not "unreachable"', async (t, dialect) => {
+/** A status run's output, read both ways with and without --strict. */
+async function statusRuns(env: Record<string, string>) {
+  return {
+    human: await runCli(['status'], { env }),
+    json: await runCli(['status', '--json'], { env }),
+    strict: await runCli(['status', '--strict'], { env }),
+    strictJson: await runCli(['status', '--strict', '--json'], { env }),
+  };
+}
+
+const indexSetting = "(MTC_BATCH_NOTIFICATION_INDEX_KEY, --notification-index-key or a config file's notificationIndexKey)";
+const busSetting = "(MTC_BATCH_BUS_KEY, --bus-key or a config file's busKey)";
+
+eachDialect('an index or bus key of another Redis type is a problem naming the key, its type, the type it should hold and its setting; every other figure is still reported', async (t, dialect) => {
   const { tdb } = await migratedDatabase(t, dialect);
   const redis = await isolatedRedis(t);
-  const env = { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: `${redis.prefix}bus`, MTC_BATCH_NOTIFICATION_INDEX_KEY: `${redis.prefix}{o}:notified` };
-  for (const [key, setting] of [[env.MTC_BATCH_BUS_KEY, 'MTC_BATCH_BUS_KEY'], [env.MTC_BATCH_NOTIFICATION_INDEX_KEY, 'MTC_BATCH_NOTIFICATION_INDEX_KEY']] as const) {
-    await redis.client.set(key, 'another program');
-    const r = await runCli(['status'], { env });
-    t.is(r.code, 1, r.stderr);
-    t.regex(r.stdout, new RegExp(`redis +failed \\(below\\)`));
-    t.true(r.stdout.includes(`the Redis key ${key} holds another kind of value than mtc-batch keeps there`), r.stdout);
-    t.true(r.stdout.includes(`(${setting}, --`), r.stdout);
-    t.false(r.stdout.includes('unreachable'));
-    await redis.client.del(key);
+  const bus = `${redis.prefix}bus`;
+  const index = `${redis.prefix}{o}:notified`;
+  const env = { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: bus, MTC_BATCH_NOTIFICATION_INDEX_KEY: index };
+  // overdue-sync ended two minutes ago; status reads that from a key of its own.
+  await redis.client.set(`${index}:last-run`, new Date().toISOString(), 'EX', 7 * 86_400 - 120);
+  const cases = [
+    { key: index, type: 'string', write: () => redis.client.set(index, 'another program'), expected: 'set', setting: indexSetting, bus: 3, notifications: null },
+    { key: index, type: 'list', write: () => redis.client.rpush(index, 'a', 'b'), expected: 'set', setting: indexSetting, bus: 3, notifications: null },
+    { key: bus, type: 'hash', write: () => redis.client.hset(bus, 'owner', 'another program'), expected: 'list', setting: busSetting, bus: null, notifications: 2 },
+  ];
+  for (const c of cases) {
+    const what = `${c.key} holding a ${c.type}`;
+    await redis.client.del(bus, index);
+    if (c.bus !== null) await redis.client.rpush(bus, '1', '2', '3');
+    if (c.notifications !== null) await redis.client.sadd(index, 's1', 's2');
+    await c.write();
+    const problem = `the Redis key ${c.key} holds a ${c.type}, not a ${c.expected}`;
+    const runs = await statusRuns(env);
+
+    // Informational without --strict: the problem is reported, not an unexpected failure.
+    t.is(runs.human.code, 0, `${what}: ${runs.human.stdout}${runs.human.stderr}`);
+    t.is(runs.json.code, 0, `${what}: ${runs.json.stdout}${runs.json.stderr}`);
+    // --strict fails the check, as for any problem.
+    t.is(runs.strict.code, 1, what);
+    t.is(runs.strictJson.code, 1, what);
+
+    for (const run of [runs.human, runs.strict]) {
+      t.false(/^ {2}redis /m.test(run.stdout), `${what}: Redis was reached, not "failed": ${run.stdout}`);
+      t.regex(run.stdout, /^ {2}rescoped content +0$/m, what);
+      if (c.bus !== null) t.regex(run.stdout, /^ {2}bus +3 ids$/m, `${what}: the bus is still counted: ${run.stdout}`);
+      else t.regex(run.stdout, /^ {2}notifications +2 schools {2}\(overdue-sync 2m \d+s ago\)$/m, `${what}: ${run.stdout}`);
+      t.regex(run.stdout, /^NOT healthy:$/m, what);
+      const line = run.stdout.split('\n').find((l) => l.includes(problem));
+      t.truthy(line, `${what}: ${run.stdout}`);
+      t.true(line!.includes(c.setting), `${what}: names its setting: ${line}`);
+      t.false(run.stdout.includes('unreachable'), what);
+    }
+    for (const run of [runs.json, runs.strictJson]) {
+      const out = run.json<{ redis: Record<string, unknown>; healthy: boolean; problems: string[] }>();
+      t.like(out.redis, { bus: c.bus, notifications: c.notifications }, what);
+      const ago = out.redis.lastOverdueSyncSecondsAgo as number;
+      t.true(ago >= 120 && ago <= 125, `${what}: the last run is still read: ${ago}`);
+      t.false(out.healthy, what);
+      const found = out.problems.filter((p) => p.includes(problem));
+      t.is(found.length, 1, `${what}: ${JSON.stringify(out.problems)}`);
+      t.true(found[0]!.includes(c.setting), found[0]);
+    }
   }
 });
 

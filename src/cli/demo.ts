@@ -227,7 +227,7 @@ function narrate(report: DemoReport, file: string, configFile: string, redisUrl:
   lines.push(
     '',
     `status: ${s.healthy ? 'healthy' : `not healthy (${s.problems.join('; ')})`}; ${s.queue.queued} queued, ${s.rescopedContent} rescoped, ` +
-      `${'error' in s.redis ? '?' : s.redis.notifications} school notifications`,
+      `${'error' in s.redis ? '?' : (s.redis.notifications ?? '?')} school notifications`,
     '',
     `Each step by hand, against the same file (settings in ${configFile}):`,
     ...redisNote.map((line) => `  # ${line}`),

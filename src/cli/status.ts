@@ -14,7 +14,8 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     'their lease, the oldest failed rows with their errors, rescoped content, ids on the bus, the number of school ' +
     'notifications and when overdue-sync last ran. "healthy" is false, with the problems listed, when rows failed, ' +
     'rows sit past their lease, the oldest due queued row waited longer than the lease, overdue-sync has not succeeded for ' +
-    'longer than the notification TTL (--ttl-seconds), or Redis cannot be reached ' +
+    'longer than the notification TTL (--ttl-seconds), a Redis key it reads holds another type than mtc-batch keeps there ' +
+    '(named, with its setting; every other figure is still shown), or Redis cannot be reached ' +
     '(then the database part is still shown and the exit code is 1). With --strict, any problem exits 1 ' +
     '(for probes and CI smoke tests).',
   settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'notificationTtlSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
@@ -45,9 +46,10 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     ];
     if ('error' in status.redis) rows.push(['redis', 'failed (below)']);
     else {
-      rows.push(['bus', `${formatCount(status.redis.bus)} ids`]);
-      const last = status.redis.lastOverdueSyncSecondsAgo;
-      rows.push(['notifications', `${formatCount(status.redis.notifications)} schools${last === null ? '' : `  (overdue-sync ${formatDuration(last)} ago)`}`]);
+      // A key of another type is not read (its problem is listed below); the others are.
+      const { bus, notifications, lastOverdueSyncSecondsAgo: last } = status.redis;
+      rows.push(['bus', bus === null ? 'not read (below)' : `${formatCount(bus)} ids`]);
+      rows.push(['notifications', `${notifications === null ? 'not read (below)' : `${formatCount(notifications)} schools`}${last === null ? '' : `  (overdue-sync ${formatDuration(last)} ago)`}`]);
     }
     // Two schemas of one database are two systems: the header names the one read.
     const lines = [`status of ${status.schema === null ? '' : `schema ${status.schema} of `}${status.database}`, table(rows)];

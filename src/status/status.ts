@@ -26,12 +26,24 @@ export interface StatusOptions {
 }
 
 export interface RedisStatus {
-  /** Ids waiting on the bus for a process run. */
-  bus: number;
-  /** Schools with a notification (as far as overdue-sync's index knows). */
-  notifications: number;
-  /** Seconds since the last successful overdue-sync ended; null if none in the last week. */
+  /** Ids waiting on the bus for a process run; null when its key holds another type (see problems). */
+  bus: number | null;
+  /** Schools with a notification (as far as overdue-sync's index knows); null when the index holds another type. */
+  notifications: number | null;
+  /**
+   * Seconds since the last successful overdue-sync ended; null if none in the last week, or
+   * when its key holds another type (see problems).
+   */
   lastOverdueSyncSecondsAgo: number | null;
+}
+
+/** What was read of Redis, and the problems of its keys that hold another type. */
+interface RedisRead {
+  status: RedisStatus;
+  /** One problem per key that holds another Redis type than mtc-batch keeps there. */
+  wrongTypes: string[];
+  /** Whether the last-run key could be read as overdue-sync's (absent, or a string). */
+  lastRunRead: boolean;
 }
 
 export interface SystemStatus {
@@ -49,29 +61,56 @@ export interface SystemStatus {
   problems: string[];
 }
 
-/** Reading a key that holds another kind of value fails naming the key and its setting. */
-function ownKey<T>(reading: Promise<T>, key: string, setting: string): Promise<T> {
-  return reading.catch((err: unknown) => {
-    if (!isWrongType(err)) throw err;
-    throw new Error(`the Redis key ${key} holds another kind of value than mtc-batch keeps there: another program uses the same name; give mtc-batch a key of its own (${setting})`, { cause: err });
-  });
+const busSetting = "MTC_BATCH_BUS_KEY, --bus-key or a config file's busKey";
+const indexSetting = "MTC_BATCH_NOTIFICATION_INDEX_KEY, --notification-index-key or a config file's notificationIndexKey";
+
+/**
+ * A key of another Redis type than mtc-batch keeps there is another program's (or a
+ * misconfiguration): one problem naming the key, what it holds, what it should hold and
+ * the setting that names it. status still reports every other figure.
+ */
+function wrongType(key: string, type: string, expected: string, what: string, setting: string): string {
+  return `the Redis key ${key} holds a ${type}, not a ${expected} (${what}): another program uses the same name; give mtc-batch a key of its own (${setting})`;
 }
 
-async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<RedisStatus> {
-  const [bus, notifications, lastRunMs] = await Promise.all([
-    ownKey(redis.llen(options.busKey), options.busKey, 'MTC_BATCH_BUS_KEY, --bus-key or a config file\'s busKey'),
-    ownKey(redis.scard(options.notificationIndexKey), options.notificationIndexKey, 'MTC_BATCH_NOTIFICATION_INDEX_KEY, --notification-index-key or a config file\'s notificationIndexKey'),
-    redis.pttl(lastRunKeyOf(options.notificationIndexKey)),
+type Read<T> = { value: T } | { wrongType: string };
+
+/** Reads a key of type `expected` (`none` is fine: an absent key reads as empty); WRONGTYPE becomes a problem, not a failure. */
+async function readOwn<T>(redis: RedisClient, reading: Promise<T>, key: string, expected: string, what: string, setting: string): Promise<Read<T>> {
+  try {
+    return { value: await reading };
+  } catch (err) {
+    if (!isWrongType(err)) throw err;
+    return { wrongType: wrongType(key, await redis.type(key), expected, what, setting) };
+  }
+}
+
+async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<RedisRead> {
+  const lastRunKey = lastRunKeyOf(options.notificationIndexKey);
+  const [bus, notifications, lastRunMs, lastRunType] = await Promise.all([
+    readOwn(redis, redis.llen(options.busKey), options.busKey, 'list', 'the rescope bus', busSetting),
+    readOwn(redis, redis.scard(options.notificationIndexKey), options.notificationIndexKey, 'set', "overdue-sync's index of notified schools", indexSetting),
+    redis.pttl(lastRunKey),
+    // PTTL answers for a key of any type: the type tells whether the lifetime is overdue-sync's.
+    redis.type(lastRunKey),
   ]);
+  const wrongTypes: string[] = [];
+  for (const read of [bus, notifications]) if ('wrongType' in read) wrongTypes.push(read.wrongType);
+  const lastRunRead = lastRunType === 'string' || lastRunType === 'none';
+  if (!lastRunRead) {
+    wrongTypes.push(wrongType(lastRunKey, lastRunType, 'string', "overdue-sync's time of its last success, named after the notification index key", indexSetting));
+  }
   // Every successful overdue-sync gives its last-run key the same lifetime: what is left
   // tells when, whatever the machines' clocks say.
-  const lastOverdueSyncSecondsAgo = lastRunMs > 0 ? Math.max(0, Math.round(lastRunKeepSeconds - lastRunMs / 1000)) : null;
-  return { bus, notifications, lastOverdueSyncSecondsAgo };
+  const lastOverdueSyncSecondsAgo = lastRunRead && lastRunMs > 0 ? Math.max(0, Math.round(lastRunKeepSeconds - lastRunMs / 1000)) : null;
+  const status = { bus: 'value' in bus ? bus.value : null, notifications: 'value' in notifications ? notifications.value : null, lastOverdueSyncSecondsAgo };
+  return { status, wrongTypes, lastRunRead };
 }
 
 /**
  * `redis` may be a promise that fails: the database side is still reported, with the
- * Redis error as a problem.
+ * Redis error as a problem. A key of another Redis type is a problem of its own, and
+ * everything else is still read.
  */
 export async function getStatus(db: Database, redis: Promise<RedisClient>, options: StatusOptions): Promise<SystemStatus> {
   const [{ oldestQueuedAgeSeconds, ...queue }, pastLease, rescopedContent, failedRows, redisPart] = await Promise.all([
@@ -81,29 +120,32 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
     oldestFailed(db, options.failedToShow ?? 5),
     redis.then((r) => redisStatus(r, options)).catch((err: unknown) => ({ error: errorMessage(err) })),
   ]);
+  const redisFigures = 'error' in redisPart ? redisPart : redisPart.status;
   const problems: string[] = [];
   if ('error' in redisPart) problems.push(redisPart.error);
+  else problems.push(...redisPart.wrongTypes);
   if (queue.failed > 0) problems.push(`${formatCount(queue.failed)} queue rows failed after their last attempt and wait for an operator`);
   if (pastLease > 0) problems.push(`${formatCount(pastLease)} rows dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
   if (oldestQueuedAgeSeconds !== null && oldestQueuedAgeSeconds > options.leaseSeconds) {
     problems.push(`the oldest due queued row has waited ${oldestQueuedAgeSeconds} s: are dispatch and process running, and keeping up?`);
   }
   if (!('error' in redisPart)) {
-    const ago = redisPart.lastOverdueSyncSecondsAgo;
+    const { lastOverdueSyncSecondsAgo: ago, notifications, bus } = redisPart.status;
     if (ago !== null && ago > options.notificationTtlSeconds) {
       problems.push(
         `overdue-sync has not run for longer than the notification TTL: it last succeeded ${ago} s ago, and entries live ${options.notificationTtlSeconds} s: ` +
           'is it scheduled, and does it succeed?',
       );
-    } else if (ago === null && redisPart.notifications > 0) {
+    } else if (ago === null && redisPart.lastRunRead && notifications !== null && notifications > 0) {
+      // (A last-run key of another type tells nothing of overdue-sync: its own problem is listed.)
       problems.push(
-        `overdue-sync has not run for longer than the notification TTL: no successful run for 7 days (or ever), yet ${formatCount(redisPart.notifications)} schools are listed as notified: ` +
+        `overdue-sync has not run for longer than the notification TTL: no successful run for 7 days (or ever), yet ${formatCount(notifications)} schools are listed as notified: ` +
           'is it scheduled, and does it succeed?',
       );
     }
+    if (bus !== null && bus > 0 && queue.dispatched === 0) {
+      problems.push(`${bus} ids on the bus but no row is dispatched: stale messages (process ignores them)`);
+    }
   }
-  if (!('error' in redisPart) && redisPart.bus > 0 && queue.dispatched === 0) {
-    problems.push(`${redisPart.bus} ids on the bus but no row is dispatched: stale messages (process ignores them)`);
-  }
-  return { database: db.display, schema: db.schema, queue, oldestQueuedAgeSeconds, pastLease, rescopedContent, failedRows, redis: redisPart, healthy: problems.length === 0, problems };
+  return { database: db.display, schema: db.schema, queue, oldestQueuedAgeSeconds, pastLease, rescopedContent, failedRows, redis: redisFigures, healthy: problems.length === 0, problems };
 }
