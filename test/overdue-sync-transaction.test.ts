@@ -21,7 +21,7 @@ import { type RedisClient, openRedis } from '../src/redis/redis.js';
 import { seedOverdueSchools } from '../src/seed/mtc-world.js';
 import { eachDialect } from './helpers/databases.js';
 import { type NotificationFixture, notificationFixture, readLikeMtc } from './helpers/notifications.js';
-import { spawnCli } from './helpers/cli.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 import { closedPort } from './helpers/net.js';
 import { jobAclRules } from './helpers/redis-acl.js';
 import { ownRedis } from './helpers/redis-server.js';
@@ -324,6 +324,86 @@ eachDialect("another program's hash under the journal's name: refused (the same 
   t.deepEqual(await f.redis.client.hgetall(journal), { owner: 'another program' });
   t.is(await f.redis.client.ttl(journal), -1, 'its lifetime untouched too');
   t.deepEqual((await f.redis.keys()).sort(), [journal], 'no entry, index, "next" or lock left');
+});
+
+/** Writes another program's value of `type` under `key`, without a lifetime. */
+async function foreignValue(client: RedisClient, key: string, type: 'string' | 'list' | 'hash' | 'set'): Promise<void> {
+  if (type === 'string') await client.set(key, 'another program');
+  else if (type === 'list') await client.rpush(key, 'another', 'program');
+  else if (type === 'hash') await client.hset(key, 'owner', 'another program');
+  else await client.sadd(key, 'another program');
+}
+
+/** What `key` holds, whatever its type, to compare before and after a run. */
+async function snapshotOf(client: RedisClient, key: string): Promise<unknown> {
+  const type = await client.type(key);
+  const value = type === 'string' ? await client.get(key) : type === 'list' ? await client.lrange(key, 0, -1) : type === 'hash' ? await client.hgetall(key) : type === 'set' ? (await client.smembers(key)).sort() : null;
+  return { type, value, ttl: await client.ttl(key) };
+}
+
+eachDialect("another program's list or hash under the last-run key's name: refused before the transaction (the same configuration error as the other keys), nothing written, the value left as it was", async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  await seedOverdueSchools(f.db, 5, 1, now);
+  const lastRun = `${f.options.notificationIndexKey}:last-run`;
+  for (const type of ['list', 'hash'] as const) {
+    await f.redis.client.del(lastRun);
+    await foreignValue(f.redis.client, lastRun, type);
+    const before = await snapshotOf(f.redis.client, lastRun);
+    const log = recordingLogger();
+    const err = await t.throwsAsync(overdueSync(f.db, f.redis.client, { ...f.options, now, log }));
+    t.is(err?.message, `WRONGTYPE the key ${lastRun} holds a ${type}, not a string`);
+    t.false(log.lines.some((l) => throughScripts.test(l.msg)), 'refused, not passed to the scripts');
+    t.deepEqual(await snapshotOf(f.redis.client, lastRun), before, type);
+    t.deepEqual(await f.redis.keys(), [lastRun], `${type}: no entry, index, "next" or lock left`);
+  }
+});
+
+test('the last-run key holding another kind of value, on the command line: exit 2 naming the key, nothing written', async (t) => {
+  const f = await notificationFixture(t, 'sqlite');
+  await seedOverdueSchools(f.db, 5, 1, now);
+  const lastRun = `${f.options.notificationIndexKey}:last-run`;
+  await foreignValue(f.redis.client, lastRun, 'hash');
+  const r = await runCli(['overdue-sync', '--json'], { env: f.env });
+  t.is(r.code, 2, r.stderr);
+  const { error } = r.json<{ error: { message: string; exitCode: number } }>();
+  t.is(error.exitCode, 2);
+  t.true(error.message.includes(`the key ${lastRun} holds a hash, not a string`), error.message);
+  t.regex(error.message, /give mtc-batch keys of its own.*MTC_BATCH_NOTIFICATION_INDEX_KEY/);
+  t.deepEqual(await f.redis.client.hgetall(lastRun), { owner: 'another program' });
+  t.deepEqual(await f.redis.keys(), [lastRun]);
+});
+
+eachDialect('when the scripts write the pass (one server, no transaction): a bookkeeping key of another type is refused in the first script, and nothing is written', async (t, dialect) => {
+  const f = await notificationFixture(t, dialect);
+  await seedOverdueSchools(f.db, 2_500, 1, now);
+  const index = f.options.notificationIndexKey;
+  const cases = [
+    { key: index, type: 'string', expected: 'set' },
+    { key: `${index}:next`, type: 'string', expected: 'set' },
+    { key: `${index}:journal`, type: 'hash', expected: 'list' },
+    { key: `${index}:last-run`, type: 'list', expected: 'string' },
+    { key: `${index}:last-run`, type: 'hash', expected: 'string' },
+  ] as const;
+  const client = new Redis(f.redis.url, { maxRetriesPerRequest: 1 });
+  t.teardown(() => client.disconnect());
+  await client.ping();
+  // The client is connected; a new connection to where it points goes nowhere, so the run
+  // takes the scripts' way.
+  client.options.port = await closedPort();
+  for (const c of cases) {
+    const what = `${c.key} holding a ${c.type}`;
+    await foreignValue(f.redis.client, c.key, c.type);
+    const before = await snapshotOf(f.redis.client, c.key);
+    const log = recordingLogger();
+    const err = await t.throwsAsync(overdueSync(f.db, client, { ...f.options, now, log }));
+    t.true(log.lines.some((l) => throughScripts.test(l.msg)), `${what}: the scripts' way`);
+    t.is(err?.message, `WRONGTYPE the key ${c.key} holds a ${c.type}, not a ${c.expected}`, what);
+    t.deepEqual(await snapshotOf(f.redis.client, c.key), before, what);
+    t.deepEqual(await f.redis.keys(), [c.key], `${what}: no entry, index, "next" or lock left`);
+    await f.redis.client.del(c.key);
+  }
+  // With the keys its own again, the same run writes the pass.
+  t.like(await overdueSync(f.db, client, { ...f.options, now }), { schools: 2_500 });
 });
 
 test('a cluster that is down under a job is a lost Redis connection, whichever way it shows', (t) => {

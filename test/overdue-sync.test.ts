@@ -118,6 +118,33 @@ eachTarget('a lock key without a lifetime (not one a run wrote) is a configurati
   }
 });
 
+clusterOnly("on a cluster (always the scripts' way): a bookkeeping key of another type is refused in the first script, before any entry is written, and left as it was", async (t, target) => {
+  const f = await notificationFixture(t, target);
+  await seedOverdueSchools(f.db, 300, 1, now);
+  const index = f.options.notificationIndexKey;
+  const client = f.redis.client;
+  const cases: Array<{ key: string; type: string; expected: string; write: () => Promise<unknown> }> = [
+    { key: index, type: 'string', expected: 'set', write: () => client.set(index, 'another program') },
+    { key: `${index}:next`, type: 'string', expected: 'set', write: () => client.set(`${index}:next`, 'another program') },
+    { key: `${index}:journal`, type: 'hash', expected: 'list', write: () => client.hset(`${index}:journal`, 'owner', 'another program') },
+    { key: `${index}:last-run`, type: 'list', expected: 'string', write: () => client.rpush(`${index}:last-run`, 'another', 'program') },
+    { key: `${index}:last-run`, type: 'hash', expected: 'string', write: () => client.hset(`${index}:last-run`, 'owner', 'another program') },
+  ];
+  for (const c of cases) {
+    const what = `${c.key} holding a ${c.type}`;
+    await c.write();
+    const dump = await client.dumpBuffer(c.key);
+    const err = await t.throwsAsync(overdueSync(f.db, client, { ...f.options, now }));
+    t.is(err?.message, `WRONGTYPE the key ${c.key} holds a ${c.type}, not a ${c.expected}`, what);
+    t.is(await client.type(c.key), c.type, what);
+    t.deepEqual(await client.dumpBuffer(c.key), dump, `${what}: its value unchanged`);
+    t.is(await client.ttl(c.key), -1, `${what}: its lifetime untouched`);
+    t.deepEqual(await f.redis.keys(), [c.key], `${what}: no entry, index, "next" or lock left`);
+    await client.del(c.key);
+  }
+  t.like(await overdueSync(f.db, client, { ...f.options, now }), { schools: 300 });
+});
+
 eachDialect('Redis failing midway: the run fails, and the next run repairs everything', async (t, dialect) => {
   const f = await notificationFixture(t, dialect);
   const first = await seedOverdueSchools(f.db, 5_000, 1, now);

@@ -7,7 +7,7 @@
  *
  * On that connection, opened as soon as the run holds its lock:
  *
- *   WATCH <lock>  GET <lock>  TYPE <index>, <next>, <journal>  MULTI
+ *   WATCH <lock>  GET <lock>  TYPE <index>, <next>, <journal>, <last-run>  MULTI
  *                                         nothing more is sent before these have answered
  *   EVAL fold                             renew the lock, fold a crashed run's "next" into the index
  *   SADD <next> <school>…  SET <entry> <value> EX <ttl> …   per thousand schools, as they arrive
@@ -37,7 +37,7 @@ import { RedisConnectionLost, errorMessage } from '../errors.js';
 import { RawRedisConnection, type Reply, RedisReplyError, parseReply, resp } from '../redis/raw-connection.js';
 import type { PupilMerge } from './merge-pupils.js';
 import { PackedEntries } from '../redis/redis-writer.js';
-import { finishArgs, finishScript, finishedRun, foldScript, journalKeyOf, lockKeyOf, nextKeyOf } from './sync-journal.js';
+import { bookkeepingTypes, finishArgs, finishScript, finishedRun, foldScript, lockKeyOf, nextKeyOf, wrongTypeMessage } from './sync-journal.js';
 
 /** Schools per SADD and per write to the socket. */
 const schoolsPerChunk = 1_000;
@@ -93,17 +93,17 @@ export class StreamedPass {
     this.opening = RawRedisConnection.open(client, run.connectTimeoutMs)
       .then(async (connection) => {
         this.raw = connection;
-        // The keys the transaction's scripts read as sets and a list: one of another kind
-        // (another program's key of that name) would fail them inside EXEC, after the
-        // entries were written. Found here, nothing is.
-        const typed: Array<[string, string]> = [[run.indexKey, 'set'], [this.next, 'set'], [journalKeyOf(run.indexKey), 'list']];
+        // The bookkeeping keys: one of another kind (another program's key of that name)
+        // would fail the transaction's scripts inside EXEC, after the entries were
+        // written, or be replaced (the finish SETs the last-run key). Found here, nothing is.
+        const typed = bookkeepingTypes(run.indexKey);
         const head = await connection.send(resp(['WATCH', lock]) + resp(['GET', lock]) + typed.map(([key]) => resp(['TYPE', key])).join('') + resp(['MULTI']), 3 + typed.length, true);
         const clash = typed.findIndex(([, kind], i) => head.replies[2 + i] !== 'none' && head.replies[2 + i] !== kind);
         if (head.firstError) this.end({ kind: 'unusable', reason: `Redis refused the transaction: ${head.firstError.message}`, refused: true });
         else if (head.replies[1] !== run.token) this.end({ kind: 'lock-lost' });
         else if (clash >= 0) {
           const [key, kind] = typed[clash]!;
-          this.end({ kind: 'conflict', error: new RedisReplyError(`WRONGTYPE the key ${key} holds a ${String(head.replies[2 + clash])}, not a ${kind}`) });
+          this.end({ kind: 'conflict', error: new RedisReplyError(wrongTypeMessage(key, String(head.replies[2 + clash]), kind)) });
         } else {
           this.connection = connection;
           this.outbox.unshift({ text: resp(['EVAL', foldScript.source, 3, run.indexKey, this.next, lock, run.token, run.ttlSeconds, run.lockMs]), replies: 1 });

@@ -81,13 +81,35 @@ if held > 0 then redis.call('PEXPIRE', journal, held) else redis.call('PEXPIRE',
 return #ARGV - 2`,
 );
 
+/**
+ * The Redis type each bookkeeping key holds when it exists. A key of another type is
+ * another program's (or a misconfiguration): a run refuses it before writing anything,
+ * rather than fail half-way or replace it (SET replaces a value of any type, and
+ * `<index>:last-run` is SET at the end of every successful run). The transaction checks
+ * them with TYPE before MULTI (streamed-pass.ts), the scripts' pass in its first script;
+ * both refuse with the same words (wrongTypeMessage).
+ */
+const kinds = { index: 'set', next: 'set', journal: 'list', lastRun: 'string' } as const;
+
+export function bookkeepingTypes(indexKey: string): Array<[key: string, type: string]> {
+  return [[indexKey, kinds.index], [nextKeyOf(indexKey), kinds.next], [journalKeyOf(indexKey), kinds.journal], [lastRunKeyOf(indexKey), kinds.lastRun]];
+}
+
+/** The refusal of a bookkeeping key of another type: a WRONGTYPE error, as Redis's own (the CLI makes it exit 2). */
+export function wrongTypeMessage(key: string, type: string, expected: string): string {
+  return `WRONGTYPE the key ${key} holds a ${type}, not a ${expected}`;
+}
+
 // The start of both ways a run begins (KEYS: index, next, lock; ARGV: token, TTL seconds,
-// the lock's lifetime in ms): only while the lock is this run's, renews it and folds a
-// crashed run's "next" into the index, leaving "next" empty. (Only when there is one:
-// SUNIONSTORE rebuilds the whole index, ~5 ms for 16,500 schools.)
-const foldNext = `local index, nxt, lock = KEYS[1], KEYS[2], KEYS[3]
+// the lock's lifetime in ms): nothing (nil) unless the lock is this run's.
+const ownLock = `local index, nxt, lock = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('GET', lock) ~= ARGV[1] then return false end
-redis.call('PEXPIRE', lock, ARGV[3])
+`;
+
+// Then: renews the lock and folds a crashed run's "next" into the index, leaving "next"
+// empty. (Only when there is one: SUNIONSTORE rebuilds the whole index, ~5 ms for 16,500
+// schools.)
+const foldNext = `redis.call('PEXPIRE', lock, ARGV[3])
 if redis.call('SCARD', nxt) > 0 then
   redis.call('SUNIONSTORE', index, index, nxt)
   redis.call('DEL', nxt)
@@ -96,15 +118,28 @@ redis.call('EXPIRE', index, ARGV[2])
 `;
 
 /**
- * The run's first step, once its query has read every school. KEYS: index, next, lock;
- * ARGV: the run's token, TTL seconds, the lock's lifetime in ms, then the schools. Only
- * while the lock is still this run's (else nil, and nothing done): renews the lock, folds
- * a crashed run's "next" into the index, lists this run's schools in a fresh "next", and
+ * The run's first step, once its query has read every school. KEYS: index, next, lock,
+ * journal, last-run; ARGV: the run's token, TTL seconds, the lock's lifetime in ms, then
+ * the schools. Only while the lock is still this run's (else nil, and nothing done).
+ * A bookkeeping key of another type is refused before anything is touched (the
+ * WRONGTYPE error of wrongTypeMessage), and the lock let go of (the journal dropped, as
+ * abandonScript does), so the run's entry writes, sent behind this script on one server
+ * and fenced by the lock, write nothing either. Otherwise renews the lock, folds a
+ * crashed run's "next" into the index, lists this run's schools in a fresh "next", and
  * returns the schools of the index that are not in it (the entries to remove).
  */
 const beginScript = new LuaScript(
   'begin-overdue-sync',
-  `${foldNext}if #ARGV < 4 then return redis.call('SMEMBERS', index) end
+  `${ownLock}for _, typed in ipairs({{1, '${kinds.index}'}, {2, '${kinds.next}'}, {4, '${kinds.journal}'}, {5, '${kinds.lastRun}'}}) do
+  local key, kind = KEYS[typed[1]], typed[2]
+  local found = redis.call('TYPE', key).ok
+  if found ~= 'none' and found ~= kind then
+    redis.call('DEL', lock)
+    if redis.call('TYPE', KEYS[4]).ok == 'list' then redis.call('DEL', KEYS[4]) end
+    return redis.error_reply('WRONGTYPE the key ' .. key .. ' holds a ' .. found .. ', not a ' .. kind)
+  end
+end
+${foldNext}if #ARGV < 4 then return redis.call('SMEMBERS', index) end
 for i = 4, #ARGV, 1000 do redis.call('SADD', nxt, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 redis.call('EXPIRE', nxt, ARGV[2])
 return redis.call('SDIFF', index, nxt)`,
@@ -115,7 +150,7 @@ return redis.call('SDIFF', index, nxt)`,
  * the schools in "next" themselves: only the fold. Returns 1, or nil when the lock is not
  * this run's.
  */
-export const foldScript = new LuaScript('fold-overdue-sync', `${foldNext}return 1`);
+export const foldScript = new LuaScript('fold-overdue-sync', `${ownLock}${foldNext}return 1`);
 
 /**
  * KEYS: lock, journal; ARGV: the run's token, the lock's lifetime in ms. While the lock is
@@ -220,7 +255,7 @@ export async function renewLock(redis: RedisClient, indexKey: string, token: str
  * lock is no longer this run's (nothing was done).
  */
 export function beginRun(redis: RedisClient, indexKey: string, token: string, ttlSeconds: number, lockMs: number, schools: readonly string[]): Promise<string[] | null> {
-  const keys = [indexKey, nextKeyOf(indexKey), lockKeyOf(indexKey)];
+  const keys = [indexKey, nextKeyOf(indexKey), lockKeyOf(indexKey), journalKeyOf(indexKey), lastRunKeyOf(indexKey)];
   return beginScript.run(redis, keys.length, [...keys, token, ttlSeconds, lockMs, ...schools]) as Promise<string[] | null>;
 }
 
