@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { loadConfig, settingOrigin } from '../src/config/load-config.js';
-import { defaults, flagName, maskUrl, settings } from '../src/config/settings.js';
+import { defaults, flagName, integerIn, maskUrl, settings } from '../src/config/settings.js';
 import { ConfigError } from '../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-config-'));
@@ -82,6 +82,45 @@ test('a bad value names the setting where it came from and what is allowed', (t)
     t.is(t.throws(() => loadConfig({ env: {}, flags: { databaseUrl: url } }))?.message, `--database-url ${url} needs a file path, e.g. sqlite:./mtc-batch.sqlite`);
   }
   t.regex(t.throws(() => loadConfig({ env: {}, flags: { redisUrl: 'http://x' } }))?.message ?? '', /^--redis-url must start with redis:\/\/, rediss:\/\/, redis\+cluster:\/\/ or rediss\+cluster:\/\//);
+});
+
+test('a whole-number setting is plain digits: spaces, a sign, a point, an exponent, hex or leading zeros are refused, not read past', (t) => {
+  const port = integerIn(0, 65_535);
+  const plainDigits = ': digits only, without spaces, a sign or leading zeros';
+  const refused: Array<[unknown, string]> = [
+    ['80abc', ''], ['8080.5', ''], ['0x50', ''], ['1e3', ''], ['８０８０', ''], ['-1', ''], ['65536', ''], ['99999999999999999999', ''], ['', ''], [' ', ''],
+    [' 8080', plainDigits], ['8080 ', plainDigits], ['\t8080\n', plainDigits], ['08080', plainDigits], ['00', plainDigits], ['-0', plainDigits], ['+80', plainDigits],
+    [8080.5, ''], [-1, ''], [65_536, ''], [true, ''], [null, ''], [[8080], ''], [{ port: 8080 }, ''],
+  ];
+  for (const [raw, hint] of refused) {
+    const err = t.throws(() => port(raw, 'MTC_BATCH_SERVE_PORT'), { instanceOf: ConfigError }, JSON.stringify(raw));
+    t.is(err?.message, `MTC_BATCH_SERVE_PORT must be a whole number from 0 to 65535; got ${JSON.stringify(raw)}${hint}`);
+    t.is(err?.exitCode, 2);
+  }
+  for (const [raw, value] of [['0', 0], ['8080', 8080], ['65535', 65_535], [8080, 8080], [0, 0]] as const) t.is(port(raw, 'X'), value, JSON.stringify(raw));
+  // A JSON file may hold -0: it is the number 0, not a "-0" to listen on.
+  t.true(Object.is(port(-0, 'X'), 0));
+  // Every whole-number setting and flag shares the parser.
+  t.is(t.throws(() => loadConfig({ env: { MTC_BATCH_BATCH_SIZE: '0500' } }))?.message, `MTC_BATCH_BATCH_SIZE must be a whole number from 1 to 50000; got "0500"${plainDigits}`);
+  t.is(t.throws(() => loadConfig({ env: {}, flags: { leaseSeconds: '600 ' } }))?.message, `--lease-seconds must be a whole number from 1 to 604800; got "600 "${plainDigits}`);
+});
+
+test('the serve port is refused with the same message from a flag, the environment or the config file', (t) => {
+  const file = configFile(JSON.stringify({ servePort: ' 8080' }));
+  const numberFile = configFile('{"servePort": 8080.5}');
+  for (const [where, load, got] of [
+    ['--serve-port', () => loadConfig({ env: {}, flags: { servePort: '80abc' } }), '"80abc"'],
+    ['--serve-port', () => loadConfig({ env: {}, flags: { servePort: '65536' } }), '"65536"'],
+    ['MTC_BATCH_SERVE_PORT', () => loadConfig({ env: { MTC_BATCH_SERVE_PORT: ' 8080' } }), '" 8080": digits only, without spaces, a sign or leading zeros'],
+    ['MTC_BATCH_SERVE_PORT', () => loadConfig({ env: { MTC_BATCH_SERVE_PORT: '0x50' } }), '"0x50"'],
+    ['MTC_BATCH_SERVE_PORT', () => loadConfig({ env: { MTC_BATCH_SERVE_PORT: '-1' } }), '"-1"'],
+    [`"servePort" in config file ${file}`, () => loadConfig({ env: {}, configFile: file }), '" 8080": digits only, without spaces, a sign or leading zeros'],
+    [`"servePort" in config file ${numberFile}`, () => loadConfig({ env: {}, configFile: numberFile }), '8080.5'],
+  ] as const) {
+    const err = t.throws(load, { instanceOf: ConfigError });
+    t.is(err?.message, `${where} must be a whole number from 0 to 65535; got ${got}`);
+  }
+  t.is(loadConfig({ env: { MTC_BATCH_SERVE_PORT: '0' } }).servePort, 0, '0: any free port');
 });
 
 test('the config file must exist, be JSON, be an object without a key given twice, and hold only known settings', (t) => {

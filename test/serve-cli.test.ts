@@ -1,8 +1,11 @@
 /** `mtc-batch serve` as a real process: it listens, logs JSON lines, and stops cleanly on a signal. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { eachDialect, isolatedDatabase } from './helpers/databases.js';
-import { runCli, spawnServe, untilStderr } from './helpers/cli.js';
+import { runCli, spawnCli, spawnServe, untilStderr } from './helpers/cli.js';
 import { queueRows } from './helpers/rescope.js';
 import { world } from './helpers/rescope-world.js';
 import { rescopePath } from './helpers/serve.js';
@@ -73,6 +76,30 @@ eachDialect('serve refuses an unmigrated database and a host not of this machine
   const badPort = await runCli(['serve', '--serve-port', '70000'], { env: w.f.env });
   t.is(badPort.code, 2);
   t.regex(badPort.stderr, /--serve-port must be a whole number from 0 to 65535/);
+});
+
+test('a port written with spaces, a sign, a leading zero, a point or in hex is refused before serve starts (exit 2), naming where it came from', async (t) => {
+  // Everything else is good: a port read past its extra characters would start serving
+  // (and be stopped by the time-out below, failing the test).
+  const w = await world(t, { dialect: 'sqlite', redis: 'single' });
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-serve-port-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'settings.json');
+  writeFileSync(file, '{"servePort": "-0"}');
+  const plainDigits = ': digits only, without spaces, a sign or leading zeros';
+  for (const [args, env, message] of [
+    [[], { MTC_BATCH_SERVE_PORT: '0 ' }, `MTC_BATCH_SERVE_PORT must be a whole number from 0 to 65535; got "0 "${plainDigits}`],
+    [['--serve-port', ' 0'], {}, `--serve-port must be a whole number from 0 to 65535; got " 0"${plainDigits}`],
+    [['--serve-port', '00'], {}, `--serve-port must be a whole number from 0 to 65535; got "00"${plainDigits}`],
+    [['--config', file], {}, `"servePort" in config file ${file} must be a whole number from 0 to 65535; got "-0"${plainDigits}`],
+    [[], { MTC_BATCH_SERVE_PORT: '8080.5' }, 'MTC_BATCH_SERVE_PORT must be a whole number from 0 to 65535; got "8080.5"'],
+    [['--serve-port', '0x50'], {}, '--serve-port must be a whole number from 0 to 65535; got "0x50"'],
+  ] as const) {
+    const r = await spawnCli(['serve', '--json', ...args], { env: { ...w.f.env, ...env }, timeoutMs: 20_000 });
+    t.is(r.code, 2, `${message}: ${r.stderr}`);
+    t.deepEqual(JSON.parse(r.stdout), { error: { code: 'config', message, exitCode: 2 } });
+    t.false(r.stderr.includes('listening'), r.stderr);
+  }
 });
 
 test('a Redis outage under serve: one warning naming Redis when it drops, 500s and /readyz say why, one line when it is back', async (t) => {

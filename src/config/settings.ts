@@ -65,12 +65,20 @@ function nonEmptyString(raw: unknown, where: string): string {
   throw new ConfigError(`${where} must be a non-empty string; got ${describe(raw)}`);
 }
 
-/** Integer parser bounded to [min, max]; accepts numbers from JSON and digit strings. */
+/**
+ * Integer parser bounded to [min, max]; accepts numbers from JSON and strings of plain
+ * digits. A string is taken as written or refused: " 8080", "+80", "-0" or "010" (octal to
+ * a shell or YAML 1.1) is a value mangled on its way, not one to read past.
+ */
 export function integerIn(min: number, max: number) {
   return (raw: unknown, where: string): number => {
-    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-    if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
-    throw new ConfigError(`${where} must be a whole number from ${min} to ${max}; got ${describe(raw)}`);
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^(0|-?[1-9]\d*)$/.test(raw) ? Number(raw) : NaN;
+    // `+ 0`: a JSON -0 is the number 0.
+    if (Number.isSafeInteger(n) && n >= min && n <= max) return n + 0;
+    // A number in range written otherwise: say what is wrong with it, as the range is not.
+    const near = typeof raw === 'string' && /^\s*[+-]?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+    const hint = near >= min && near <= max ? ': digits only, without spaces, a sign or leading zeros' : '';
+    throw new ConfigError(`${where} must be a whole number from ${min} to ${max}; got ${describe(raw)}${hint}`);
   };
 }
 
