@@ -173,7 +173,7 @@ eachTarget('a client that stalls on its headers gets 408 soon after the deadline
   t.true((await s.get('/metrics')).text.includes('mtc_batch_http_requests_total{method="unknown",route="unmatched",status="408"} 1'));
 });
 
-eachTarget('every refusal says why in its access-log line; HEAD on the Fetch route changes nothing', async (t, target) => {
+eachTarget('every refusal says why in its access-log line; HEAD on the Fetch route is 405 and changes nothing', async (t, target) => {
   const w = await world(t, target);
   const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
   const teacher = await w.token(w.klass.creatorId);
@@ -200,9 +200,31 @@ eachTarget('every refusal says why in its access-log line; HEAD on the Fetch rou
     t.is(line?.status, status, name);
     t.regex(String(line?.reason), reason, name);
   }
+  // The route is there (not 404 "Not found"), but a Fetch may queue an oob request, which a HEAD must not.
   const head = await s.request(fetchPath({ courseId: w.course.id }), { method: 'HEAD', token: teacher });
-  t.is(head.status, 404);
+  t.is(head.status, 405);
+  t.is(head.headers.get('allow'), 'GET, POST');
+  t.is(head.headers.get('content-type'), 'application/json; charset=utf-8');
+  t.is(head.text, '');
   t.is((await queueRows(w.f.db)).length, 0, 'HEAD queued nothing');
+  await new Promise((r) => setTimeout(r, 10));
+  t.like(s.logs().filter((r) => r.msg === 'request').at(-1), { method: 'HEAD', route: '/api/rescope/:version/scope/skipped', status: 405, reason: 'HEAD is not answered here, as a Fetch may queue a request: use GET' });
+  t.is((await s.request(fetchPath({ courseId: w.course.id }), { method: 'HEAD' })).status, 401, 'without a session, as a GET');
+});
+
+test('HEAD on the probes, on metrics and on an unknown path answers as GET does, without the body', async (t) => {
+  const w = await world(t, { dialect: 'sqlite', redis: single });
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  for (const path of ['/healthz', '/readyz', '/metrics', '/nowhere']) {
+    const get = await s.get(path);
+    const head = await s.request(path, { method: 'HEAD' });
+    t.is(head.status, get.status, path);
+    t.is(head.headers.get('content-type'), get.headers.get('content-type'), path);
+    // The metrics grow between the two requests; the others are the same document.
+    if (path !== '/metrics') t.is(head.headers.get('content-length'), get.headers.get('content-length'), path);
+    t.regex(head.headers.get('content-length') ?? '', /^[1-9]\d*$/, path);
+    t.is(head.text, '', path);
+  }
 });
 
 eachTarget('a request that is not HTTP gets 400 in the API\'s error shape and one access-log line', async (t, target) => {

@@ -18,12 +18,18 @@ const path = '/api/rescope/:version/scope/skipped';
 type Routed = FastifyRequest<{ Params: { version: string }; Querystring: Record<string, unknown> }>;
 
 export function registerRescopeRoutes(app: FastifyInstance, db: Database, log: Logger): void {
-  // No HEAD: a Fetch may queue an oob request, and HEAD must not change anything.
+  // No HEAD like the GET: a Fetch may queue an oob request, and HEAD must not change anything.
   app.get(path, { exposeHeadRoute: false }, async (request: Routed, reply) => {
     if (!apiVersions.includes(request.params.version)) return send(request, reply, unsupportedVersion);
     const parsed = parseFetchQuery(request.query);
     if (!parsed.ok) return send(request, reply, { status: 400, body: { message: parsed.message } });
     return send(request, reply, fetchAnswer(await fetchRescoped(db, callerOf(request), parsed.value, { log })));
+  });
+
+  // The route is there: a HEAD is told which methods it takes, not 404 "Not found".
+  app.head(path, async (request, reply) => {
+    reply.header('allow', 'GET, POST');
+    return send(request, reply, { status: 405, body: { message: 'Method HEAD is not allowed: use GET' }, reason: 'HEAD is not answered here, as a Fetch may queue a request: use GET' });
   });
 
   app.post(path, async (request: Routed, reply) => {
