@@ -75,7 +75,9 @@ export function createApp(deps: ServerDeps): FastifyInstance {
   // another request than the one queued); "__proto__" is an ordinary, unknown key.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = String(body);
+    // A byte-order mark before the JSON (some Windows tools write one) is dropped, as on a
+    // --jsonl line: RFC 8259 lets a parser ignore it, and the request is not in doubt.
+    const text = String(body).replace(/^\uFEFF/, '');
     const refuse = (message: string) => done(Object.assign(new Error(message), { statusCode: 400 }), undefined);
     if (text === '') return refuse("Body cannot be empty when content-type is set to 'application/json'");
     let value: unknown;
