@@ -1,5 +1,7 @@
 /** `serve`'s Do Rescope route: enqueue's rules, the authorisation the original lacked, and bad bodies. */
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import test from 'ava';
 import { dispatch } from '../src/rescope/dispatch.js';
 import { processQueue } from '../src/rescope/process-queue.js';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
@@ -132,6 +134,47 @@ eachTarget('POST: bodies that are not JSON, of the wrong shape, too large or of 
   const withBom = await post(Buffer.concat([bom, Buffer.from(JSON.stringify({ source: 'join.class', classId: k, memberIds: [w.learner] }))]));
   t.is(withBom.status, 200, withBom.text);
   t.deepEqual(withBom.json(), summary(0, { duplicates: 1 }), 'read as the request it is: the learner is already queued');
+});
+
+/** A POST from node:http, as a Node client sends one: with its length, or chunked as it is written. */
+function postWithNodeHttp(url: string, token: string, body: Buffer, sent: 'with Content-Length' | 'chunked'): Promise<{ status: number; contentType: string | undefined; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { authorization: `Token ${token}`, 'content-type': 'application/json' };
+    if (sent === 'with Content-Length') headers['content-length'] = body.length;
+    const req = httpRequest(`${url}${rescopePath}`, { method: 'POST', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], text }));
+      res.on('error', reject);
+    });
+    // An error before the answer is the failure this guards against (a reset instead of 413).
+    req.on('error', reject);
+    if (sent === 'with Content-Length') req.end(body);
+    else {
+      for (let at = 0; at < body.length; at += 64 * 1024) req.write(body.subarray(at, at + 64 * 1024));
+      req.end();
+    }
+  });
+}
+
+test('a body over 1 MiB from node:http, with its length or chunked, gets 413 in the API\'s shape, and serve answers the next request', async (t) => {
+  const w = await world(t, { dialect: 'sqlite', redis: 'single' });
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  const token = await w.token(w.klass.creatorId);
+  // Chunked, fastify reads the first MiB before it refuses; with a length it refuses at once.
+  const body = Buffer.from(JSON.stringify({ source: 'join.class', classId: w.klass.id, memberIds: [w.learner], pad: 'x'.repeat(2 * 1024 * 1024) }));
+  for (const sent of ['with Content-Length', 'chunked'] as const) {
+    const answer = await postWithNodeHttp(s.server.url, token, body, sent);
+    t.is(answer.status, 413, sent);
+    t.is(answer.contentType, 'application/json; charset=utf-8', sent);
+    t.deepEqual(JSON.parse(answer.text), { message: 'Request body is too large' }, sent);
+    t.is((await s.get('/healthz')).status, 200, `${sent}: serve answers the next request`);
+  }
+  const good = await s.post(rescopePath, { source: 'join.class', classId: w.klass.id, memberIds: [w.learner] }, token);
+  t.deepEqual(good.json(), summary(1), 'and queues a good one');
+  await new Promise((r) => setTimeout(r, 10));
+  t.is(s.logs().filter((r) => r.msg === 'request' && r.status === 413 && r.reason === 'Request body is too large').length, 2);
 });
 
 eachTarget('POST override over HTTP: content is recomputed and replaced, and a reader polling GET meanwhile never gets 404', async (t, target) => {
