@@ -221,9 +221,11 @@ async function main(): Promise<void> {
     await setRound(db, 7, 6);
     const entries: Array<[string, string]> = [];
     const now = new Date();
-    for await (const c of schoolConcerns(db, new Date(now.getTime() - 1440 * 60_000))) {
-      const value = notificationJson(c.schoolUuid, now, c.processingErrorPupils, c.overdueChecks);
-      if (value) entries.push([notificationKey(prefix, c.schoolUuid), storedValue(value, 'mtc')]);
+    for await (const batch of schoolConcerns(db, new Date(now.getTime() - 1440 * 60_000))) {
+      for (const c of batch) {
+        const value = notificationJson(c.schoolUuid, now, c.processingErrorPupils, c.overdueChecks);
+        if (value) entries.push([notificationKey(prefix, c.schoolUuid), storedValue(value, 'mtc')]);
+      }
     }
     const slowRedis = new Redis(proxy.url(), { db: redisDb });
     const seedRun = await seedApproach(slowRedis, entries);

@@ -87,9 +87,10 @@ export interface Dialect {
   queueTableTuningSql(table: string): string[];
   /**
    * Streams a read-only query's rows without a cursor, where the driver allows it;
-   * undefined where knex's stream is used instead.
+   * undefined where knex's stream is used instead. Yields the rows in batches: those that
+   * arrived since the consumer last asked (one wait per network read, not per row).
    */
-  streamRows?: (knex: Knex, sql: string, bindings: readonly unknown[], signal?: AbortSignal) => AsyncIterable<Record<string, unknown>>;
+  streamRows?: (knex: Knex, sql: string, bindings: readonly unknown[], signal?: AbortSignal) => AsyncIterable<Array<Record<string, unknown>>>;
   /**
    * Asks the server to cancel the statements running on every connection the pool has lent
    * out, and retires those connections; returns how many were asked. Undefined where the

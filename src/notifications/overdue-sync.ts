@@ -246,19 +246,25 @@ async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions
   // Ids are checked where the database keeps UUIDs as text (SQLite): a UUID type cannot
   // hold anything else.
   const stored = notificationBuilder(now, options.notificationFormat, db.dialect.uuidTextCollation !== undefined);
-  for await (const concern of schoolConcerns(db, cutoff, options.signal)) {
-    // Stopping here drops the rest of the rows (the query runs to its end on the server).
+  let reported = 0;
+  for await (const batch of schoolConcerns(db, cutoff, options.signal)) {
+    // Stopping here drops the rest of the rows (the query is cancelled where the dialect can).
     if (options.signal?.aborted) break;
-    const value = stored(concern.schoolUuid, concern.processingErrorPupils, concern.overdueChecks);
-    if (value === null) {
-      log.warn(`school ${concern.schoolUuid}: an id of its pupils or checks is not a UUID; its notification is left out`);
-      continue;
+    for (const concern of batch) {
+      const value = stored(concern.schoolUuid, concern.processingErrorPupils, concern.overdueChecks);
+      if (value === null) {
+        log.warn(`school ${concern.schoolUuid}: an id of its pupils or checks is not a UUID; its notification is left out`);
+        continue;
+      }
+      onEntry(concern.schoolUuid, notificationKey(options.notificationPrefix, concern.schoolUuid), value);
+      read.schools.push(concern.schoolUuid);
+      read.overdueChecks += concern.overdueCount;
+      read.processingErrors += concern.processingErrorCount;
     }
-    onEntry(concern.schoolUuid, notificationKey(options.notificationPrefix, concern.schoolUuid), value);
-    read.schools.push(concern.schoolUuid);
-    read.overdueChecks += concern.overdueCount;
-    read.processingErrors += concern.processingErrorCount;
-    if (read.schools.length % 5_000 === 0) options.onSchools?.(read.schools.length);
+    if (read.schools.length - reported >= 5_000) {
+      reported = read.schools.length;
+      options.onSchools?.(reported);
+    }
   }
   options.onSchools?.(read.schools.length);
   read.sqlMs = Math.round(performance.now() - started);

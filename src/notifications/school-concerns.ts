@@ -28,8 +28,11 @@ export interface SchoolConcerns {
   overdueCount: number;
 }
 
-/** `signal`: a stop request cancels the query where the dialect can (PostgreSQL). */
-export async function* schoolConcerns(db: Database, cutoff: Date, signal?: AbortSignal): AsyncGenerator<SchoolConcerns> {
+/**
+ * Yields the schools in batches, as their rows arrive. `signal`: a stop request cancels
+ * the query where the dialect can (PostgreSQL).
+ */
+export async function* schoolConcerns(db: Database, cutoff: Date, signal?: AbortSignal): AsyncGenerator<SchoolConcerns[]> {
   const { knex, dialect } = db;
   // Constants written out, not bound, so the planner can match the partial check indexes.
   const yes = dialect.booleanLiteral(true);
@@ -64,16 +67,21 @@ export async function* schoolConcerns(db: Database, cutoff: Date, signal?: Abort
     'attendanceId', ...overdueBindings, ...failedBindings,
     'school', 'id',
   ];
-  const rows = dialect.streamRows
-    ? dialect.streamRows(knex, sql, bindings, signal)
-    : (knex.raw(sql, bindings).stream({ highWaterMark: 2_000 }) as AsyncIterable<Record<string, unknown>>);
-  for await (const row of rows) {
-    yield {
-      schoolUuid: String(row.school_uuid).toLowerCase(),
-      processingErrorPupils: row.failed_pupils === null || row.failed_pupils === undefined ? null : String(row.failed_pupils),
-      overdueChecks: row.overdue_checks === null || row.overdue_checks === undefined ? null : String(row.overdue_checks),
-      processingErrorCount: toNumber(row.failed_count),
-      overdueCount: toNumber(row.overdue_count),
-    };
-  }
+  const batches = dialect.streamRows ? dialect.streamRows(knex, sql, bindings, signal) : oneByOne(knex.raw(sql, bindings).stream({ highWaterMark: 2_000 }));
+  for await (const rows of batches) yield rows.map(toConcerns);
+}
+
+function toConcerns(row: Record<string, unknown>): SchoolConcerns {
+  return {
+    schoolUuid: String(row.school_uuid).toLowerCase(),
+    processingErrorPupils: row.failed_pupils === null || row.failed_pupils === undefined ? null : String(row.failed_pupils),
+    overdueChecks: row.overdue_checks === null || row.overdue_checks === undefined ? null : String(row.overdue_checks),
+    processingErrorCount: toNumber(row.failed_count),
+    overdueCount: toNumber(row.overdue_count),
+  };
+}
+
+/** knex's row stream, each row a batch of its own. */
+async function* oneByOne(stream: AsyncIterable<unknown>): AsyncGenerator<Array<Record<string, unknown>>> {
+  for await (const row of stream) yield [row as Record<string, unknown>];
 }
