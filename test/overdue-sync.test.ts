@@ -96,6 +96,32 @@ eachTarget('--dry-run reports what it would write and remove, and writes nothing
   t.deepEqual(await f.redis.client.smembers(f.options.notificationIndexKey), ['gone-school']);
 });
 
+eachTarget("--dry-run counts a crashed run's \"next\" as notified, as the run does, and refuses a bookkeeping key of another type as the run does", async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const school = await seedSchool(f.db);
+  await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
+  const index = f.options.notificationIndexKey;
+  const client = f.redis.client;
+  // A run killed after it listed its schools in "next": the next run folds them into the index.
+  await client.sadd(`${index}:next`, 'crashed-run-school');
+  const result = await overdueSync(f.db, client, { ...f.options, now, dryRun: true });
+  t.like(result, { removed: 1, wouldRemove: [`${f.options.notificationPrefix}crashed-run-school`] });
+  t.deepEqual(await client.smembers(`${index}:next`), ['crashed-run-school'], 'nothing written');
+  await client.del(`${index}:next`);
+  for (const [key, type, expected, write] of [
+    [index, 'string', 'set', () => client.set(index, 'another program')],
+    [`${index}:next`, 'list', 'set', () => client.rpush(`${index}:next`, 'another program')],
+    [`${index}:journal`, 'hash', 'list', () => client.hset(`${index}:journal`, 'owner', 'another program')],
+    [`${index}:last-run`, 'hash', 'string', () => client.hset(`${index}:last-run`, 'owner', 'another program')],
+  ] as const) {
+    await write();
+    const err = await t.throwsAsync(overdueSync(f.db, client, { ...f.options, now, dryRun: true }));
+    t.is(err?.message, `WRONGTYPE the key ${key} holds a ${type}, not a ${expected}`);
+    t.is(await client.type(key), type);
+    await client.del(key);
+  }
+});
+
 eachTarget('a run that finds another one holding the lock does nothing', async (t, target) => {
   const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);

@@ -46,13 +46,14 @@ import { performance } from 'node:perf_hooks';
 import type { Database } from '../db/database.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { type RedisClient, isCluster } from '../redis/redis.js';
+import { RedisReplyError } from '../redis/raw-connection.js';
 import { StreamedPass } from './streamed-pass.js';
 import { ConfigError, ExitCode, MtcError, errorMessage } from '../errors.js';
 import { PackedEntries, loadWriterScripts, setPackedWithTtl, unlinkMany } from '../redis/redis-writer.js';
 import { type PupilMerge, mergePupils } from './merge-pupils.js';
 import { type NotificationFormat, notificationBuilder, notificationKey } from './notification.js';
 import { schoolConcerns } from './school-concerns.js';
-import { LockLostError, abandonRun, beginRun, finishRun, loadSyncScripts, lockKeyOf, renewLock, takeLock } from './sync-journal.js';
+import { LockLostError, abandonRun, beginRun, bookkeepingTypes, finishRun, loadSyncScripts, lockKeyOf, nextKeyOf, renewLock, takeLock, wrongTypeMessage } from './sync-journal.js';
 
 /** The run lock's lifetime when the caller gives none (the setting's default). */
 export const defaultLockSeconds = 60;
@@ -272,11 +273,26 @@ async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions
   return read;
 }
 
+/**
+ * The schools a run would find notified, read without writing: the index and a crashed
+ * run's "next" (which a run folds into the index before it begins). A bookkeeping key of
+ * another type is refused as a run refuses it (the same WRONGTYPE error), so a dry run
+ * never promises what the run will not do.
+ */
+async function notifiedSchools(redis: RedisClient, indexKey: string): Promise<string[]> {
+  const typed = bookkeepingTypes(indexKey);
+  const found = await Promise.all(typed.map(([key]) => redis.type(key)));
+  const clash = typed.findIndex(([, kind], i) => found[i] !== 'none' && found[i] !== kind);
+  if (clash >= 0) throw new RedisReplyError(wrongTypeMessage(typed[clash]![0], found[clash]!, typed[clash]![1]));
+  const [index, next] = await Promise.all([redis.smembers(indexKey), redis.smembers(nextKeyOf(indexKey))]);
+  return [...new Set([...index, ...next])];
+}
+
 async function dryRun(db: Database, redis: RedisClient, now: Date, options: OverdueSyncOptions): Promise<OverdueSyncResult> {
   const entries: Array<{ key: string; value: string }> = [];
   const read = await readConcerns(db, now, options, (_school, key, value) => entries.push({ key, value }));
   const redisStarted = performance.now();
-  const previous = await redis.smembers(options.notificationIndexKey);
+  const previous = await notifiedSchools(redis, options.notificationIndexKey);
   const qualifying = new Set(read.schools);
   const wouldRemove = previous.filter((school) => !qualifying.has(school)).map((school) => notificationKey(options.notificationPrefix, school));
   return {
