@@ -90,7 +90,7 @@ eachTarget("a last-run key of another Redis type (another program's) is a proble
     await f.redis.client.del(lastRun);
     await write();
     const status = await getStatus(f.db, Promise.resolve(f.redis.client), options);
-    t.like(status.redis, { bus: 1, notifications: 2, lastOverdueSyncSecondsAgo: null }, type);
+    t.like(status.redis, { bus: 1, notifications: 2, lastOverdueSyncSecondsAgo: null, lastOverdueSyncRead: false }, type);
     t.false(status.healthy);
     const own = status.problems.filter((p) => !/ids on the bus but no row is dispatched/.test(p));
     t.is(own.length, 1, `${type}: ${JSON.stringify(status.problems)}`);
@@ -101,10 +101,11 @@ eachTarget("a last-run key of another Redis type (another program's) is a proble
 
     const json = await runCli(['status', '--json'], { env });
     t.is(json.code, 0, `${type}: ${json.stdout}${json.stderr}`);
-    t.like(json.json(), { redis: { bus: 1, notifications: 2, lastOverdueSyncSecondsAgo: null }, healthy: false });
+    t.like(json.json(), { redis: { bus: 1, notifications: 2, lastOverdueSyncSecondsAgo: null, lastOverdueSyncRead: false }, healthy: false });
     const human = await runCli(['status'], { env });
     t.is(human.code, 0, human.stdout);
-    t.regex(human.stdout, /^ {2}notifications +2 schools/m);
+    // Not read, and the table says so: a bare count would look like "never ran".
+    t.regex(human.stdout, /^ {2}notifications +2 schools {2}\(last overdue-sync not read, below\)$/m);
     t.true(human.stdout.includes(`the Redis key ${lastRun} holds a ${type}, not a string`), human.stdout);
     t.is((await runCli(['status', '--strict'], { env })).code, 1, type);
     // Read, never written.

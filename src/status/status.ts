@@ -35,6 +35,8 @@ export interface RedisStatus {
    * when its key holds another type (see problems).
    */
   lastOverdueSyncSecondsAgo: number | null;
+  /** False when the last-run key holds another type (see problems): the figure above is then not known, not "never". */
+  lastOverdueSyncRead: boolean;
 }
 
 /** What was read of Redis, and the problems of its keys that hold another type. */
@@ -103,7 +105,7 @@ async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<
   // Every successful overdue-sync gives its last-run key the same lifetime: what is left
   // tells when, whatever the machines' clocks say.
   const lastOverdueSyncSecondsAgo = lastRunRead && lastRunMs > 0 ? Math.max(0, Math.round(lastRunKeepSeconds - lastRunMs / 1000)) : null;
-  const status = { bus: 'value' in bus ? bus.value : null, notifications: 'value' in notifications ? notifications.value : null, lastOverdueSyncSecondsAgo };
+  const status = { bus: 'value' in bus ? bus.value : null, notifications: 'value' in notifications ? notifications.value : null, lastOverdueSyncSecondsAgo, lastOverdueSyncRead: lastRunRead };
   return { status, wrongTypes, lastRunRead };
 }
 
