@@ -200,3 +200,12 @@ test('every setting refuses injection text and out-of-range numbers, naming wher
     }
   }
 });
+
+test('a config file that starts with a byte-order mark is read as the JSON after it; a mark inside the JSON is still an error', (t) => {
+  const file = configFile(`\uFEFF${JSON.stringify({ redisUrl: 'redis://file:1', batchSize: 5 })}`);
+  const config = loadConfig({ configFile: file, env: {} });
+  t.is(config.redisUrl, 'redis://file:1');
+  t.is(config.batchSize, 5);
+  const twice = configFile(`\uFEFF\uFEFF{}`);
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: twice }))?.message ?? '', /^the config file .* is not valid JSON/);
+});

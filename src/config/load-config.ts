@@ -96,7 +96,9 @@ function parseSetting(spec: SettingSpec, raw: unknown, where: string): unknown {
 function readConfigFile(file: string, where: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // A byte-order mark before the JSON (some Windows editors write one) is dropped, as on
+    // enqueue's --jsonl lines and serve's bodies: RFC 8259 lets a parser ignore it.
+    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     throw new ConfigError(`cannot read the config file ${file} (from ${where}): ${errorMessage(err)}`, { cause: err });
   }
