@@ -1,6 +1,7 @@
 import { ConfigError, ExitCode } from '../errors.js';
 import type { CommandSpec } from './command.js';
 import { formatCount, formatDuration, table } from './format.js';
+import { plural } from './options.js';
 
 interface StatusOptions {
   strict?: boolean;
@@ -57,7 +58,7 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     if (status.failedRows.length > 0) {
       lines.push('oldest failed rows:');
       for (const f of status.failedRows) {
-        lines.push(`  #${f.id} learner ${f.userId} course ${f.courseId}${f.classId ? ` class ${f.classId}` : ''}, ${f.attempts} attempts: ${f.lastError ?? 'no error recorded'}`);
+        lines.push(`  #${f.id} learner ${f.userId} course ${f.courseId}${f.classId ? ` class ${f.classId}` : ''}, ${plural(f.attempts, 'attempt')}: ${f.lastError ?? 'no error recorded'}`);
       }
     }
     lines.push(status.healthy ? 'healthy' : `NOT healthy:\n${status.problems.map((p) => `  - ${p}`).join('\n')}`);
