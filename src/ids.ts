@@ -14,6 +14,8 @@ export function normalizeUuid(value: string): string {
 
 /** A short quoted rendering of a bad value for an error message. */
 export function shown(value: unknown): string {
+  // A field left out reads as such, not as the JavaScript word for it.
+  if (value === undefined) return 'nothing (the field is missing)';
   const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
