@@ -141,6 +141,9 @@ eachDialect('retry-failed and discard-failed need a selector, and say which', as
     const human = await runCli([command, '--id', '999999', '--dry-run'], { env });
     t.is(human.code, 0, human.stderr);
     t.regex(human.stdout, /^would (retry|discard) 0 rows \(failed rows with id #999999\); dry run: nothing changed\n1 given id matched no failed row/);
+    // The same id twice is one row, said once.
+    const twice = await runCli([command, '--id', '999999', '--id', '999999', '--dry-run'], { env });
+    t.regex(twice.stdout, /^would (retry|discard) 0 rows \(failed rows with id #999999\); dry run: nothing changed\n1 given id matched no failed row/);
   }
   t.deepEqual(await rows(db), before);
 });

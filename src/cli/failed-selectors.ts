@@ -30,10 +30,15 @@ export function addSelectorOptions(cmd: Command, verb: string): void {
 
 /** The selector the flags give; exit 2 naming the flags when none (or a bad one) is given. */
 export function selectorFrom(opts: SelectorOptions): FailedSelector {
-  const ids = opts.id?.map((raw) => {
-    if (!/^[1-9]\d{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new UsageError(`--id must be a queue row id (a positive whole number); got ${shown(raw)}`);
-    return Number(raw);
-  });
+  // An id given twice is one row (and is said once).
+  const ids = opts.id && [
+    ...new Set(
+      opts.id.map((raw) => {
+        if (!/^[1-9]\d{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new UsageError(`--id must be a queue row id (a positive whole number); got ${shown(raw)}`);
+        return Number(raw);
+      }),
+    ),
+  ];
   if (opts.errorContains === '') throw new UsageError('--error-contains needs the text to look for');
   const selector: FailedSelector = {
     ids,
