@@ -209,3 +209,10 @@ test('a config file that starts with a byte-order mark is read as the JSON after
   const twice = configFile(`\uFEFF\uFEFF{}`);
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: twice }))?.message ?? '', /^the config file .* is not valid JSON/);
 });
+
+test('a number in the config file is shown as read when refused: 1e400 as Infinity and -0 as -0, not null and 0', (t) => {
+  const huge = configFile('{"batchSize": 1e400}');
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: huge }))?.message ?? '', /"batchSize" in config file .* must be a whole number from 1 to \d+; got Infinity$/);
+  const negativeZero = configFile('{"batchSize": -0}');
+  t.regex(t.throws(() => loadConfig({ env: {}, configFile: negativeZero }))?.message ?? '', /"batchSize" in config file .* must be a whole number from 1 to \d+; got -0$/);
+});

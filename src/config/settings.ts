@@ -50,6 +50,8 @@ export interface SettingSpec<K extends SettingKey = SettingKey> {
 }
 
 function describe(raw: unknown): string {
+  // A number as read from the file (1e400 is Infinity), not as JSON.stringify writes it ("null", and "0" for -0).
+  if (typeof raw === 'number') return Object.is(raw, -0) ? '-0' : String(raw);
   return typeof raw === 'string' ? JSON.stringify(raw) : JSON.stringify(raw) ?? String(raw);
 }
 
