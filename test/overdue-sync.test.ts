@@ -122,6 +122,17 @@ eachTarget("--dry-run counts a crashed run's \"next\" as notified, as the run do
   }
 });
 
+eachTarget("items in the journal that are not a school's id (another program's) are not listed in the index", async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const school = await seedSchool(f.db);
+  await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
+  const index = f.options.notificationIndexKey;
+  await f.redis.client.rpush(`${index}:journal`, 'garbage', '{"s":"x"}', 'A0000000-0000-4000-8000-000000000001 pupil');
+  t.like(await overdueSync(f.db, f.redis.client, { ...f.options, now }), { schools: 1 });
+  t.deepEqual(await f.redis.client.smembers(index), [school.urlSlug]);
+  t.is(await f.redis.client.exists(`${index}:journal`), 0, 'the journal is read and dropped');
+});
+
 eachTarget('a run that finds another one holding the lock does nothing', async (t, target) => {
   const f = await notificationFixture(t, target);
   const school = await seedSchool(f.db);

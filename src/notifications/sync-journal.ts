@@ -165,6 +165,12 @@ if redis.call('TYPE', KEYS[2]).ok == 'list' then redis.call('PEXPIRE', KEYS[2], 
 return 1`,
 );
 
+// A journal record's school as notify-invalid writes it (a lower-case UUID): anything else
+// in the journal (another program's item) is not listed in the index, as the replay of
+// its pupils leaves its notification unchanged.
+const hex = (n: number) => '[0-9a-f]'.repeat(n);
+const schoolIdPattern = `^${hex(8)}%-${hex(4)}%-${hex(4)}%-${hex(4)}%-${hex(12)}$`;
+
 /**
  * The run's last step. KEYS: lock, journal, index, last-run, next; ARGV: the run's token,
  * TTL seconds, the time, last-run's lifetime, "1" when the run notified any school, then
@@ -199,7 +205,10 @@ redis.call('SET', lastRun, ARGV[3], 'EX', ARGV[4])
 local records = redis.call('LRANGE', journal, 0, -1)
 if #records > 0 then
   redis.call('DEL', journal)
-  for _, r in ipairs(records) do redis.call('SADD', index, string.match(r, '^%S+')) end
+  for _, r in ipairs(records) do
+    local school = string.match(r, '^%S+')
+    if school and string.match(school, '${schoolIdPattern}') then redis.call('SADD', index, school) end
+  end
   redis.call('EXPIRE', index, ARGV[2])
 end
 redis.call('DEL', lock)
