@@ -335,13 +335,13 @@ async function untilConnected(link: { readonly forwardedBytes: number }, before 
   }
 }
 
-eachDialect('a bus key that holds another kind of value is a configuration error naming the key settings (exit 2)', async (t, dialect) => {
+eachDialect('a bus key that holds another kind of value is a configuration error naming the key and its settings (exit 2)', async (t, dialect) => {
   const f = await rescopeFixture(t, dialect);
   await f.redis.client.set(f.bus.key, 'not a list');
   for (const command of ['dispatch', 'process']) {
     const r = await runCli([command], { env: { ...f.env, MTC_BATCH_LOG_FORMAT: 'human' } });
     t.is(r.code, 2, `${command}: ${r.stderr}`);
-    t.regex(r.stderr, new RegExp(`a Redis key this command uses holds another kind of value \\(WRONGTYPE .*give mtc-batch keys of its own \\(MTC_BATCH_BUS_KEY ${f.bus.key.replace(/[{}]/g, '\\$&')}`));
+    t.true(r.stderr.includes(`the bus key ${f.bus.key} holds another kind of value than a list of queue row ids: another program uses the same name; give mtc-batch a key of its own (MTC_BATCH_BUS_KEY, --bus-key`), r.stderr);
     t.notRegex(r.stderr, /unexpected failure/);
   }
   t.is(await f.redis.client.get(f.bus.key), 'not a list', 'left as it was');

@@ -30,6 +30,21 @@ eachTarget('enqueue, dispatch and process from the command line, each with one J
   t.like(status.json(), { queue: { queued: 0, dispatched: 0, processing: 0, failed: 0 }, rescopedContent: 3 });
 });
 
+eachTarget("a bus key holding another program's value: dispatch and process exit 2 naming it, and the rows stay queued", async (t, target) => {
+  const f = await rescopeFixture(t, target);
+  const course = await seedCourse(f.db, oneItem);
+  const klass = await seedClass(f.db, { courseId: course.id, members: learners(2) });
+  t.is((await runCli(['enqueue', '--source', 'assign.course.to.class', '--class', klass.id], { env: f.env })).code, 0);
+  await f.redis.client.set(f.bus.key, 'another program');
+  for (const command of ['dispatch', 'process']) {
+    const r = await runCli([command, '--json'], { env: f.env });
+    t.is(r.code, 2, `${command}: ${r.stdout}${r.stderr}`);
+    t.true(r.json<{ error: { message: string } }>().error.message.startsWith(`the bus key ${f.bus.key} holds another kind of value than a list of queue row ids`), r.stdout);
+  }
+  t.deepEqual((await queueRows(f.db)).map((r) => r.status), [null, null]);
+  t.is(await f.redis.client.get(f.bus.key), 'another program', 'left as it was');
+});
+
 eachTarget('enqueue by flags: exit codes name what is wrong', async (t, target) => {
   const f = await rescopeFixture(t, target);
   const course = await seedCourse(f.db, oneItem);
