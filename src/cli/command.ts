@@ -107,14 +107,6 @@ function explained(err: unknown, runtime: Runtime | undefined, command: string):
   }
   if (isWrongType(err) && runtime) {
     const c = runtime.config;
-    // dispatch and process use one Redis key, the bus: name it.
-    if ((command === 'dispatch' || command === 'process') && !/^WRONGTYPE the key /.test(errorMessage(err))) {
-      return new ConfigError(
-        `the bus key ${c.busKey} holds another kind of value than a list of queue row ids: another program uses the same name; ` +
-          `give mtc-batch a key of its own (MTC_BATCH_BUS_KEY, --bus-key or a config file's busKey); the rows stay queued (or go back to the queue when their lease expires)`,
-        { cause: err },
-      );
-    }
     return new ConfigError(
       `a Redis key this command uses holds another kind of value (${errorMessage(err)}): another program uses the same name; ` +
         `give mtc-batch keys of its own (MTC_BATCH_BUS_KEY ${c.busKey}, MTC_BATCH_NOTIFICATION_INDEX_KEY ${c.notificationIndexKey}, MTC_BATCH_NOTIFICATION_PREFIX ${c.notificationPrefix})`,

@@ -3,6 +3,7 @@
  * the database does not: a message lost with Redis is recovered by the lease, and a
  * message delivered twice finds its row no longer 'dispatched' and is ignored.
  */
+import { ConfigError, isWrongType } from '../errors.js';
 import type { RedisClient } from '../redis/redis.js';
 import { appendToList } from '../redis/redis-writer.js';
 
@@ -13,12 +14,12 @@ export class RescopeBus {
   ) {}
 
   push(ids: readonly number[]): Promise<void> {
-    return appendToList(this.client, this.key, ids);
+    return appendToList(this.client, this.key, ids).catch(this.named);
   }
 
   /** Takes up to `count` messages from the head (LPOP with a count: Redis 6.2 or later). */
   async pop(count: number): Promise<string[]> {
-    return (await this.client.lpop(this.key, count)) ?? [];
+    return (await this.client.lpop(this.key, count).catch(this.named)) ?? [];
   }
 
   /**
@@ -35,8 +36,18 @@ export class RescopeBus {
   }
 
   length(): Promise<number> {
-    return this.client.llen(this.key);
+    return this.client.llen(this.key).catch(this.named);
   }
+
+  /** Redis's WRONGTYPE names no key: the bus names its own, and the setting that names it. */
+  private readonly named = (err: unknown): never => {
+    if (!isWrongType(err)) throw err;
+    throw new ConfigError(
+      `the bus key ${this.key} holds another kind of value than a list of queue row ids: another program uses the same name; ` +
+        `give mtc-batch a key of its own (MTC_BATCH_BUS_KEY, --bus-key or a config file's busKey); the rows stay queued (or go back to the queue when their lease expires)`,
+      { cause: err },
+    );
+  };
 }
 
 /** A bus message as a queue row id, or null when it is not one (messages come from outside). */
