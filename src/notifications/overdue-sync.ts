@@ -53,7 +53,7 @@ import { PackedEntries, loadWriterScripts, setPackedWithTtl, unlinkMany } from '
 import { type PupilMerge, mergePupils } from './merge-pupils.js';
 import { type NotificationFormat, notificationBuilder, notificationKey } from './notification.js';
 import { schoolConcerns } from './school-concerns.js';
-import { LockLostError, abandonRun, beginRun, bookkeepingTypes, finishRun, loadSyncScripts, lockKeyOf, nextKeyOf, renewLock, takeLock, wrongTypeMessage } from './sync-journal.js';
+import { LockLostError, abandonRun, beginRun, bookkeepingTypes, finishRun, loadSyncScripts, lockKeyOf, nextKeyOf, renewLock, takeLock, wrongTypeRefusal } from './sync-journal.js';
 
 /** The run lock's lifetime when the caller gives none (the setting's default). */
 export const defaultLockSeconds = 60;
@@ -281,9 +281,8 @@ async function readConcerns(db: Database, now: Date, options: OverdueSyncOptions
  */
 async function notifiedSchools(redis: RedisClient, indexKey: string): Promise<string[]> {
   const typed = bookkeepingTypes(indexKey);
-  const found = await Promise.all(typed.map(([key]) => redis.type(key)));
-  const clash = typed.findIndex(([, kind], i) => found[i] !== 'none' && found[i] !== kind);
-  if (clash >= 0) throw new RedisReplyError(wrongTypeMessage(typed[clash]![0], found[clash]!, typed[clash]![1]));
+  const refusal = wrongTypeRefusal(typed, await Promise.all(typed.map(([key]) => redis.type(key))));
+  if (refusal !== null) throw new RedisReplyError(refusal);
   const [index, next] = await Promise.all([redis.smembers(indexKey), redis.smembers(nextKeyOf(indexKey))]);
   return [...new Set([...index, ...next])];
 }

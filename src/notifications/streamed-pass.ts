@@ -37,7 +37,7 @@ import { RedisConnectionLost, errorMessage } from '../errors.js';
 import { RawRedisConnection, type Reply, RedisReplyError, parseReply, resp } from '../redis/raw-connection.js';
 import type { PupilMerge } from './merge-pupils.js';
 import { PackedEntries } from '../redis/redis-writer.js';
-import { bookkeepingTypes, finishArgs, finishScript, finishedRun, foldScript, lockKeyOf, nextKeyOf, wrongTypeMessage } from './sync-journal.js';
+import { bookkeepingTypes, finishArgs, finishScript, finishedRun, foldScript, lockKeyOf, nextKeyOf, wrongTypeRefusal } from './sync-journal.js';
 
 /** Schools per SADD and per write to the socket. */
 const schoolsPerChunk = 1_000;
@@ -98,13 +98,11 @@ export class StreamedPass {
         // written, or be replaced (the finish SETs the last-run key). Found here, nothing is.
         const typed = bookkeepingTypes(run.indexKey);
         const head = await connection.send(resp(['WATCH', lock]) + resp(['GET', lock]) + typed.map(([key]) => resp(['TYPE', key])).join('') + resp(['MULTI']), 3 + typed.length, true);
-        const clash = typed.findIndex(([, kind], i) => head.replies[2 + i] !== 'none' && head.replies[2 + i] !== kind);
+        const refusal = wrongTypeRefusal(typed, head.replies.slice(2));
         if (head.firstError) this.end({ kind: 'unusable', reason: `Redis refused the transaction: ${head.firstError.message}`, refused: true });
         else if (head.replies[1] !== run.token) this.end({ kind: 'lock-lost' });
-        else if (clash >= 0) {
-          const [key, kind] = typed[clash]!;
-          this.end({ kind: 'conflict', error: new RedisReplyError(wrongTypeMessage(key, String(head.replies[2 + clash]), kind)) });
-        } else {
+        else if (refusal !== null) this.end({ kind: 'conflict', error: new RedisReplyError(refusal) });
+        else {
           this.connection = connection;
           this.outbox.unshift({ text: resp(['EVAL', foldScript.source, 3, run.indexKey, this.next, lock, run.token, run.ttlSeconds, run.lockMs]), replies: 1 });
           this.drain();

@@ -87,7 +87,7 @@ return #ARGV - 2`,
  * rather than fail half-way or replace it (SET replaces a value of any type, and
  * `<index>:last-run` is SET at the end of every successful run). The transaction checks
  * them with TYPE before MULTI (streamed-pass.ts), the scripts' pass in its first script;
- * both refuse with the same words (wrongTypeMessage).
+ * both refuse with the same words (wrongTypeRefusal).
  */
 const kinds = { index: 'set', next: 'set', journal: 'list', lastRun: 'string' } as const;
 
@@ -95,9 +95,16 @@ export function bookkeepingTypes(indexKey: string): Array<[key: string, type: st
   return [[indexKey, kinds.index], [nextKeyOf(indexKey), kinds.next], [journalKeyOf(indexKey), kinds.journal], [lastRunKeyOf(indexKey), kinds.lastRun]];
 }
 
-/** The refusal of a bookkeeping key of another type: a WRONGTYPE error, as Redis's own (the CLI makes it exit 2). */
-export function wrongTypeMessage(key: string, type: string, expected: string): string {
-  return `WRONGTYPE the key ${key} holds a ${type}, not a ${expected}`;
+/**
+ * The refusal of the first bookkeeping key whose type (`found`, TYPE's answers in the
+ * order of bookkeepingTypes) is another than it should be, or null when none: a WRONGTYPE
+ * message, as Redis's own (the CLI makes it exit 2).
+ */
+export function wrongTypeRefusal(typed: ReadonlyArray<[key: string, type: string]>, found: readonly unknown[]): string | null {
+  const clash = typed.findIndex(([, kind], i) => found[i] !== 'none' && found[i] !== kind);
+  if (clash < 0) return null;
+  const [key, kind] = typed[clash]!;
+  return `WRONGTYPE the key ${key} holds a ${String(found[clash])}, not a ${kind}`;
 }
 
 // The start of both ways a run begins (KEYS: index, next, lock; ARGV: token, TTL seconds,
@@ -122,7 +129,7 @@ redis.call('EXPIRE', index, ARGV[2])
  * journal, last-run; ARGV: the run's token, TTL seconds, the lock's lifetime in ms, then
  * the schools. Only while the lock is still this run's (else nil, and nothing done).
  * A bookkeeping key of another type is refused before anything is touched (the
- * WRONGTYPE error of wrongTypeMessage), and the lock let go of (the journal dropped, as
+ * WRONGTYPE error of wrongTypeRefusal), and the lock let go of (the journal dropped, as
  * abandonScript does), so the run's entry writes, sent behind this script on one server
  * and fenced by the lock, write nothing either. Otherwise renews the lock, folds a
  * crashed run's "next" into the index, lists this run's schools in a fresh "next", and
