@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { loadConfig, settingOrigin } from '../src/config/load-config.js';
 import { defaults, flagName, integerIn, maskUrl, settings } from '../src/config/settings.js';
 import { ConfigError } from '../src/errors.js';
@@ -14,6 +14,11 @@ function configFile(content: string): string {
   const file = join(dir, `config-${++files}.json`);
   writeFileSync(file, content);
   return file;
+}
+
+/** The message a config file holding `content` is refused with ('' when it is not). */
+function fileRefusal(t: ExecutionContext, content: string): string {
+  return t.throws(() => loadConfig({ env: {}, configFile: configFile(content) }))?.message ?? '';
 }
 
 test('defaults are frozen and used when nothing is set', (t) => {
@@ -125,12 +130,12 @@ test('the serve port is refused with the same message from a flag, the environme
 
 test('the config file must exist, be JSON, be an object without a key given twice, and hold only known settings', (t) => {
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: '/nonexistent/x.json' }))?.message ?? '', /cannot read the config file \/nonexistent\/x\.json \(from --config\)/);
-  t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('{nope') }))?.message ?? '', /is not valid JSON/);
-  t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('[1]') }))?.message ?? '', /must hold one JSON object/);
+  t.regex(fileRefusal(t, '{nope'), /is not valid JSON/);
+  t.regex(fileRefusal(t, '[1]'), /must hold one JSON object/);
   // A key given twice: JSON.parse would keep the last one silently.
   const twice = configFile('{"databaseUrl":"sqlite:./a.sqlite","logLevel":"warn","databaseUrl":"sqlite:./b.sqlite"}');
   t.regex(t.throws(() => loadConfig({ env: {}, configFile: twice }), { instanceOf: ConfigError })?.message ?? '', /config file .* is refused: the key "databaseUrl" appears twice in one object; keep one of them/);
-  t.regex(t.throws(() => loadConfig({ env: {}, configFile: configFile('{"databaseURL":"x"}') }))?.message ?? '', /unknown setting "databaseURL".*known settings: databaseUrl/);
+  t.regex(fileRefusal(t, '{"databaseURL":"x"}'), /unknown setting "databaseURL".*known settings: databaseUrl/);
 });
 
 test('flag names and URL masking', (t) => {
@@ -206,13 +211,10 @@ test('a config file that starts with a byte-order mark is read as the JSON after
   const config = loadConfig({ configFile: file, env: {} });
   t.is(config.redisUrl, 'redis://file:1');
   t.is(config.batchSize, 5);
-  const twice = configFile(`\uFEFF\uFEFF{}`);
-  t.regex(t.throws(() => loadConfig({ env: {}, configFile: twice }))?.message ?? '', /^the config file .* is not valid JSON/);
+  t.regex(fileRefusal(t, '\uFEFF\uFEFF{}'), /^the config file .* is not valid JSON/);
 });
 
 test('a number in the config file is shown as read when refused: 1e400 as Infinity and -0 as -0, not null and 0', (t) => {
-  const huge = configFile('{"batchSize": 1e400}');
-  t.regex(t.throws(() => loadConfig({ env: {}, configFile: huge }))?.message ?? '', /"batchSize" in config file .* must be a whole number from 1 to \d+; got Infinity$/);
-  const negativeZero = configFile('{"batchSize": -0}');
-  t.regex(t.throws(() => loadConfig({ env: {}, configFile: negativeZero }))?.message ?? '', /"batchSize" in config file .* must be a whole number from 1 to \d+; got -0$/);
+  t.regex(fileRefusal(t, '{"batchSize": 1e400}'), /"batchSize" in config file .* must be a whole number from 1 to \d+; got Infinity$/);
+  t.regex(fileRefusal(t, '{"batchSize": -0}'), /"batchSize" in config file .* must be a whole number from 1 to \d+; got -0$/);
 });
