@@ -99,6 +99,7 @@ eachDialect('an index or bus key of another Redis type is a problem naming the k
   const env = { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: bus, MTC_BATCH_NOTIFICATION_INDEX_KEY: index };
   // overdue-sync ended two minutes ago; status reads that from a key of its own.
   await redis.client.set(`${index}:last-run`, new Date().toISOString(), 'EX', 7 * 86_400 - 120);
+  const written = Date.now();
   const cases = [
     { key: index, type: 'string', write: () => redis.client.set(index, 'another program'), expected: 'set', setting: indexSetting, bus: 3, notifications: null },
     { key: index, type: 'list', write: () => redis.client.rpush(index, 'a', 'b'), expected: 'set', setting: indexSetting, bus: 3, notifications: null },
@@ -135,7 +136,9 @@ eachDialect('an index or bus key of another Redis type is a problem naming the k
       const out = run.json<{ redis: Record<string, unknown>; healthy: boolean; problems: string[] }>();
       t.like(out.redis, { bus: c.bus, notifications: c.notifications }, what);
       const ago = out.redis.lastOverdueSyncSecondsAgo as number;
-      t.true(ago >= 120 && ago <= 125, `${what}: the last run is still read: ${ago}`);
+      // Twelve CLI runs come before the last reading; on a loaded machine they take seconds.
+      const most = 120 + Math.ceil((Date.now() - written) / 1000) + 1;
+      t.true(ago >= 120 && ago <= most, `${what}: the last run is still read: ${ago}, expected 120 to ${most}`);
       t.false(out.healthy, what);
       const found = out.problems.filter((p) => p.includes(problem));
       t.is(found.length, 1, `${what}: ${JSON.stringify(out.problems)}`);
