@@ -19,6 +19,20 @@ test('postgres URLs pass through, with the password masked for display', (t) => 
   t.is((target.connection as { connectionString: string }).connectionString, 'postgresql://app:pw@db.internal:5433/mtc');
 });
 
+test('a postgres URL without a user connects as PGUSER, else USER, else the login, as psql does', (t) => {
+  const connectionString = (url: string, env: NodeJS.ProcessEnv) => (parseDatabaseUrl(url, '/', env).connection as { connectionString: string }).connectionString;
+  t.is(connectionString('postgres://127.0.0.1:5432/test', { PGUSER: 'batch', USER: 'me' }), 'postgres://batch@127.0.0.1:5432/test');
+  t.is(connectionString('postgres://127.0.0.1:5432/test', { USER: 'me' }), 'postgres://me@127.0.0.1:5432/test');
+  // Containers and cron often set no USER: the login's own name, never an empty one.
+  const login = connectionString('postgres://db.internal/mtc?sslmode=require', {});
+  t.regex(login, /^postgres:\/\/[^@:/]+@db\.internal\/mtc\?sslmode=require$/);
+  // A user in the URL or in its query, or a URL without a host, is left as given.
+  t.is(connectionString('postgres://app@db/mtc', { USER: 'me' }), 'postgres://app@db/mtc');
+  t.is(connectionString('postgres://db/mtc?user=app', { USER: 'me' }), 'postgres://db/mtc?user=app');
+  t.is(connectionString('postgres:///mtc?host=/var/run/postgresql', { USER: 'me' }), 'postgres:///mtc?host=/var/run/postgresql');
+  t.is(parseDatabaseUrl('postgres://db/mtc', '/', { USER: 'me' }).display, 'postgres://db/mtc', 'messages show the URL as given');
+});
+
 test('mssql URLs become tedious settings under READ COMMITTED', (t) => {
   const target = parseDatabaseUrl('mssql://sa:p%40ss@sql.example:14330/mtc?trustServerCertificate=true');
   t.is(target.dialect.name, 'mssql');

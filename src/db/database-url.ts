@@ -3,6 +3,7 @@
  * connection so it can be unit-tested and so the SQL Server path is exercised here
  * even though no SQL Server runs on the test machines.
  */
+import { userInfo } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import pgTypes from 'pg-types';
 import { ConfigError } from '../errors.js';
@@ -26,7 +27,22 @@ function jsonAsText(oid: number, format?: 'text' | 'binary'): (value: string) =>
   return oid === jsonOid ? (value: string) => value : pgTypes.getTypeParser(oid, format ?? 'text');
 }
 
-export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarget {
+/**
+ * The user a PostgreSQL URL without one connects as: PGUSER, else the login's name, as
+ * psql does. node-postgres falls back to USER only, which containers and cron often leave
+ * unset, and the server then answers "no PostgreSQL user name specified".
+ */
+function defaultPostgresUser(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.PGUSER) return env.PGUSER;
+  if (env.USER) return env.USER;
+  try {
+    return userInfo().username || undefined;
+  } catch {
+    return undefined; // a uid without a passwd entry: nothing to fall back to
+  }
+}
+
+export function parseDatabaseUrl(url: string, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): DatabaseTarget {
   if (url.startsWith('sqlite:')) {
     let path = url.slice('sqlite:'.length);
     if (path.startsWith('//')) path = path.slice(2);
@@ -44,9 +60,16 @@ export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarg
   const display = maskUrl(url);
 
   if (parsed.protocol === 'postgres:' || parsed.protocol === 'postgresql:') {
+    let connectionString = url;
+    const user = parsed.username === '' && !parsed.searchParams.has('user') ? defaultPostgresUser(env) : undefined;
+    if (user !== undefined) {
+      parsed.username = encodeURIComponent(user);
+      // A URL without a host (a socket given as ?host=) takes no user name: left as given.
+      if (parsed.username !== '') connectionString = parsed.toString();
+    }
     return {
       dialect: dialects.postgres,
-      connection: { connectionString: url, connectionTimeoutMillis: 10_000, types: { getTypeParser: jsonAsText } },
+      connection: { connectionString, connectionTimeoutMillis: 10_000, types: { getTypeParser: jsonAsText } },
       display,
     };
   }
