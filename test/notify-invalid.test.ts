@@ -183,3 +183,27 @@ eachTarget('notify-invalid --json counts schools and pupils once over the whole 
   t.is(human.code, 0, human.stderr);
   t.regex(human.stdout, /handled 2,?200 messages: 3 pupils in 2 school notifications; 500 no longer current/);
 });
+
+eachTarget('an index or journal key of another type is refused before anything is written to Redis, naming the key; on the command line exit 2', async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const school = await seedSchool(f.db);
+  const pupil = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 20 } }, now);
+  const index = f.options.notificationIndexKey;
+  const cases = [
+    { key: index, type: 'string', expected: 'set', write: () => f.redis.client.set(index, 'another program') },
+    { key: `${index}:journal`, type: 'hash', expected: 'list', write: () => f.redis.client.hset(`${index}:journal`, 'owner', 'another program') },
+  ];
+  for (const c of cases) {
+    for (const key of await f.redis.keys()) await f.redis.client.del(key);
+    await c.write();
+    const err = await t.throwsAsync(notifyInvalid(f.db, f.redis.client, [{ line: 1, checkCode: pupil.checkCode }], { ...f.options, now }));
+    t.is(err?.message, `WRONGTYPE the key ${c.key} holds a ${c.type}, not a ${c.expected}`);
+    t.deepEqual(await f.redis.keys(), [c.key], `${c.key}: no entry and no index written, the key left as it was`);
+    t.is(await f.redis.client.type(c.key), c.type);
+
+    const r = await spawnCli(['notify-invalid', '--check-code', pupil.checkCode, '--json'], { env: f.env });
+    t.is(r.code, 2, r.stderr);
+    t.true(r.stdout.includes(`the key ${c.key} holds a ${c.type}, not a ${c.expected}`), r.stdout);
+    t.deepEqual(await f.redis.keys(), [c.key]);
+  }
+});

@@ -65,23 +65,6 @@ export class LockLostError extends MtcError {
 export const lastRunKeepSeconds = 7 * 86_400;
 
 /**
- * KEYS: index, lock, journal; ARGV: TTL seconds, the journal's lifetime when the lock has
- * none, then one record per school ("<school> <pupil> <pupil>…"). The index lives as long
- * as the entries it lists; the journal no longer than the lock that makes it useful.
- */
-const recordScript = new LuaScript(
-  'record-notified-schools',
-  `local index, lock, journal = KEYS[1], KEYS[2], KEYS[3]
-for i = 3, #ARGV do redis.call('SADD', index, string.match(ARGV[i], '^%S+')) end
-redis.call('EXPIRE', index, ARGV[1])
-local held = redis.call('PTTL', lock)
-if held == -2 then return 0 end
-for i = 3, #ARGV do redis.call('RPUSH', journal, ARGV[i]) end
-if held > 0 then redis.call('PEXPIRE', journal, held) else redis.call('PEXPIRE', journal, ARGV[2]) end
-return #ARGV - 2`,
-);
-
-/**
  * The Redis type each bookkeeping key holds when it exists. A key of another type is
  * another program's (or a misconfiguration): a run refuses it before writing anything,
  * rather than fail half-way or replace it (SET replaces a value of any type, and
@@ -94,6 +77,42 @@ const kinds = { index: 'set', next: 'set', journal: 'list', lastRun: 'string' } 
 export function bookkeepingTypes(indexKey: string): Array<[key: string, type: string]> {
   return [[indexKey, kinds.index], [nextKeyOf(indexKey), kinds.next], [journalKeyOf(indexKey), kinds.journal], [lastRunKeyOf(indexKey), kinds.lastRun]];
 }
+
+/**
+ * Lua that refuses, before anything is written, a key holding another type than its own:
+ * `typed` pairs a Lua expression for the key with the type it should hold. `onClash` runs
+ * first (a script's own undoing); then the script answers the WRONGTYPE error of
+ * wrongTypeRefusal, naming the key (Redis's own WRONGTYPE names none).
+ */
+function refuseWrongTypes(typed: ReadonlyArray<[key: string, kind: string]>, onClash = ''): string {
+  return `for _, typed in ipairs({${typed.map(([key, kind]) => `{${key}, '${kind}'}`).join(', ')}}) do
+  local key, kind = typed[1], typed[2]
+  local found = redis.call('TYPE', key).ok
+  if found ~= 'none' and found ~= kind then
+    ${onClash}return redis.error_reply('WRONGTYPE the key ' .. key .. ' holds a ' .. found .. ', not a ' .. kind)
+  end
+end
+`;
+}
+
+/**
+ * KEYS: index, lock, journal; ARGV: TTL seconds, the journal's lifetime when the lock has
+ * none, then one record per school ("<school> <pupil> <pupil>…"). The index lives as long
+ * as the entries it lists; the journal no longer than the lock that makes it useful.
+ * An index or journal of another type is refused before anything is written, naming the
+ * key (Redis's own WRONGTYPE names none), in wrongTypeRefusal's words.
+ */
+const recordScript = new LuaScript(
+  'record-notified-schools',
+  `local index, lock, journal = KEYS[1], KEYS[2], KEYS[3]
+${refuseWrongTypes([['index', kinds.index], ['journal', kinds.journal]])}for i = 3, #ARGV do redis.call('SADD', index, string.match(ARGV[i], '^%S+')) end
+redis.call('EXPIRE', index, ARGV[1])
+local held = redis.call('PTTL', lock)
+if held == -2 then return 0 end
+for i = 3, #ARGV do redis.call('RPUSH', journal, ARGV[i]) end
+if held > 0 then redis.call('PEXPIRE', journal, held) else redis.call('PEXPIRE', journal, ARGV[2]) end
+return #ARGV - 2`,
+);
 
 /**
  * The refusal of the first bookkeeping key whose type (`found`, TYPE's answers in the
@@ -137,16 +156,12 @@ redis.call('EXPIRE', index, ARGV[2])
  */
 const beginScript = new LuaScript(
   'begin-overdue-sync',
-  `${ownLock}for _, typed in ipairs({{1, '${kinds.index}'}, {2, '${kinds.next}'}, {4, '${kinds.journal}'}, {5, '${kinds.lastRun}'}}) do
-  local key, kind = KEYS[typed[1]], typed[2]
-  local found = redis.call('TYPE', key).ok
-  if found ~= 'none' and found ~= kind then
-    redis.call('DEL', lock)
+  `${ownLock}${refuseWrongTypes(
+    [['KEYS[1]', kinds.index], ['KEYS[2]', kinds.next], ['KEYS[4]', kinds.journal], ['KEYS[5]', kinds.lastRun]],
+    `redis.call('DEL', lock)
     if redis.call('TYPE', KEYS[4]).ok == 'list' then redis.call('DEL', KEYS[4]) end
-    return redis.error_reply('WRONGTYPE the key ' .. key .. ' holds a ' .. found .. ', not a ' .. kind)
-  end
-end
-${foldNext}if #ARGV < 4 then return redis.call('SMEMBERS', index) end
+    `,
+  )}${foldNext}if #ARGV < 4 then return redis.call('SMEMBERS', index) end
 for i = 4, #ARGV, 1000 do redis.call('SADD', nxt, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 redis.call('EXPIRE', nxt, ARGV[2])
 return redis.call('SDIFF', index, nxt)`,
