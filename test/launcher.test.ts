@@ -79,6 +79,18 @@ for (const [why, env] of fallbacks) {
   });
 }
 
+test("the launcher asks glibc's malloc for transparent huge pages, unless GLIBC_TUNABLES is set already", (t) => {
+  // A stand-in node first on the PATH (the snapshot was not made by it, so the launcher
+  // execs it in the fallback) prints the environment it was given.
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'node'), '#!/bin/sh\nprintf "%s" "${GLIBC_TUNABLES-unset}"\n', { mode: 0o755 });
+  const seen = (env: Record<string, string>) =>
+    spawnSync(binPath, ['--version'], { encoding: 'utf8', env: { PATH: `${dir}:${process.env.PATH ?? ''}`, ...env } }).stdout;
+  t.is(seen({}), 'glibc.malloc.hugetlb=1');
+  t.is(seen({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }), 'glibc.malloc.arena_max=2');
+  t.is(seen({ GLIBC_TUNABLES: '' }), '', 'set but empty: left as it is');
+});
+
 test('node bin/mtc-batch runs the plain bundle', (t) => {
   const r = probe(t, binPath, {}, true);
   t.is(r.status, 0, r.stderr);
