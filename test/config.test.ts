@@ -155,6 +155,8 @@ test('URL masking hides secrets in a query string or fragment too, keeping the s
   t.is(maskUrl('redis://h:6379?password=Top@Secret'), 'redis://h:***');
   t.is(maskUrl('redis+cluster://a:1,b:2?password=x'), 'redis+cluster://a:1,b:2?password=***');
   t.is(maskUrl('postgres://h/db?password=x&sslmode=require'), 'postgres://h/db?password=***&sslmode=require');
+  // Where a socket and a user name are given in the query, the operator sees which were tried.
+  t.is(maskUrl('postgres:///test?host=/var/run/postgresql&user=mtc&password=x'), 'postgres:///test?host=/var/run/postgresql&user=mtc&password=***');
   // What was masked before is masked as before.
   t.is(maskUrl('mssql://u:pw@db/x?encrypt=false&trustServerCertificate=true'), 'mssql://u:***@db/x?encrypt=false&trustServerCertificate=true');
   t.is(maskUrl('redis://u:pa?ss@host'), 'redis://u:***@host');

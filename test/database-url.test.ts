@@ -21,15 +21,16 @@ test('postgres URLs pass through, with the password masked for display', (t) => 
 
 test('a postgres URL without a user connects as PGUSER, else USER, else the login, as psql does', (t) => {
   const connectionString = (url: string, env: NodeJS.ProcessEnv) => (parseDatabaseUrl(url, '/', env).connection as { connectionString: string }).connectionString;
-  t.is(connectionString('postgres://127.0.0.1:5432/test', { PGUSER: 'batch', USER: 'me' }), 'postgres://batch@127.0.0.1:5432/test');
-  t.is(connectionString('postgres://127.0.0.1:5432/test', { USER: 'me' }), 'postgres://me@127.0.0.1:5432/test');
+  t.is(connectionString('postgres://127.0.0.1:5432/test', { PGUSER: 'batch', USER: 'me' }), 'postgres://127.0.0.1:5432/test?user=batch');
+  t.is(connectionString('postgres://127.0.0.1:5432/test', { USER: 'me' }), 'postgres://127.0.0.1:5432/test?user=me');
   // Containers and cron often set no USER: the login's own name, never an empty one.
-  const login = connectionString('postgres://db.internal/mtc?sslmode=require', {});
-  t.regex(login, /^postgres:\/\/[^@:/]+@db\.internal\/mtc\?sslmode=require$/);
-  // A user in the URL or in its query, or a URL without a host, is left as given.
+  t.regex(connectionString('postgres://db.internal/mtc?sslmode=require', {}), /^postgres:\/\/db\.internal\/mtc\?sslmode=require&user=[^&=]+$/);
+  // A socket (no host in the URL), and an empty ?user=, which psql also reads as none.
+  t.regex(connectionString('postgres:///mtc?host=/var/run/postgresql', {}), /^postgres:\/\/\/mtc\?host=%2Fvar%2Frun%2Fpostgresql&user=[^&=]+$/);
+  t.is(connectionString('postgres://db/mtc?user=', { USER: 'me' }), 'postgres://db/mtc?user=me');
+  // A user in the URL or in its query is left as given.
   t.is(connectionString('postgres://app@db/mtc', { USER: 'me' }), 'postgres://app@db/mtc');
   t.is(connectionString('postgres://db/mtc?user=app', { USER: 'me' }), 'postgres://db/mtc?user=app');
-  t.is(connectionString('postgres:///mtc?host=/var/run/postgresql', { USER: 'me' }), 'postgres:///mtc?host=/var/run/postgresql');
   t.is(parseDatabaseUrl('postgres://db/mtc', '/', { USER: 'me' }).display, 'postgres://db/mtc', 'messages show the URL as given');
 });
 

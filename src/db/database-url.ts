@@ -60,12 +60,14 @@ export function parseDatabaseUrl(url: string, cwd = process.cwd(), env: NodeJS.P
   const display = maskUrl(url);
 
   if (parsed.protocol === 'postgres:' || parsed.protocol === 'postgresql:') {
+    // The user goes in the query string (?user=), which node-postgres reads for URLs with
+    // and without a host (a socket given as ?host= takes no user name before the host).
     let connectionString = url;
-    const user = parsed.username === '' && !parsed.searchParams.has('user') ? defaultPostgresUser(env) : undefined;
+    const given = parsed.username !== '' || (parsed.searchParams.get('user') ?? '') !== '';
+    const user = given ? undefined : defaultPostgresUser(env);
     if (user !== undefined) {
-      parsed.username = encodeURIComponent(user);
-      // A URL without a host (a socket given as ?host=) takes no user name: left as given.
-      if (parsed.username !== '') connectionString = parsed.toString();
+      parsed.searchParams.set('user', user);
+      connectionString = parsed.toString();
     }
     return {
       dialect: dialects.postgres,
