@@ -1,4 +1,5 @@
 import test from 'ava';
+import { keySetting } from '../src/cli/command.js';
 import { eachDialect, isolatedDatabase } from './helpers/databases.js';
 import { runCli, spawnCli } from './helpers/cli.js';
 import { closedPort } from './helpers/net.js';
@@ -101,3 +102,15 @@ test('bad flags and settings exit 2 naming the problem', async (t) => {
   t.like(early.json<{ error: object }>().error, { code: 'usage', message: 'unknown option \'--json\': options go after the command, e.g. "mtc-batch status --json"' });
 });
 
+
+test('a WRONGTYPE refusal naming a key is traced to the one setting the key comes from', (t) => {
+  const c = { busKey: 'app:bus', notificationIndexKey: '{app:o}:notified', notificationPrefix: 'school.home.overdue:' };
+  const refusal = (key: string) => `WRONGTYPE the key ${key} holds a hash, not a list`;
+  t.is(keySetting(refusal('app:bus'), c), 'busKey');
+  t.is(keySetting(refusal('{app:o}:notified'), c), 'notificationIndexKey');
+  t.is(keySetting(refusal('{app:o}:notified:journal'), c), 'notificationIndexKey');
+  t.is(keySetting(refusal('school.home.overdue:0b7e0e1a-3c1b-4c8e-9a55-6f0a4d2b9e10'), c), 'notificationPrefix');
+  t.is(keySetting(refusal('{app:o}:notifiedx'), c), null, 'a key that only starts like the index is not one of its own');
+  t.is(keySetting(refusal('another:key'), c), null);
+  t.is(keySetting('WRONGTYPE Operation against a key holding the wrong kind of value', c), null, "Redis's own names no key");
+});

@@ -113,3 +113,14 @@ eachDialect('each step is logged as applied, or, when it is for another database
   }
   t.true(messages.includes('applying 0001_rescope_queue'));
 });
+
+eachDialect('a reference table missing (--owned-only where another system owns it) is named, with the schema and database it was looked for in', async (t, dialect) => {
+  const tdb = await isolatedDatabase(t, dialect);
+  t.is((await spawnCli(['migrate', '--owned-only'], { env: tdb.env })).code, 0);
+  const r = await spawnCli(['enqueue', '--source', 'rescope', '--class', '0b7e0e1a-3c1b-4c8e-9a55-6f0a4d2b9e10', '--json'], { env: tdb.env });
+  t.is(r.code, 2, r.stderr);
+  const { message } = r.json<{ error: { message: string } }>().error;
+  const where = tdb.config.databaseSchema ? `schema ${tdb.config.databaseSchema} of ` : '';
+  t.true(message.startsWith(`table class does not exist in ${where}`), message);
+  t.regex(message, /run "mtc-batch migrate"/);
+});

@@ -204,6 +204,9 @@ eachTarget('an index or journal key of another type is refused before anything i
     const r = await spawnCli(['notify-invalid', '--check-code', pupil.checkCode, '--json'], { env: f.env });
     t.is(r.code, 2, r.stderr);
     t.true(r.stdout.includes(`the key ${c.key} holds a ${c.type}, not a ${c.expected}`), r.stdout);
+    // The one setting behind the key, not every key setting there is.
+    t.true(r.stdout.includes("give mtc-batch a key of its own (MTC_BATCH_NOTIFICATION_INDEX_KEY, --notification-index-key or a config file's notificationIndexKey)"), r.stdout);
+    t.false(r.stdout.includes('MTC_BATCH_BUS_KEY'), r.stdout);
     t.deepEqual(await f.redis.keys(), [c.key]);
   }
 });

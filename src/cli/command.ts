@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { type Config, type LogFormat, type SettingKey, flagName, flagProperty, maskUrl, settingSpec, shownDefault } from '../config/settings.js';
+import { type Config, type LogFormat, type SettingKey, flagName, flagProperty, maskUrl, settingSources, settingSpec, shownDefault } from '../config/settings.js';
 import { missingTable } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, isWrongType, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
@@ -107,19 +107,35 @@ function explained(err: unknown, runtime: Runtime | undefined, command: string):
   }
   if (isWrongType(err) && runtime) {
     const c = runtime.config;
-    return new ConfigError(
-      `a Redis key this command uses holds another kind of value (${errorMessage(err)}): another program uses the same name; ` +
-        `give mtc-batch keys of its own (MTC_BATCH_BUS_KEY ${c.busKey}, MTC_BATCH_NOTIFICATION_INDEX_KEY ${c.notificationIndexKey}, MTC_BATCH_NOTIFICATION_PREFIX ${c.notificationPrefix})`,
-      { cause: err },
-    );
+    const setting = keySetting(errorMessage(err), c);
+    const own = setting
+      ? `give mtc-batch a key of its own (${settingSources(setting)})`
+      : `give mtc-batch keys of its own (MTC_BATCH_BUS_KEY ${c.busKey}, MTC_BATCH_NOTIFICATION_INDEX_KEY ${c.notificationIndexKey}, MTC_BATCH_NOTIFICATION_PREFIX ${c.notificationPrefix})`;
+    return new ConfigError(`a Redis key this command uses holds another kind of value (${errorMessage(err)}): another program uses the same name; ${own}`, { cause: err });
   }
   const table = missingTable(err);
   if (table === null) return err;
+  const schema = runtime?.config.databaseSchema;
+  const where = runtime ? `${schema ? `schema ${schema} of ` : ''}${maskUrl(runtime.config.databaseUrl)}` : 'the database';
   return new SchemaError(
-    `table ${table} does not exist in ${runtime ? maskUrl(runtime.config.databaseUrl) : 'the database'}: run "mtc-batch migrate" ` +
+    `table ${table} does not exist in ${where}: run "mtc-batch migrate" ` +
       `(or, where other systems own the reference tables, point DATABASE_URL at their database)`,
     { cause: err },
   );
+}
+
+/**
+ * The setting a Redis key named in a WRONGTYPE refusal comes from ("WRONGTYPE the key <key>
+ * holds a …", the jobs' own words; Redis's own names no key): the bus, the notification
+ * index and the keys named after it, or a school's entry. Null when no key is named.
+ */
+export function keySetting(message: string, c: Pick<Config, 'busKey' | 'notificationIndexKey' | 'notificationPrefix'>): SettingKey | null {
+  const key = /^WRONGTYPE the key (.+) holds an? \S+, not an? \S+$/.exec(message)?.[1];
+  if (key === undefined) return null;
+  if (key === c.busKey) return 'busKey';
+  if (key === c.notificationIndexKey || key.startsWith(`${c.notificationIndexKey}:`)) return 'notificationIndexKey';
+  if (key.startsWith(c.notificationPrefix)) return 'notificationPrefix';
+  return null;
 }
 
 /**

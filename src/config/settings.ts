@@ -344,6 +344,11 @@ export function flagName(key: SettingKey): string {
   return settingList.find((s) => s.key === key)?.flag ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
+/** Every way to give a setting, for messages: `MTC_BATCH_BUS_KEY, --bus-key or a config file's busKey`. */
+export function settingSources(key: SettingKey): string {
+  return `${settingSpec(key).env}, ${flagName(key)} or a config file's ${key}`;
+}
+
 /** The property commander gives a flag's value: `--overdue-minutes` → `overdueMinutes`. */
 export function flagProperty(key: SettingKey): string {
   return flagName(key)
