@@ -136,6 +136,9 @@ eachDialect('retry-failed and discard-failed need a selector, and say which', as
     t.is(both.code, 2);
     t.regex(both.stderr, /--all selects every failed row: give it alone/);
     t.regex((await runCli([command, '--id', '7', 'x'], { env })).stderr, /--id must be a queue row id \(a positive whole number\); got "x"/);
+    const huge = await runCli([command, '--id', '99999999999999999999'], { env });
+    t.is(huge.code, 2);
+    t.regex(huge.stderr, /--id must be a queue row id, at most 9007199254740991; got "99999999999999999999"/);
     t.regex((await runCli([command, '--class', 'abc'], { env })).stderr, /--class must be a UUID; got "abc"/);
     t.is((await runCli([command, '--error-contains', ''], { env })).code, 2);
     const human = await runCli([command, '--id', '999999', '--dry-run'], { env });

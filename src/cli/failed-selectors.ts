@@ -34,7 +34,8 @@ export function selectorFrom(opts: SelectorOptions): FailedSelector {
   const ids = opts.id && [
     ...new Set(
       opts.id.map((raw) => {
-        if (!/^[1-9]\d{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new UsageError(`--id must be a queue row id (a positive whole number); got ${shown(raw)}`);
+        if (!/^[1-9]\d*$/.test(raw)) throw new UsageError(`--id must be a queue row id (a positive whole number); got ${shown(raw)}`);
+        if (!Number.isSafeInteger(Number(raw))) throw new UsageError(`--id must be a queue row id, at most ${Number.MAX_SAFE_INTEGER}; got ${shown(raw)}`);
         return Number(raw);
       }),
     ),

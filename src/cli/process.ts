@@ -12,7 +12,7 @@ export const processCommand: CommandSpec<ProcessCommandOptions> = {
   description:
     'Pops queue ids from the bus in batches (--batch-size), with up to --concurrency batches at once. ' +
     'For each batch: claims the rows still dispatched and not yet rescoped, computes what each learner may ' +
-    'skip with set-based queries, and stores the content and deletes the rows in one transaction. A row that ' +
+    'skip with set-based queries, and stores the content and deletes the rows atomically (one statement on PostgreSQL, one transaction elsewhere). A row that ' +
     'fails is retried later with a back-off, and marked failed after --max-attempts. Stops when the bus is ' +
     'empty (after --wait-seconds of polling) or after --max rows; on SIGTERM it finishes or releases its current batches and exits.',
   settings: ['batchSize', 'concurrency', 'maxAttempts', 'retryDelaySeconds', 'busKey', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],
