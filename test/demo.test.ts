@@ -1,13 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
+import { clearDemoKeys, demoSettings, demoTokens } from '../src/demo/demo.js';
+import { groupByNode, scanKeys } from '../src/redis/nodes.js';
+import type { RedisClient } from '../src/redis/redis.js';
 import { spawnCli } from './helpers/cli.js';
-import { redisUrl } from './helpers/redis.js';
+import { type RedisKind, clusterTests, isolatedRedis, redisUrl, useRedisCluster } from './helpers/redis.js';
 import { ownRedis } from './helpers/redis-server.js';
 import { closedPort } from './helpers/net.js';
+
+useRedisCluster();
 
 // The demo's keys have a fixed prefix (demo:), so this test gives it a logical database
 // of its own instead of a key prefix.
@@ -176,3 +182,117 @@ test('a Redis URL without a password given by flag is written to the settings fi
   t.is(plain.code, 0, plain.stderr);
   t.notRegex(plain.stdout, /\n {2}# /);
 });
+
+/** Every key under demo: on every node, sorted. */
+async function demoKeys(client: RedisClient): Promise<string[]> {
+  const found: string[] = [];
+  for await (const page of scanKeys(client, 'demo:*')) found.push(...page.keys);
+  return found.sort();
+}
+
+/**
+ * Keys under demo: that the demo never writes, some named like its own: another program's.
+ * Written as strings, a list and a set, and read back as they were.
+ */
+async function writeTheirs(client: RedisClient, settings: ReturnType<typeof demoSettings>): Promise<() => Promise<Record<string, unknown>>> {
+  const strings = [
+    'demo:someone-elses-key',
+    `${settings.sessionPrefix}someone-elses-token`,
+    `${settings.notificationPrefix}${randomUUID()}`,
+    `${settings.notificationIndexKey}:other`,
+  ];
+  for (const key of strings) await client.set(key, `precious ${key}`);
+  await client.rpush('demo:queue:jobs', 'job 1', 'job 2');
+  await client.sadd(`${settings.busKey}:archive`, 'kept');
+  return async () => ({
+    ...Object.fromEntries(await Promise.all(strings.map(async (key) => [key, await client.get(key)]))),
+    'demo:queue:jobs': await client.lrange('demo:queue:jobs', 0, -1),
+    [`${settings.busKey}:archive`]: await client.smembers(`${settings.busKey}:archive`),
+  });
+}
+
+test('demo removes only the Redis keys it wrote: another program\'s keys under demo: are left alone', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Its own Redis: the demo's keys are fixed (demo:), and another test runs a demo at the same time.
+  const own = await ownRedis(t);
+  const redis = new Redis(own.url);
+  t.teardown(() => redis.disconnect());
+  const file = join(dir, 'demo.sqlite');
+  const settings = demoSettings(file);
+  const readTheirs = await writeTheirs(redis, settings);
+  const theirs = await readTheirs();
+  // A lock an earlier run left behind is the demo's: were it kept, overdue-sync would skip.
+  await redis.set(`${settings.notificationIndexKey}:lock`, 'an earlier run', 'PX', 600_000);
+
+  const first = await spawnCli(['demo', '--file', file], { env: { REDIS_URL: own.url } });
+  t.is(first.code, 0, first.stderr);
+  t.regex(first.stdout, /overdue-sync → 2 schools notified/);
+  t.deepEqual(await readTheirs(), theirs);
+  const notified = await redis.smembers(settings.notificationIndexKey);
+  t.is(notified.length, 2);
+  for (const school of notified) t.not(await redis.get(`${settings.notificationPrefix}${school}`), null);
+
+  // A second run replaces the first's keys, and still no other.
+  const again = await spawnCli(['demo', '--file', file, '--json'], { env: { REDIS_URL: own.url } });
+  t.is(again.code, 0, again.stderr);
+  t.deepEqual(await readTheirs(), theirs);
+  for (const school of notified) t.is(await redis.get(`${settings.notificationPrefix}${school}`), null, 'the first run\'s entries are gone');
+  t.true((await demoKeys(redis)).some((key) => !(key in theirs)), 'the second run\'s own keys are there');
+  // Every key a run wrote is one the next run removes.
+  await clearDemoKeys(redis, settings);
+  t.deepEqual(await demoKeys(redis), Object.keys(theirs).sort());
+});
+
+const clearsOnly = test.macro({
+  async exec(t: ExecutionContext, kind: RedisKind) {
+    let client: RedisClient;
+    if (kind === 'cluster') {
+      client = (await isolatedRedis(t, 'cluster')).client;
+      t.teardown(async () => {
+        const keys = await demoKeys(client);
+        for (const key of keys) await client.unlink(key);
+      });
+    } else {
+      const own = await ownRedis(t);
+      const single = new Redis(own.url);
+      t.teardown(() => single.disconnect());
+      client = single;
+    }
+    const settings = demoSettings('/nowhere/demo.sqlite');
+    const index = settings.notificationIndexKey;
+    const listed = [randomUUID(), randomUUID()];
+    const inNext = randomUUID();
+    const entry = (school: string) => `${settings.notificationPrefix}${school}`;
+    // Every key an earlier demo run writes.
+    const ours = [
+      settings.busKey,
+      ...Object.values(demoTokens).map((token) => `${settings.sessionPrefix}${token}`),
+      ...[...listed, inNext].map(entry),
+      index,
+      `${index}:next`,
+      `${index}:lock`,
+      `${index}:journal`,
+      `${index}:last-run`,
+    ];
+    await client.rpush(settings.busKey, '1', '2');
+    for (const token of Object.values(demoTokens)) await client.set(`${settings.sessionPrefix}${token}`, '{"user_id":"x"}', 'EX', 3600);
+    for (const school of [...listed, inNext]) await client.set(entry(school), '{}', 'EX', 3600);
+    await client.sadd(index, ...listed);
+    await client.sadd(`${index}:next`, inNext);
+    await client.set(`${index}:lock`, 'token', 'PX', 600_000);
+    await client.rpush(`${index}:journal`, `${listed[0]} ${randomUUID()}`);
+    await client.set(`${index}:last-run`, new Date().toISOString());
+    const readTheirs = await writeTheirs(client, settings);
+    const theirs = await readTheirs();
+    if (kind === 'cluster') t.true(groupByNode(client, ours, (key) => key).length > 1, 'the demo\'s keys live on more than one master');
+
+    t.is(await clearDemoKeys(client, settings), ours.length);
+    t.deepEqual(await demoKeys(client), Object.keys(theirs).sort());
+    t.deepEqual(await readTheirs(), theirs);
+  },
+  title: (_: string | undefined, kind: RedisKind) => `clearDemoKeys removes the demo's keys and no other key under demo: (${kind})`,
+});
+
+test(clearsOnly, 'single');
+(clusterTests ? test : test.skip)(clearsOnly, 'cluster');

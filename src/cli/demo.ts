@@ -27,11 +27,12 @@ export const demoCommand: CommandSpec<DemoOptions> = {
   name: 'demo',
   summary: 'try it in a minute: a fresh SQLite file, the local Redis, a small world, every job once',
   description:
-    'Recreates an SQLite file (--file; only one an earlier demo made), removes the Redis keys under demo: from an ' +
-    'earlier run, migrates, builds a small world (a course, classes, teachers and learners with competencies; ' +
-    'schools with overdue, failed, fine, restarted and excused checks), then runs enqueue, dispatch, process, ' +
-    'rescope-show, overdue-sync and notify-invalid once each, through the same code as the subcommands, and prints ' +
-    'what happened and the commands to repeat each step by hand. Needs a Redis (REDIS_URL, default local).',
+    'Recreates an SQLite file (--file; only one an earlier demo made), removes the Redis keys an earlier run wrote ' +
+    "(its bus, its sessions, its schools' notification entries and their index; no other key under demo:), migrates, " +
+    'builds a small world (a course, classes, teachers and learners with competencies; schools with overdue, ' +
+    'failed, fine, restarted and excused checks), then runs enqueue, dispatch, process, rescope-show, overdue-sync ' +
+    'and notify-invalid once each, through the same code as the subcommands, and prints what happened and the ' +
+    'commands to repeat each step by hand. Needs a Redis (REDIS_URL, default local).',
   settings: ['redisUrl', 'logFormat', 'logLevel'],
   configure(cmd) {
     cmd.option('--file <path>', 'the SQLite file to create (an earlier demo file is replaced)', './mtc-batch-demo.sqlite');
@@ -58,7 +59,7 @@ export const demoCommand: CommandSpec<DemoOptions> = {
       const db = await runtime.db();
       // Marked at once, so even a run that fails later leaves a file the next one may replace.
       await db.knex.raw(`PRAGMA application_id = ${demoApplicationId}`);
-      await clearDemoKeys(redis.client);
+      await clearDemoKeys(redis.client, demoConfig);
       report = await runDemo(db, redis.client, demoConfig, { log: jobLog });
     } finally {
       await runtime.close();

@@ -3,14 +3,16 @@
  * same library functions the subcommands call (no demo-only logic), collecting what
  * happened for a person to read.
  */
-import { scanKeys } from '../redis/nodes.js';
 import type { RedisClient } from '../redis/redis.js';
+import { unlinkMany } from '../redis/redis-writer.js';
 import type { Config } from '../config/settings.js';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { notifyInvalid } from '../notifications/check-invalid.js';
+import { notificationKey } from '../notifications/notification.js';
 import { overdueSync } from '../notifications/overdue-sync.js';
+import { journalKeyOf, lastRunKeyOf, lockKeyOf, nextKeyOf } from '../notifications/sync-journal.js';
 import { RescopeBus } from '../rescope/bus.js';
 import { dispatch } from '../rescope/dispatch.js';
 import { enqueue } from '../rescope/enqueue.js';
@@ -23,8 +25,11 @@ import { type DemoWorld, seedDemoWorld } from './demo-world.js';
 
 export const demoKeyPrefix = 'demo:';
 
+/** The settings that name the demo's keys (demoSettings gives them). */
+export type DemoKeySettings = Pick<Config, 'busKey' | 'sessionPrefix' | 'notificationPrefix' | 'notificationIndexKey'>;
+
 /** The settings the demo runs with: its own file and its own Redis keys. */
-export function demoSettings(file: string): Partial<Config> {
+export function demoSettings(file: string): Partial<Config> & DemoKeySettings {
   return {
     databaseUrl: `sqlite:${file}`,
     databaseSchema: null,
@@ -54,14 +59,30 @@ export interface DemoReport {
   status: Awaited<ReturnType<typeof getStatus>>;
 }
 
-/** Removes the demo's own keys (and only those) from an earlier run. */
-export async function clearDemoKeys(redis: RedisClient): Promise<number> {
-  let removed = 0;
-  // Every master of a cluster holds some of them; keys are removed one by one on it.
-  for await (const { node, keys } of scanKeys(redis, `${demoKeyPrefix}*`)) {
-    for (const key of keys) removed += await node.unlink(key);
-  }
-  return removed;
+/**
+ * Removes the keys an earlier demo run wrote, and only those: its bus, the sessions of its
+ * tokens, the notification entries of the schools its index (and a crashed run's
+ * `<index>:next`) lists, and the index with its bookkeeping keys. Its schools' ids are new
+ * on every run, so the index, which overdue-sync and notify-invalid keep of every school
+ * they give an entry, is where an earlier run's are found (as overdue-sync itself finds the
+ * entries to remove). Any other key, under `demo:` or not, is left alone. Returns how many
+ * keys were removed. In a cluster each key is removed on the master that serves it.
+ */
+export async function clearDemoKeys(redis: RedisClient, settings: DemoKeySettings): Promise<number> {
+  const index = settings.notificationIndexKey;
+  const listed = async (key: string) => ((await redis.type(key)) === 'set' ? redis.smembers(key) : []);
+  const schools = new Set((await Promise.all([listed(index), listed(nextKeyOf(index))])).flat());
+  const keys = [
+    settings.busKey,
+    ...Object.values(demoTokens).map((token) => `${settings.sessionPrefix}${token}`),
+    ...[...schools].map((school) => notificationKey(settings.notificationPrefix, school)),
+    index,
+    nextKeyOf(index),
+    lockKeyOf(index),
+    journalKeyOf(index),
+    lastRunKeyOf(index),
+  ];
+  return unlinkMany(redis, keys);
 }
 
 export async function runDemo(db: Database, redis: RedisClient, config: Readonly<Config>, options: { log?: Logger; now?: Date } = {}): Promise<DemoReport> {

@@ -15,7 +15,7 @@ export function masters(client: RedisClient): Redis[] {
 
 /**
  * Keys matching `pattern` on every master, a SCAN page at a time with the node that holds
- * them. For the demo's clean-up and for tests: the jobs themselves never scan.
+ * them. For tests and benchmarks: the toolkit itself (the demo too) never scans.
  */
 export async function* scanKeys(client: RedisClient, pattern: string): AsyncGenerator<{ node: Redis; keys: string[] }> {
   for (const node of masters(client)) {
