@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
+import { demoApplicationId } from '../src/cli/demo.js';
 import { clearDemoKeys, demoSettings, demoTokens } from '../src/demo/demo.js';
 import { groupByNode, scanKeys } from '../src/redis/nodes.js';
 import type { RedisClient } from '../src/redis/redis.js';
@@ -110,6 +111,50 @@ test('demo never replaces a file it did not make', async (t) => {
   const ok = await spawnCli(['demo', '--file', odd, '--json'], { env: { REDIS_URL: (await ownRedis(t)).url } });
   t.is(ok.code, 0, ok.stderr);
   t.like(ok.json(), { configFile: `${odd}.json` });
+});
+
+/** Each file in `dir`: its name, size, modification time and content. */
+function listing(dir: string): Array<{ name: string; size: number; mtimeMs: number; sha1: string }> {
+  return readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const path = join(dir, name);
+      const { size, mtimeMs } = statSync(path);
+      return { name, size, mtimeMs, sha1: createHash('sha1').update(readFileSync(path)).digest('hex') };
+    });
+}
+
+test('a database the demo refuses is left exactly as it was: no -wal or -shm appear beside it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // A migrated database is in WAL mode, and migrate leaves no -wal or -shm behind.
+  const other = join(dir, 'other.sqlite');
+  t.is((await spawnCli(['migrate'], { env: { DATABASE_URL: `sqlite:${other}` } })).code, 0);
+  const before = listing(dir);
+  t.deepEqual(before.map((f) => f.name), ['other.sqlite']);
+  const refused = await spawnCli(['demo', '--file', other], { env: { REDIS_URL: demoRedisUrl } });
+  t.is(refused.code, 2, refused.stderr);
+  t.regex(refused.stderr, /exists and was not made by mtc-batch demo/);
+  t.deepEqual(listing(dir), before);
+});
+
+test('a demo database whose run was killed before it closed the file (its mark still in the -wal) is replaced', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // The files as a killed run leaves them: copied while the connection that wrote them is open.
+  const open = new Database(join(dir, 'live.sqlite'));
+  open.pragma('journal_mode = WAL');
+  open.pragma('wal_autocheckpoint = 0');
+  open.exec('CREATE TABLE t (x)');
+  open.pragma(`application_id = ${demoApplicationId}`);
+  const file = join(dir, 'killed.sqlite');
+  for (const suffix of ['', '-wal', '-shm']) copyFileSync(join(dir, `live.sqlite${suffix}`), `${file}${suffix}`);
+  open.close();
+  t.not(readFileSync(file).readInt32BE(68), demoApplicationId, 'the mark is not in the file\'s header yet');
+  // Its own Redis: the demo's keys are fixed (demo:), and another test runs a demo at the same time.
+  const r = await spawnCli(['demo', '--file', file, '--json'], { env: { REDIS_URL: (await ownRedis(t)).url } });
+  t.is(r.code, 0, r.stderr);
+  t.like(r.json(), { processed: 3, healthy: true });
 });
 
 test('the demo never writes a Redis password into its settings file', async (t) => {

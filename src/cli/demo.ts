@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError, errorMessage } from '../errors.js';
 import type { DemoReport } from '../demo/demo.js';
@@ -17,7 +17,7 @@ interface DemoOptions {
 }
 
 /** Marks a database the demo made ('mtcd'), so a rerun only ever deletes its own file. */
-const demoApplicationId = 0x6d746364;
+export const demoApplicationId = 0x6d746364;
 
 /** Marks the settings file the demo writes (config files may carry a "$comment"). */
 const configMarkerKey = '$comment';
@@ -105,17 +105,30 @@ function demoConfigFile(file: string): string {
   return resolve(beside) === resolve(file) ? `${file}.json` : beside;
 }
 
-/** True when `file` is an earlier demo's database (to be replaced); false when there is none. */
+/**
+ * True when `file` is an earlier demo's database (to be replaced); false when there is none.
+ * Read without SQLite where it can be: SQLite opening a WAL database (every one mtc-batch
+ * makes is) creates `-wal` and `-shm` beside it, read-only too, and a read-only connection
+ * leaves them behind, so a refusal would not leave the directory as it was. The mark is in
+ * the file's header, which is the whole truth unless a `-wal` holds later changes (a run
+ * killed before it closed the file): only then, with `-wal` and `-shm` already there, is
+ * SQLite asked, and it creates nothing. With only one of them the header decides (at
+ * worst a refusal, never a wrong removal).
+ */
 async function checkEarlierDatabase(file: string): Promise<boolean> {
   if (!existsSync(file)) return false;
   let applicationId: unknown;
   try {
-    const { default: Sqlite } = await import('better-sqlite3');
-    const existing = new Sqlite(file, { readonly: true, fileMustExist: true });
-    try {
-      applicationId = existing.pragma('application_id', { simple: true });
-    } finally {
-      existing.close();
+    if (existsSync(`${file}-wal`) && existsSync(`${file}-shm`)) {
+      const { default: Sqlite } = await import('better-sqlite3');
+      const existing = new Sqlite(file, { readonly: true, fileMustExist: true });
+      try {
+        applicationId = existing.pragma('application_id', { simple: true });
+      } finally {
+        existing.close();
+      }
+    } else {
+      applicationId = headerApplicationId(file);
     }
   } catch (err) {
     throw new UsageError(`${file} exists and is not an SQLite database (${errorMessage(err)}): give another --file`);
@@ -124,6 +137,27 @@ async function checkEarlierDatabase(file: string): Promise<boolean> {
     throw new UsageError(`${file} exists and was not made by mtc-batch demo: give another --file, or remove it yourself`);
   }
   return true;
+}
+
+/** Every SQLite database file begins with these 16 bytes. */
+const sqliteHeaderMagic = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * The application id in an SQLite file's 100-byte header (a big-endian 32-bit integer at
+ * offset 68, as PRAGMA application_id reads it), read without opening the database. An
+ * empty file is an empty database to SQLite: id 0.
+ */
+function headerApplicationId(file: string): number {
+  const fd = openSync(file, 'r');
+  try {
+    const header = Buffer.alloc(100);
+    const read = readSync(fd, header, 0, header.length, 0);
+    if (read === 0) return 0;
+    if (read < header.length || !header.subarray(0, sqliteHeaderMagic.length).equals(sqliteHeaderMagic)) throw new Error('file is not a database');
+    return header.readInt32BE(68);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Refuses to overwrite a settings file an earlier demo did not write (it carries the marker). */
