@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { demoApplicationId } from '../src/cli/demo.js';
 import { clearDemoKeys, demoSettings, demoTokens } from '../src/demo/demo.js';
+import { tokenFromAuthorization } from '../src/rescope/sessions.js';
 import { groupByNode, scanKeys } from '../src/redis/nodes.js';
 import type { RedisClient } from '../src/redis/redis.js';
 import { spawnCli } from './helpers/cli.js';
@@ -54,11 +55,11 @@ test('demo runs every step on a fresh file and explains itself; its by-hand comm
   // The printed commands, run as printed.
   const byHand = r.stdout.split('\n').filter((l) => l.startsWith('  npx mtc-batch ')).map((l) => l.trim().replace(/^npx mtc-batch /, '').split(' && ')[0]!.split(' '));
   t.true(byHand.length >= 6);
-  const showTeacher = byHand.find((args) => args.includes('demo-token-teacher'))!;
+  const showTeacher = byHand.find((args) => args.includes(demoTokens.teacher))!;
   const found = await spawnCli([...showTeacher, '--json'], { env });
   t.is(found.code, 0, found.stderr);
   t.like(found.json(), { status: 'found' });
-  const showBen = byHand.find((args) => args.includes('demo-token-ben'))!;
+  const showBen = byHand.find((args) => args.includes(demoTokens.ben))!;
   t.is((await spawnCli(showBen, { env })).code, 4);
   // The notify-invalid line repeats the demo's own step (Eli's check, already marked): a replay.
   const echoed = r.stdout.split('\n').find((l) => l.includes('| npx mtc-batch notify-invalid'))!;
@@ -341,3 +342,7 @@ const clearsOnly = test.macro({
 
 test(clearsOnly, 'single');
 (clusterTests ? test : test.skip)(clearsOnly, 'cluster');
+
+test("the demo's tokens are ones the platform's clients can send to serve (Token <base64 text>)", (t) => {
+  for (const token of Object.values(demoTokens)) t.is(tokenFromAuthorization(`Token ${token}`), token);
+});

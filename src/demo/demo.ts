@@ -41,7 +41,7 @@ export function demoSettings(file: string): Partial<Config> & DemoKeySettings {
 }
 
 /** Session tokens the demo creates, so its rescope-show can be repeated by hand. */
-export const demoTokens = { teacher: 'demo-token-teacher', ben: 'demo-token-ben' } as const;
+export const demoTokens = { teacher: 'demoTokenTeacher', ben: 'demoTokenBen' } as const;
 
 export interface DemoReport {
   world: DemoWorld;
