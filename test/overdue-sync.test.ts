@@ -5,6 +5,7 @@ import { clusterOnly, eachDialect, eachTarget } from './helpers/databases.js';
 import { notificationFixture } from './helpers/notifications.js';
 import { useRedisCluster } from './helpers/redis.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { runCli } from './helpers/cli.js';
 import { Redis } from 'ioredis';
 
 useRedisCluster();
@@ -153,6 +154,43 @@ eachTarget('a lock key without a lifetime (not one a run wrote) is a configurati
     t.is((err as { exitCode?: number }).exitCode, 2);
     t.regex(err?.message ?? '', /holds a value without a lifetime, which overdue-sync never writes.*MTC_BATCH_NOTIFICATION_INDEX_KEY/);
   }
+});
+
+eachTarget('a lock no run wrote (a value without a lifetime, or another type) is refused by --dry-run as by the run: the same message, exit 2, nothing written', async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const school = await seedSchool(f.db);
+  await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 3000 } }, now);
+  const lock = `${f.options.notificationIndexKey}:lock`;
+  const client = f.redis.client;
+  const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
+    ['a string without a lifetime', () => client.set(lock, 'another program'), /holds a value without a lifetime, which overdue-sync never writes/],
+    ['a hash without a lifetime', () => client.hset(lock, 'owner', 'another program'), /holds a value without a lifetime, which overdue-sync never writes/],
+    // With a lifetime it still is no run's lock: the run said "another overdue-sync holds it".
+    ['a hash with a lifetime', () => client.multi().hset(lock, 'owner', 'another program').pexpire(lock, 60_000).exec(), /holds a hash, which overdue-sync never writes \(its lock is a string with a lifetime\)/],
+  ];
+  for (const [what, write, words] of cases) {
+    await client.del(lock);
+    await write();
+    const run = await t.throwsAsync(overdueSync(f.db, client, { ...f.options, now }));
+    const dry = await t.throwsAsync(overdueSync(f.db, client, { ...f.options, now, dryRun: true }));
+    t.regex(run?.message ?? '', words, what);
+    t.true(run?.message.startsWith(`the key ${lock} holds a `), what);
+    t.true(run?.message.endsWith('delete that key if nothing else uses it, or give mtc-batch its own MTC_BATCH_NOTIFICATION_INDEX_KEY'), what);
+    t.is(dry?.message, run?.message, `${what}: the dry run refuses as the run does`);
+    t.is((dry as { exitCode?: number }).exitCode, 2, what);
+    t.is((run as { exitCode?: number }).exitCode, 2, what);
+    t.deepEqual(await f.redis.keys(), [lock], `${what}: nothing written, the key left as it was`);
+
+    const cli = await runCli(['overdue-sync', '--dry-run', '--json'], { env: f.env });
+    t.is(cli.code, 2, `${what}: ${cli.stdout}`);
+    t.is(cli.json<{ error: { message: string } }>().error.message, run?.message, what);
+  }
+  // A run's lock (a string with a lifetime) is no refusal: that run ends, and the next one
+  // writes what the dry run reports.
+  await client.del(lock);
+  await client.set(lock, 'another run', 'PX', 60_000);
+  t.like(await overdueSync(f.db, client, { ...f.options, now, dryRun: true }), { schools: 1 });
+  t.regex((await overdueSync(f.db, client, { ...f.options, now })).skipped ?? '', /another overdue-sync holds/);
 });
 
 clusterOnly("on a cluster (always the scripts' way): a bookkeeping key of another type is refused in the first script, before any entry is written, and left as it was", async (t, target) => {

@@ -53,7 +53,7 @@ import { PackedEntries, loadWriterScripts, setPackedWithTtl, unlinkMany } from '
 import { type PupilMerge, mergePupils } from './merge-pupils.js';
 import { type NotificationFormat, notificationBuilder, notificationKey } from './notification.js';
 import { schoolConcerns } from './school-concerns.js';
-import { LockLostError, abandonRun, beginRun, bookkeepingTypes, finishRun, loadSyncScripts, lockKeyOf, nextKeyOf, renewLock, takeLock, wrongTypeRefusal } from './sync-journal.js';
+import { LockLostError, abandonRun, beginRun, bookkeepingTypes, finishRun, loadSyncScripts, lockKeyOf, lockRefusal, nextKeyOf, renewLock, takeLock, wrongTypeRefusal } from './sync-journal.js';
 
 /** The run lock's lifetime when the caller gives none (the setting's default). */
 export const defaultLockSeconds = 60;
@@ -149,15 +149,12 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
   if (locked.status === 'rejected') throw locked.reason;
   const { redis, held } = locked.value;
   if (!held) {
-    const left = await redis.pttl(lock);
-    // Every lock a run takes expires: a key without a lifetime (of any type) was not
-    // written by overdue-sync, and waiting for it would skip every run from now on.
-    if (left === -1) {
-      throw new ConfigError(
-        `the key ${lock} holds a value without a lifetime, which overdue-sync never writes, ` +
-          'so no run could ever take its lock: delete that key if nothing else uses it, or give mtc-batch its own MTC_BATCH_NOTIFICATION_INDEX_KEY',
-      );
-    }
+    const [left, type] = await Promise.all([redis.pttl(lock), redis.type(lock)]);
+    // Every lock a run takes is a string that expires: a key without a lifetime, or of
+    // another type, was not written by overdue-sync, and waiting for it would skip every
+    // run from now on (or until it expires, and another program writes it again).
+    const refusal = lockRefusal(lock, type, left);
+    if (refusal !== null) throw new ConfigError(refusal);
     return {
       schools: 0, overdueChecks: 0, processingErrors: 0, removed: 0, timings: { sqlMs: 0, redisMs: 0 },
       skipped: `another overdue-sync holds ${lock} (for ${Math.max(0, Math.round(left / 1000))} s more); nothing read or written`,
@@ -288,6 +285,13 @@ async function notifiedSchools(redis: RedisClient, indexKey: string): Promise<st
 }
 
 async function dryRun(db: Database, redis: RedisClient, now: Date, options: OverdueSyncOptions): Promise<OverdueSyncResult> {
+  // A lock no run wrote is refused before the query, as the run refuses it before its own
+  // (the same ConfigError): a dry run never promises writes the run will not make. A run's
+  // lock is fine: that run ends, and the next one writes what this one reports.
+  const lock = lockKeyOf(options.notificationIndexKey);
+  const [type, left] = await Promise.all([redis.type(lock), redis.pttl(lock)]);
+  const refusal = lockRefusal(lock, type, left);
+  if (refusal !== null) throw new ConfigError(refusal);
   const entries: Array<{ key: string; value: string }> = [];
   const read = await readConcerns(db, now, options, (_school, key, value) => entries.push({ key, value }));
   const redisStarted = performance.now();

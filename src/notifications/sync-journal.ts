@@ -39,6 +39,24 @@ export const lastRunKeyOf = (indexKey: string) => `${indexKey}:last-run`;
 export const journalFallbackMs = 10 * 60_000;
 
 /**
+ * Why no overdue-sync can take its lock while `<index>:lock` holds what TYPE and PTTL
+ * found there (`pttlMs` -1: no lifetime), or null when a run can (no key, or a string with
+ * a lifetime: a run's lock, which it lets go of or which expires). Every run takes its lock
+ * with SET NX PX, so a value without a lifetime, or of another type, is another program's
+ * (or an operator's): waiting for it would skip every run from now on. overdue-sync (the
+ * run and --dry-run) refuses it in these words.
+ */
+export function lockRefusal(lock: string, type: string, pttlMs: number): string | null {
+  if (type === 'none') return null;
+  const fix = 'delete that key if nothing else uses it, or give mtc-batch its own MTC_BATCH_NOTIFICATION_INDEX_KEY';
+  if (pttlMs === -1) return `the key ${lock} holds a value without a lifetime, which overdue-sync never writes, so no run could ever take its lock: ${fix}`;
+  if (type !== 'string') {
+    return `the key ${lock} holds a ${type}, which overdue-sync never writes (its lock is a string with a lifetime), so no run can take its lock while it is there: ${fix}`;
+  }
+  return null;
+}
+
+/**
  * A run whose lock expired or was taken over (it was paused or starved longer than the
  * lock's lifetime, and another run may have started since): it writes and removes nothing
  * more, and exits 1. Whatever it wrote before that was earlier than any later run's writes,
