@@ -210,3 +210,39 @@ eachTarget('an index or journal key of another type is refused before anything i
     t.deepEqual(await f.redis.keys(), [c.key]);
   }
 });
+
+eachTarget("a lock no run wrote (another type, or a value without a lifetime) is refused before anything is written to Redis, in overdue-sync's words; on the command line exit 2", async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const school = await seedSchool(f.db);
+  const pupil = await seedPupil(f.db, school.id, { check: { loggedInMinutesAgo: 20 } }, now);
+  const lock = `${f.options.notificationIndexKey}:lock`;
+  const client = f.redis.client;
+  // Journaled for such a lock, merges would wait for a run that never comes (overdue-sync
+  // refuses it): its script took one without a lifetime for a held lock, and kept the journal.
+  const cases: Array<[string, () => Promise<unknown>]> = [
+    ['a hash without a lifetime', () => client.hset(lock, 'owner', 'another program')],
+    ['a hash with a lifetime', () => client.multi().hset(lock, 'owner', 'another program').pexpire(lock, 60_000).exec()],
+    ['a string without a lifetime', () => client.set(lock, 'another program')],
+  ];
+  for (const [what, write] of cases) {
+    for (const key of await f.redis.keys()) await client.del(key);
+    await write();
+    const before = await client.pttl(lock);
+    const err = await t.throwsAsync(notifyInvalid(f.db, client, [{ line: 1, checkCode: pupil.checkCode }], { ...f.options, now }));
+    t.is((err as { exitCode?: number }).exitCode, 2, what);
+    t.true(err?.message.startsWith(`the key ${lock} holds a `), `${what}: ${err?.message}`);
+    t.regex(err?.message ?? '', /which overdue-sync never writes.*delete that key if nothing else uses it, or give mtc-batch its own MTC_BATCH_NOTIFICATION_INDEX_KEY$/, what);
+    // overdue-sync refuses the same key in the same words.
+    const run = await t.throwsAsync(overdueSync(f.db, client, { ...f.options, now }));
+    t.is(err?.message, run?.message, what);
+    t.deepEqual(await f.redis.keys(), [lock], `${what}: no entry, index or journal written, the key left as it was`);
+    t.is(await client.type(lock), what.split(' ')[1]!, what);
+    const after = await client.pttl(lock);
+    t.true(before === -1 ? after === -1 : after > 0 && after <= before, `${what}: its lifetime untouched (${before} ms, then ${after} ms)`);
+
+    const r = await spawnCli(['notify-invalid', '--check-code', pupil.checkCode, '--json'], { env: f.env });
+    t.is(r.code, 2, `${what}: ${r.stdout}${r.stderr}`);
+    t.true(r.stdout.includes(err!.message), r.stdout);
+    t.deepEqual(await f.redis.keys(), [lock], what);
+  }
+});

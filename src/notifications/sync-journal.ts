@@ -21,7 +21,7 @@
  * notify-invalid that finds no lock either ran before the lock (the query, which starts
  * later, sees its check) or after the run's last write (nothing can overwrite it).
  */
-import { ExitCode, MtcError } from '../errors.js';
+import { ConfigError, ExitCode, MtcError } from '../errors.js';
 import type { RedisClient } from '../redis/redis.js';
 import { LuaScript } from '../redis/script.js';
 import type { PupilMerge } from './merge-pupils.js';
@@ -33,18 +33,12 @@ export const journalKeyOf = (indexKey: string) => `${indexKey}:journal`;
 export const lastRunKeyOf = (indexKey: string) => `${indexKey}:last-run`;
 
 /**
- * The journal's lifetime when notify-invalid finds a lock without one (only an operator
- * sets such a lock; every run gives its lock the lifetime `overdueSyncLockSeconds`).
- */
-export const journalFallbackMs = 10 * 60_000;
-
-/**
  * Why no overdue-sync can take its lock while `<index>:lock` holds what TYPE and PTTL
  * found there (`pttlMs` -1: no lifetime), or null when a run can (no key, or a string with
  * a lifetime: a run's lock, which it lets go of or which expires). Every run takes its lock
  * with SET NX PX, so a value without a lifetime, or of another type, is another program's
  * (or an operator's): waiting for it would skip every run from now on. overdue-sync (the
- * run and --dry-run) refuses it in these words.
+ * run and --dry-run) and notify-invalid refuse it in these words.
  */
 export function lockRefusal(lock: string, type: string, pttlMs: number): string | null {
   if (type === 'none') return null;
@@ -114,22 +108,25 @@ end
 }
 
 /**
- * KEYS: index, lock, journal; ARGV: TTL seconds, the journal's lifetime when the lock has
- * none, then one record per school ("<school> <pupil> <pupil>…"). The index lives as long
- * as the entries it lists; the journal no longer than the lock that makes it useful.
- * An index or journal of another type is refused before anything is written, naming the
- * key (Redis's own WRONGTYPE names none), in wrongTypeRefusal's words.
+ * KEYS: index, lock, journal; ARGV: TTL seconds, then one record per school ("<school>
+ * <pupil> <pupil>…"). The index lives as long as the entries it lists; the journal as long
+ * as the lock that makes it useful. Before anything is written: a lock no run can have
+ * written (lockRefusal: no lifetime, or another type) is answered with its type and PTTL,
+ * as no run would ever replay a journal kept for it (the caller refuses in lockRefusal's
+ * words); an index or journal of another type is refused naming the key (Redis's own
+ * WRONGTYPE names none), in wrongTypeRefusal's words.
  */
 const recordScript = new LuaScript(
   'record-notified-schools',
   `local index, lock, journal = KEYS[1], KEYS[2], KEYS[3]
-${refuseWrongTypes([['index', kinds.index], ['journal', kinds.journal]])}for i = 3, #ARGV do redis.call('SADD', index, string.match(ARGV[i], '^%S+')) end
+local lockType, held = redis.call('TYPE', lock).ok, redis.call('PTTL', lock)
+if lockType ~= 'none' and (lockType ~= 'string' or held == -1) then return {lockType, held} end
+${refuseWrongTypes([['index', kinds.index], ['journal', kinds.journal]])}for i = 2, #ARGV do redis.call('SADD', index, string.match(ARGV[i], '^%S+')) end
 redis.call('EXPIRE', index, ARGV[1])
-local held = redis.call('PTTL', lock)
 if held == -2 then return 0 end
-for i = 3, #ARGV do redis.call('RPUSH', journal, ARGV[i]) end
-if held > 0 then redis.call('PEXPIRE', journal, held) else redis.call('PEXPIRE', journal, ARGV[2]) end
-return #ARGV - 2`,
+for i = 2, #ARGV do redis.call('RPUSH', journal, ARGV[i]) end
+redis.call('PEXPIRE', journal, held)
+return #ARGV - 1`,
 );
 
 /**
@@ -275,11 +272,17 @@ function record({ school, pupils }: PupilMerge): string {
 
 /**
  * notify-invalid, before writing any entry: lists the schools in the index and, while an
- * overdue-sync runs, journals the merges for it to replay. Resolves when that is done.
+ * overdue-sync runs, journals the merges for it to replay. Resolves when that is done;
+ * a lock no run wrote is a ConfigError in overdue-sync's words, nothing written.
  */
 export async function recordNotifiedSchools(redis: RedisClient, indexKey: string, merges: readonly PupilMerge[], ttlSeconds: number): Promise<void> {
   if (merges.length === 0) return;
-  await recordScript.run(redis, 3, [indexKey, lockKeyOf(indexKey), journalKeyOf(indexKey), ttlSeconds, journalFallbackMs, ...merges.map(record)]);
+  const lock = lockKeyOf(indexKey);
+  const reply = await recordScript.run(redis, 3, [indexKey, lock, journalKeyOf(indexKey), ttlSeconds, ...merges.map(record)]);
+  if (Array.isArray(reply)) {
+    const [type, pttlMs] = reply as [string, number];
+    throw new ConfigError(lockRefusal(lock, String(type), Number(pttlMs)) ?? `the key ${lock} holds a ${String(type)} that overdue-sync never writes`);
+  }
 }
 
 /** Loads the run's scripts on every node ahead of its pass. */
