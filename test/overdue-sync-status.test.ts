@@ -112,3 +112,93 @@ eachTarget("a last-run key of another Redis type (another program's) is a proble
     t.is(await f.redis.client.type(lastRun), type);
   }
 });
+
+/** status's options and CLI environment for the fixture, with a bus key of the test's own. */
+function statusSetup(f: NotificationFixture) {
+  const options = { leaseSeconds: 600, busKey: `${f.redis.prefix}bus`, notificationIndexKey: f.options.notificationIndexKey, notificationTtlSeconds: f.options.notificationTtlSeconds };
+  return { options, env: { ...f.env, MTC_BATCH_BUS_KEY: options.busKey } };
+}
+
+eachTarget("a lock no run wrote (another type, or a value without a lifetime) is a problem in overdue-sync's words, naming the key; every figure is still read", async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const index = f.options.notificationIndexKey;
+  const lock = `${index}:lock`;
+  const { options, env } = statusSetup(f);
+  await f.redis.client.sadd(index, 's1', 's2');
+  // overdue-sync ended two minutes ago.
+  await f.redis.client.set(`${index}:last-run`, new Date().toISOString(), 'EX', 7 * 86_400 - 120);
+  const cases: Array<[string, () => Promise<unknown>]> = [
+    ['a hash without a lifetime', () => f.redis.client.hset(lock, 'owner', 'another program')],
+    ['a hash with a lifetime', () => f.redis.client.multi().hset(lock, 'owner', 'another program').pexpire(lock, 600_000).exec()],
+    ['a string without a lifetime', () => f.redis.client.set(lock, 'another program')],
+  ];
+  for (const [what, write] of cases) {
+    await f.redis.client.del(lock);
+    await write();
+    // Every overdue-sync refuses to run: status, which read everything as healthy, says so in the same words.
+    const refusal = (await t.throwsAsync(overdueSync(f.db, f.redis.client, { ...f.options, now })))?.message ?? '';
+    t.true(refusal.startsWith(`the key ${lock} holds a `), refusal);
+    const status = await getStatus(f.db, Promise.resolve(f.redis.client), options);
+    t.false(status.healthy, what);
+    t.deepEqual(status.problems, [refusal], what);
+    t.like(status.redis, { bus: 0, notifications: 2, lastOverdueSyncRead: true }, what);
+    const ago = (status.redis as RedisStatus).lastOverdueSyncSecondsAgo ?? -1;
+    t.true(ago >= 120 && ago <= 180, `${what}: the last run is still read: ${ago}`);
+
+    const json = await runCli(['status', '--json'], { env });
+    t.is(json.code, 0, `${what}: ${json.stdout}${json.stderr}`);
+    t.like(json.json(), { healthy: false, problems: [refusal] });
+    const human = await runCli(['status'], { env });
+    t.true(human.stdout.includes(`  - ${refusal}`), human.stdout);
+    t.regex(human.stdout, /^ {2}notifications +2 schools {2}\(overdue-sync 2m \d+s ago\)$/m, what);
+    t.is((await runCli(['status', '--strict'], { env })).code, 1, what);
+    // Read, never written.
+    t.is(await f.redis.client.type(lock), what.split(' ')[1]!, what);
+  }
+  // A run's lock (a string with a lifetime) is a run in progress, not a problem.
+  await f.redis.client.del(lock);
+  await f.redis.client.set(lock, 'another-run', 'PX', 60_000);
+  const running = await getStatus(f.db, Promise.resolve(f.redis.client), options);
+  t.true(running.healthy, running.problems.join('; '));
+  t.is((await runCli(['status', '--strict'], { env })).code, 0);
+});
+
+eachTarget('a last-run string with a lifetime no run gives it (none, or longer than 7 days) is a problem naming it, not an age', async (t, target) => {
+  const f = await notificationFixture(t, target);
+  const index = f.options.notificationIndexKey;
+  const lastRun = `${index}:last-run`;
+  const { options, env } = statusSetup(f);
+  await f.redis.client.sadd(index, 's1', 's2');
+  const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
+    // Read as overdue-sync's, it would say no run for a week.
+    ['without a lifetime', () => f.redis.client.set(lastRun, 'another program'), /^holds a string without a lifetime, /],
+    // Read as overdue-sync's, it would say a run ended just now (an age of 0, healthy).
+    ['living 30 days', () => f.redis.client.set(lastRun, 'another program', 'EX', 30 * 86_400), /^holds a string with 259\d{4} s to live, where every run of overdue-sync gives it 604800 s \(7 days\)/],
+  ];
+  for (const [what, write, words] of cases) {
+    await f.redis.client.del(lastRun);
+    await write();
+    const status = await getStatus(f.db, Promise.resolve(f.redis.client), options);
+    t.like(status.redis, { notifications: 2, lastOverdueSyncSecondsAgo: null, lastOverdueSyncRead: false }, what);
+    t.false(status.healthy, what);
+    t.is(status.problems.length, 1, `${what}: ${JSON.stringify(status.problems)}`);
+    const problem = status.problems[0]!;
+    t.true(problem.startsWith(`the Redis key ${lastRun} `), problem);
+    t.regex(problem.slice(`the Redis key ${lastRun} `.length), words, what);
+    t.true(problem.includes('not written by overdue-sync'), problem);
+    t.true(problem.includes("(MTC_BATCH_NOTIFICATION_INDEX_KEY, --notification-index-key or a config file's notificationIndexKey)"), problem);
+
+    const json = await runCli(['status', '--json'], { env });
+    t.is(json.code, 0, `${what}: ${json.stdout}${json.stderr}`);
+    t.like(json.json(), { redis: { lastOverdueSyncSecondsAgo: null, lastOverdueSyncRead: false }, healthy: false, problems: [problem] });
+    const human = await runCli(['status'], { env });
+    t.regex(human.stdout, /^ {2}notifications +2 schools {2}\(last overdue-sync not read, below\)$/m, what);
+    t.is((await runCli(['status', '--strict'], { env })).code, 1, what);
+    t.is(await f.redis.client.get(lastRun), 'another program', `${what}: read, never written`);
+  }
+  // The lifetime a run gives it, to the second, is a run's: an age of 0.
+  await f.redis.client.set(lastRun, new Date().toISOString(), 'EX', 7 * 86_400);
+  const fresh = await getStatus(f.db, Promise.resolve(f.redis.client), options);
+  t.true(fresh.healthy, fresh.problems.join('; '));
+  t.true(recent((fresh.redis as RedisStatus).lastOverdueSyncSecondsAgo));
+});

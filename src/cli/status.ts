@@ -16,7 +16,9 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     'notifications and when overdue-sync last ran. "healthy" is false, with the problems listed, when rows failed, ' +
     'rows sit past their lease, the oldest due queued row waited longer than the lease, overdue-sync has not succeeded for ' +
     'longer than the notification TTL (--ttl-seconds), a Redis key it reads holds another type than mtc-batch keeps there ' +
-    '(named, with its setting; every other figure is still shown), or Redis cannot be reached ' +
+    '(named, with its setting; every other figure is still shown), overdue-sync\'s lock key holds a value no run wrote ' +
+    '(without a lifetime, or of another type: no run can start until it is deleted), its last-run key a string with a ' +
+    'lifetime no run gives it (then its age is not read), or Redis cannot be reached ' +
     '(then the database part is still shown and the exit code is 1). With --strict, any problem exits 1 ' +
     '(for probes and CI smoke tests).',
   settings: ['leaseSeconds', 'busKey', 'notificationIndexKey', 'notificationTtlSeconds', 'databaseUrl', 'databaseSchema', 'redisUrl', 'logFormat', 'logLevel'],

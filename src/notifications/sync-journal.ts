@@ -38,7 +38,7 @@ export const lastRunKeyOf = (indexKey: string) => `${indexKey}:last-run`;
  * a lifetime: a run's lock, which it lets go of or which expires). Every run takes its lock
  * with SET NX PX, so a value without a lifetime, or of another type, is another program's
  * (or an operator's): waiting for it would skip every run from now on. overdue-sync (the
- * run and --dry-run) and notify-invalid refuse it in these words.
+ * run and --dry-run) and notify-invalid refuse it, and status reports it, in these words.
  */
 export function lockRefusal(lock: string, type: string, pttlMs: number): string | null {
   if (type === 'none') return null;

@@ -2,12 +2,12 @@
  * `status`: how the queue, its results and the notifications stand, and whether anything
  * needs an operator. Everything is read without scanning: counts by state, the bus's
  * length, the size of the notification index, the remaining lifetime of overdue-sync's
- * last-run key.
+ * last-run key, and the type and lifetime of its lock key (one no run wrote stops them all).
  */
 import type { RedisClient } from '../redis/redis.js';
 import type { Database } from '../db/database.js';
 import { errorMessage, isWrongType } from '../errors.js';
-import { lastRunKeepSeconds, lastRunKeyOf } from '../notifications/sync-journal.js';
+import { lastRunKeepSeconds, lastRunKeyOf, lockKeyOf, lockRefusal } from '../notifications/sync-journal.js';
 import { countRescopedContent } from '../rescope/content-table.js';
 import { type FailedRow, type QueueCounts, countPastLease, oldestFailed, queueCounts } from '../rescope/queue-table.js';
 import { formatCount } from '../cli/format.js';
@@ -35,16 +35,22 @@ export interface RedisStatus {
    * when its key holds another type (see problems).
    */
   lastOverdueSyncSecondsAgo: number | null;
-  /** False when the last-run key holds another type (see problems): the figure above is then not known, not "never". */
+  /**
+   * False when the last-run key holds another type, or a string with a lifetime no run
+   * gives it (see problems): the figure above is then not known, not "never".
+   */
   lastOverdueSyncRead: boolean;
 }
 
-/** What was read of Redis, and the problems of its keys that hold another type. */
+/** What was read of Redis, and the problems of its keys that hold what mtc-batch never writes there. */
 interface RedisRead {
   status: RedisStatus;
-  /** One problem per key that holds another Redis type than mtc-batch keeps there. */
-  wrongTypes: string[];
-  /** Whether the last-run key could be read as overdue-sync's (absent, or a string). */
+  /**
+   * One problem per key that holds another Redis type than mtc-batch keeps there, or a
+   * value overdue-sync never writes (a lock no run can take, a last-run key's lifetime).
+   */
+  keyProblems: string[];
+  /** Whether the last-run key could be read as overdue-sync's (absent, or a string with a run's lifetime). */
   lastRunRead: boolean;
 }
 
@@ -89,30 +95,47 @@ async function readOwn<T>(redis: RedisClient, reading: Promise<T>, key: string, 
 
 async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<RedisRead> {
   const lastRunKey = lastRunKeyOf(options.notificationIndexKey);
-  const [bus, notifications, lastRunMs, lastRunType] = await Promise.all([
+  const lock = lockKeyOf(options.notificationIndexKey);
+  const [bus, notifications, lastRunMs, lastRunType, lockMs, lockType] = await Promise.all([
     readOwn(redis, redis.llen(options.busKey), options.busKey, 'list', 'the rescope bus', busSetting),
     readOwn(redis, redis.scard(options.notificationIndexKey), options.notificationIndexKey, 'set', "overdue-sync's index of notified schools", indexSetting),
     redis.pttl(lastRunKey),
     // PTTL answers for a key of any type: the type tells whether the lifetime is overdue-sync's.
     redis.type(lastRunKey),
+    // A lock no run wrote stops every overdue-sync (it refuses to run), while every figure
+    // here still looks healthy: read as overdue-sync reads it.
+    redis.pttl(lock),
+    redis.type(lock),
   ]);
-  const wrongTypes: string[] = [];
-  for (const read of [bus, notifications]) if ('wrongType' in read) wrongTypes.push(read.wrongType);
-  const lastRunRead = lastRunType === 'string' || lastRunType === 'none';
-  if (!lastRunRead) {
-    wrongTypes.push(wrongType(lastRunKey, lastRunType, 'string', "overdue-sync's time of its last success, named after the notification index key", indexSetting));
+  const keyProblems: string[] = [];
+  for (const read of [bus, notifications]) if ('wrongType' in read) keyProblems.push(read.wrongType);
+  const lastRunWhat = "overdue-sync's time of its last success, named after the notification index key";
+  let lastRunRead = lastRunType === 'string' || lastRunType === 'none';
+  if (!lastRunRead) keyProblems.push(wrongType(lastRunKey, lastRunType, 'string', lastRunWhat, indexSetting));
+  else if (lastRunType === 'string' && (lastRunMs === -1 || lastRunMs > lastRunKeepSeconds * 1000)) {
+    // Every run SETs it with EX lastRunKeepSeconds: a string that outlives that (or never
+    // expires) was written by something else, and its lifetime would read as a run that
+    // ended moments ago (or, without one, as no run for a week).
+    lastRunRead = false;
+    keyProblems.push(
+      `the Redis key ${lastRunKey} holds a string ${lastRunMs === -1 ? 'without a lifetime' : `with ${Math.round(lastRunMs / 1000)} s to live`}, ` +
+        `where every run of overdue-sync gives it ${lastRunKeepSeconds} s (7 days): not written by overdue-sync, so when overdue-sync last succeeded is not known ` +
+        `(${lastRunWhat}); delete that key if nothing else uses it (the next successful run writes its own), or give mtc-batch a key of its own (${indexSetting})`,
+    );
   }
+  const lockProblem = lockRefusal(lock, lockType, lockMs);
+  if (lockProblem !== null) keyProblems.push(lockProblem);
   // Every successful overdue-sync gives its last-run key the same lifetime: what is left
   // tells when, whatever the machines' clocks say.
   const lastOverdueSyncSecondsAgo = lastRunRead && lastRunMs > 0 ? Math.max(0, Math.round(lastRunKeepSeconds - lastRunMs / 1000)) : null;
   const status = { bus: 'value' in bus ? bus.value : null, notifications: 'value' in notifications ? notifications.value : null, lastOverdueSyncSecondsAgo, lastOverdueSyncRead: lastRunRead };
-  return { status, wrongTypes, lastRunRead };
+  return { status, keyProblems, lastRunRead };
 }
 
 /**
  * `redis` may be a promise that fails: the database side is still reported, with the
- * Redis error as a problem. A key of another Redis type is a problem of its own, and
- * everything else is still read.
+ * Redis error as a problem. A key of another Redis type, or holding what overdue-sync
+ * never writes there, is a problem of its own, and everything else is still read.
  */
 export async function getStatus(db: Database, redis: Promise<RedisClient>, options: StatusOptions): Promise<SystemStatus> {
   const [{ oldestQueuedAgeSeconds, ...queue }, pastLease, rescopedContent, failedRows, redisPart] = await Promise.all([
@@ -125,7 +148,7 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
   const redisFigures = 'error' in redisPart ? redisPart : redisPart.status;
   const problems: string[] = [];
   if ('error' in redisPart) problems.push(redisPart.error);
-  else problems.push(...redisPart.wrongTypes);
+  else problems.push(...redisPart.keyProblems);
   if (queue.failed > 0) problems.push(`${formatCount(queue.failed)} queue rows failed after their last attempt and wait for an operator`);
   if (pastLease > 0) problems.push(`${formatCount(pastLease)} rows dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
   if (oldestQueuedAgeSeconds !== null && oldestQueuedAgeSeconds > options.leaseSeconds) {
@@ -139,7 +162,8 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
           'is it scheduled, and does it succeed?',
       );
     } else if (ago === null && redisPart.lastRunRead && notifications !== null && notifications > 0) {
-      // (A last-run key of another type tells nothing of overdue-sync: its own problem is listed.)
+      // (A last-run key of another type, or another program's string, tells nothing of
+      // overdue-sync: its own problem is listed.)
       problems.push(
         `overdue-sync has not run for longer than the notification TTL: no successful run for 7 days (or ever), yet ${formatCount(notifications)} schools are listed as notified: ` +
           'is it scheduled, and does it succeed?',
