@@ -42,7 +42,7 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
   t.true(Math.abs(((status.redis as { lastOverdueSyncSecondsAgo: number }).lastOverdueSyncSecondsAgo) - 120) <= 2);
   t.false(status.healthy);
   t.is(status.problems.length, 3);
-  t.regex(status.problems.join('\n'), /2 queue rows failed[^]*1 rows dispatched or processing past their 600 s lease[^]*oldest due queued row has waited/);
+  t.regex(status.problems.join('\n'), /2 queue rows failed after their last attempt and wait[^]*1 row dispatched or processing past their 600 s lease[^]*oldest due queued row has waited/);
 
   const human = await runCli(['status'], { env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey } });
   t.is(human.code, 0, human.stderr);

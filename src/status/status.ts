@@ -11,6 +11,7 @@ import { lastRunKeepSeconds, lastRunKeyOf, lockKeyOf, lockRefusal } from '../not
 import { countRescopedContent } from '../rescope/content-table.js';
 import { type FailedRow, type QueueCounts, countPastLease, oldestFailed, queueCounts } from '../rescope/queue-table.js';
 import { formatCount } from '../cli/format.js';
+import { plural } from '../cli/options.js';
 
 export interface StatusOptions {
   leaseSeconds: number;
@@ -149,8 +150,10 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
   const problems: string[] = [];
   if ('error' in redisPart) problems.push(redisPart.error);
   else problems.push(...redisPart.keyProblems);
-  if (queue.failed > 0) problems.push(`${formatCount(queue.failed)} queue rows failed after their last attempt and wait for an operator`);
-  if (pastLease > 0) problems.push(`${formatCount(pastLease)} rows dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
+  if (queue.failed > 0) {
+    problems.push(`${plural(queue.failed, 'queue row')} failed after their last attempt and ${queue.failed === 1 ? 'waits' : 'wait'} for an operator`);
+  }
+  if (pastLease > 0) problems.push(`${plural(pastLease, 'row')} dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
   if (oldestQueuedAgeSeconds !== null && oldestQueuedAgeSeconds > options.leaseSeconds) {
     problems.push(`the oldest due queued row has waited ${oldestQueuedAgeSeconds} s: are dispatch and process running, and keeping up?`);
   }
