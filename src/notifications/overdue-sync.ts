@@ -149,12 +149,7 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
   if (locked.status === 'rejected') throw locked.reason;
   const { redis, held } = locked.value;
   if (!held) {
-    const [left, type] = await Promise.all([redis.pttl(lock), redis.type(lock)]);
-    // Every lock a run takes is a string that expires: a key without a lifetime, or of
-    // another type, was not written by overdue-sync, and waiting for it would skip every
-    // run from now on (or until it expires, and another program writes it again).
-    const refusal = lockRefusal(lock, type, left);
-    if (refusal !== null) throw new ConfigError(refusal);
+    const left = await lockLeftMs(redis, lock);
     return {
       schools: 0, overdueChecks: 0, processingErrors: 0, removed: 0, timings: { sqlMs: 0, redisMs: 0 },
       skipped: `another overdue-sync holds ${lock} (for ${Math.max(0, Math.round(left / 1000))} s more); nothing read or written`,
@@ -284,14 +279,24 @@ async function notifiedSchools(redis: RedisClient, indexKey: string): Promise<st
   return [...new Set([...index, ...next])];
 }
 
+/**
+ * What is left of the lock's lifetime (ms; -2 when there is no lock). Every lock a run
+ * takes is a string that expires: a key without a lifetime, or of another type, was not
+ * written by overdue-sync, and waiting for it would skip every run from now on (or until
+ * it expires, and another program writes it again): lockRefusal's ConfigError.
+ */
+async function lockLeftMs(redis: RedisClient, lock: string): Promise<number> {
+  const [type, left] = await Promise.all([redis.type(lock), redis.pttl(lock)]);
+  const refusal = lockRefusal(lock, type, left);
+  if (refusal !== null) throw new ConfigError(refusal);
+  return left;
+}
+
 async function dryRun(db: Database, redis: RedisClient, now: Date, options: OverdueSyncOptions): Promise<OverdueSyncResult> {
   // A lock no run wrote is refused before the query, as the run refuses it before its own
   // (the same ConfigError): a dry run never promises writes the run will not make. A run's
   // lock is fine: that run ends, and the next one writes what this one reports.
-  const lock = lockKeyOf(options.notificationIndexKey);
-  const [type, left] = await Promise.all([redis.type(lock), redis.pttl(lock)]);
-  const refusal = lockRefusal(lock, type, left);
-  if (refusal !== null) throw new ConfigError(refusal);
+  await lockLeftMs(redis, lockKeyOf(options.notificationIndexKey));
   const entries: Array<{ key: string; value: string }> = [];
   const read = await readConcerns(db, now, options, (_school, key, value) => entries.push({ key, value }));
   const redisStarted = performance.now();
