@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import test from 'ava';
 import { assertMigrated, bookkeepingTable, migrate } from '../src/db/migrate.js';
 import { migrations } from '../src/db/migrations/index.js';
+import { openDatabase } from '../src/db/database.js';
 import { SchemaError } from '../src/errors.js';
 import { createLogger } from '../src/log/logger.js';
 import { eachDialect, isolatedDatabase, postgresOnly } from './helpers/databases.js';
@@ -123,4 +124,21 @@ eachDialect('a reference table missing (--owned-only where another system owns i
   const where = tdb.config.databaseSchema ? `schema ${tdb.config.databaseSchema} of ` : '';
   t.true(message.startsWith(`table class does not exist in ${where}`), message);
   t.regex(message, /run "mtc-batch migrate"/);
+});
+
+postgresOnly("a URL's own ?options= are kept, and cannot send a job to another schema than the one it names", async (t) => {
+  const tdb = await isolatedDatabase(t, 'postgres');
+  const other = await isolatedDatabase(t, 'postgres');
+  await migrate(await tdb.open());
+  const url = new URL(tdb.config.databaseUrl);
+  url.searchParams.set('options', `-c search_path=${other.config.databaseSchema} -c statement_timeout=4321`);
+  const db = await openDatabase({ databaseUrl: url.toString(), databaseSchema: tdb.config.databaseSchema }, { requireSchema: true });
+  t.teardown(() => db.close());
+  const show = async (setting: string) => (await db.knex.raw(`SHOW ${setting}`)).rows[0][setting] as string;
+  t.is(await show('search_path'), `"${tdb.config.databaseSchema}"`);
+  t.is(await show('statement_timeout'), '4321ms', "the URL's other options still apply");
+  // From the command line: status reads the schema it names.
+  const r = await spawnCli(['status', '--json'], { env: { ...tdb.env, DATABASE_URL: url.toString() } });
+  t.is(r.code, 0, r.stderr);
+  t.is(r.json<{ schema: string | null }>().schema, tdb.config.databaseSchema);
 });

@@ -75,7 +75,15 @@ export function knexConfig(target: DatabaseTarget, schema: string | null, poolSi
   if (dialect.name === 'postgres' && schema) {
     // The schema travels in the connection's start-up options: no SET round trip per
     // connection. Schema names are plain identifiers (checked when the setting loads).
-    return { ...base, connection: { ...target.connection, options: `-c search_path="${schema}"` }, pool: { min: 0, max: poolSize } };
+    // node-postgres lets a URL's own ?options= replace these: they are joined instead, the
+    // schema last, so a search_path in the URL cannot send a job to another schema than
+    // the one it names in its messages.
+    const { connectionString, ...connection } = target.connection as { connectionString: string };
+    const url = new URL(connectionString);
+    const given = url.searchParams.get('options');
+    url.searchParams.delete('options');
+    const options = [given, `-c search_path="${schema}"`].filter(Boolean).join(' ');
+    return { ...base, connection: { ...connection, connectionString: given === null ? connectionString : url.toString(), options }, pool: { min: 0, max: poolSize } };
   }
   return { ...base, pool: { min: 0, max: poolSize } };
 }
