@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError, errorMessage } from '../errors.js';
 import type { DemoReport } from '../demo/demo.js';
@@ -56,9 +56,10 @@ export const demoCommand: CommandSpec<DemoOptions> = {
     try {
       // Redis first: without it there is no demo, and no file should be left behind.
       const redis = await runtime.redis();
+      // The file exists only with the demo's mark: a run killed at any point leaves a file
+      // the next one may replace.
+      await createMarkedDatabase(file);
       const db = await runtime.db();
-      // Marked at once, so even a run that fails later leaves a file the next one may replace.
-      await db.knex.raw(`PRAGMA application_id = ${demoApplicationId}`);
       await clearDemoKeys(redis.client, demoConfig);
       report = await runDemo(db, redis.client, demoConfig, { log: jobLog });
     } finally {
@@ -107,29 +108,16 @@ function demoConfigFile(file: string): string {
 
 /**
  * True when `file` is an earlier demo's database (to be replaced); false when there is none.
- * Read without SQLite where it can be: SQLite opening a WAL database (every one mtc-batch
- * makes is) creates `-wal` and `-shm` beside it, read-only too, and a read-only connection
- * leaves them behind, so a refusal would not leave the directory as it was. The mark is in
- * the file's header, which is the whole truth unless a `-wal` holds later changes (a run
- * killed before it closed the file): only then, with `-wal` and `-shm` already there, is
- * SQLite asked, and it creates nothing. With only one of them the header decides (at
- * worst a refusal, never a wrong removal).
+ * The mark is read from the file's header, without SQLite: opening a WAL database (every
+ * one mtc-batch makes is) creates or changes `-wal` and `-shm` beside it, even read-only,
+ * so a refusal would not leave the files as they were. The demo creates its file with the
+ * mark in the header (createMarkedDatabase), so the header always has it.
  */
 async function checkEarlierDatabase(file: string): Promise<boolean> {
   if (!existsSync(file)) return false;
-  let applicationId: unknown;
+  let applicationId: number;
   try {
-    if (existsSync(`${file}-wal`) && existsSync(`${file}-shm`)) {
-      const { default: Sqlite } = await import('better-sqlite3');
-      const existing = new Sqlite(file, { readonly: true, fileMustExist: true });
-      try {
-        applicationId = existing.pragma('application_id', { simple: true });
-      } finally {
-        existing.close();
-      }
-    } else {
-      applicationId = headerApplicationId(file);
-    }
+    applicationId = headerApplicationId(file);
   } catch (err) {
     throw new UsageError(`${file} exists and is not an SQLite database (${errorMessage(err)}): give another --file`);
   }
@@ -137,6 +125,24 @@ async function checkEarlierDatabase(file: string): Promise<boolean> {
     throw new UsageError(`${file} exists and was not made by mtc-batch demo: give another --file, or remove it yourself`);
   }
   return true;
+}
+
+/**
+ * Creates `file` as an empty database that already carries the demo's mark: made under
+ * another name and renamed into place, so no moment leaves an unmarked file there (one
+ * the next demo would refuse to replace).
+ */
+async function createMarkedDatabase(file: string): Promise<void> {
+  const { default: Sqlite } = await import('better-sqlite3');
+  const making = `${file}.demo-new`;
+  rmSync(making, { force: true });
+  const db = new Sqlite(making);
+  try {
+    db.pragma(`application_id = ${demoApplicationId}`);
+  } finally {
+    db.close();
+  }
+  renameSync(making, file);
 }
 
 /** Every SQLite database file begins with these 16 bytes. */
