@@ -92,7 +92,7 @@ eachTarget("a last-run key of another Redis type (another program's) is a proble
     const status = await getStatus(f.db, Promise.resolve(f.redis.client), options);
     t.like(status.redis, { bus: 1, notifications: 2, lastOverdueSyncSecondsAgo: null, lastOverdueSyncRead: false }, type);
     t.false(status.healthy);
-    const own = status.problems.filter((p) => !/ids on the bus but no row is dispatched/.test(p));
+    const own = status.problems.filter((p) => !/on the bus but no row is dispatched/.test(p));
     t.is(own.length, 1, `${type}: ${JSON.stringify(status.problems)}`);
     t.true(
       own[0]!.startsWith(`the Redis key ${lastRun} holds a ${type}, not a string`) && own[0]!.includes("(MTC_BATCH_NOTIFICATION_INDEX_KEY, --notification-index-key or a config file's notificationIndexKey)"),

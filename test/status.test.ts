@@ -42,7 +42,7 @@ eachDialect('status counts the queue, lists failures, spots rows past their leas
   t.true(Math.abs(((status.redis as { lastOverdueSyncSecondsAgo: number }).lastOverdueSyncSecondsAgo) - 120) <= 2);
   t.false(status.healthy);
   t.is(status.problems.length, 3);
-  t.regex(status.problems.join('\n'), /2 queue rows failed after their last attempt and wait[^]*1 row dispatched or processing past their 600 s lease[^]*oldest due queued row has waited/);
+  t.regex(status.problems.join('\n'), /2 queue rows failed after their last attempt and wait[^]*1 row dispatched or processing past its 600 s lease[^]*oldest due queued row has waited/);
 
   const human = await runCli(['status'], { env: { ...tdb.env, REDIS_URL: redis.url, MTC_BATCH_BUS_KEY: options.busKey, MTC_BATCH_NOTIFICATION_INDEX_KEY: options.notificationIndexKey } });
   t.is(human.code, 0, human.stderr);
@@ -205,7 +205,7 @@ eachDialect('status --strict: not healthy when overdue-sync has not run for long
   // No successful run for a week (the key expired) while schools are listed: a problem too.
   await redis.client.del(lastRun);
   const gone = await getStatus(db, Promise.resolve(redis.client), options);
-  t.regex(gone.problems.join('\n'), /overdue-sync has not run for longer than the notification TTL: no successful run for 7 days \(or ever\), yet 1 schools/);
+  t.regex(gone.problems.join('\n'), /overdue-sync has not run for longer than the notification TTL: no successful run for 7 days \(or ever\), yet 1 school is listed/);
   // Nothing listed and no run: a system that has not started notifying is healthy.
   await redis.client.del(options.notificationIndexKey);
   t.true((await getStatus(db, Promise.resolve(redis.client), options)).healthy);

@@ -52,8 +52,8 @@ export const statusCommand: CommandSpec<StatusOptions> = {
       // A key of another type is not read (its problem is listed below); the others are.
       const { bus, notifications, lastOverdueSyncSecondsAgo: last, lastOverdueSyncRead } = status.redis;
       const lastRun = !lastOverdueSyncRead ? '  (last overdue-sync not read, below)' : last === null ? '' : `  (overdue-sync ${formatDuration(last)} ago)`;
-      rows.push(['bus', bus === null ? 'not read (below)' : `${formatCount(bus)} ids`]);
-      rows.push(['notifications', `${notifications === null ? 'not read (below)' : `${formatCount(notifications)} schools`}${lastRun}`]);
+      rows.push(['bus', bus === null ? 'not read (below)' : plural(bus, 'id')]);
+      rows.push(['notifications', `${notifications === null ? 'not read (below)' : plural(notifications, 'school')}${lastRun}`]);
     }
     // Two schemas of one database are two systems: the header names the one read.
     const lines = [`status of ${status.schema === null ? '' : `schema ${status.schema} of `}${status.database}`, table(rows)];

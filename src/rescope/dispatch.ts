@@ -5,6 +5,7 @@
  */
 import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
+import { plural } from '../cli/options.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { RescopeBus } from './bus.js';
 import { claimQueued, recoverExpired, releaseDispatched } from './queue-table.js';
@@ -39,7 +40,11 @@ export interface DispatchResult {
 export async function dispatch(db: Database, bus: RescopeBus, options: DispatchOptions): Promise<DispatchResult> {
   const log = options.log ?? silentLogger;
   const { recovered, failed } = await recoverExpired(db, options);
-  if (recovered + failed > 0) log.info(`recovered ${recovered} rows whose lease expired`, { recovered, failed });
+  if (recovered + failed > 0) {
+    // Rows past their lease go back to the queue, or fail when that was their last attempt.
+    const ended = failed > 0 ? `; ${plural(failed, 'row')} failed (${failed === 1 ? 'it was its' : 'it was their'} last attempt)` : '';
+    log.info(`${plural(recovered, 'row')} whose lease expired went back to the queue${ended}`, { recovered, failed });
+  }
 
   let dispatched = 0;
   let busFull = false;

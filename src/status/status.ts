@@ -151,9 +151,10 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
   if ('error' in redisPart) problems.push(redisPart.error);
   else problems.push(...redisPart.keyProblems);
   if (queue.failed > 0) {
-    problems.push(`${plural(queue.failed, 'queue row')} failed after their last attempt and ${queue.failed === 1 ? 'waits' : 'wait'} for an operator`);
+    const one = queue.failed === 1;
+    problems.push(`${plural(queue.failed, 'queue row')} failed after ${one ? 'its' : 'their'} last attempt and ${one ? 'waits' : 'wait'} for an operator`);
   }
-  if (pastLease > 0) problems.push(`${plural(pastLease, 'row')} dispatched or processing past their ${options.leaseSeconds} s lease: is dispatch running?`);
+  if (pastLease > 0) problems.push(`${plural(pastLease, 'row')} dispatched or processing past ${pastLease === 1 ? 'its' : 'their'} ${options.leaseSeconds} s lease: is dispatch running?`);
   if (oldestQueuedAgeSeconds !== null && oldestQueuedAgeSeconds > options.leaseSeconds) {
     problems.push(`the oldest due queued row has waited ${oldestQueuedAgeSeconds} s: are dispatch and process running, and keeping up?`);
   }
@@ -168,12 +169,12 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
       // (A last-run key of another type, or another program's string, tells nothing of
       // overdue-sync: its own problem is listed.)
       problems.push(
-        `overdue-sync has not run for longer than the notification TTL: no successful run for 7 days (or ever), yet ${formatCount(notifications)} schools are listed as notified: ` +
+        `overdue-sync has not run for longer than the notification TTL: no successful run for 7 days (or ever), yet ${notifications === 1 ? '1 school is' : `${formatCount(notifications)} schools are`} listed as notified: ` +
           'is it scheduled, and does it succeed?',
       );
     }
     if (bus !== null && bus > 0 && queue.dispatched === 0) {
-      problems.push(`${bus} ids on the bus but no row is dispatched: stale messages (process ignores them)`);
+      problems.push(`${plural(bus, 'id')} on the bus but no row is dispatched: stale messages (process ignores them)`);
     }
   }
   return { database: db.display, schema: db.schema, queue, oldestQueuedAgeSeconds, pastLease, rescopedContent, failedRows, redis: redisFigures, healthy: problems.length === 0, problems };
