@@ -335,6 +335,15 @@ const clearsOnly = test.macro({
     t.is(await clearDemoKeys(client, settings), ours.length);
     t.deepEqual(await demoKeys(client), Object.keys(theirs).sort());
     t.deepEqual(await readTheirs(), theirs);
+
+    // A key of the demo's names holding another type than the demo writes there is not an
+    // earlier run's: left alone (the step that uses it refuses it, naming it).
+    const session = `${settings.sessionPrefix}${demoTokens.ben}`;
+    const foreign = [settings.busKey, session, index, `${index}:journal`, `${index}:lock`];
+    for (const key of foreign) await client.hset(key, 'owner', 'another program');
+    t.is(await clearDemoKeys(client, settings), 0);
+    for (const key of foreign) t.is(await client.type(key), 'hash', key);
+    for (const key of foreign) await client.unlink(key);
   },
   title: (_: string | undefined, kind: RedisKind) => `clearDemoKeys removes the demo's keys and no other key under demo: (${kind})`,
 });

@@ -12,7 +12,7 @@ import { type Logger, silentLogger } from '../log/logger.js';
 import { notifyInvalid } from '../notifications/check-invalid.js';
 import { notificationKey } from '../notifications/notification.js';
 import { overdueSync } from '../notifications/overdue-sync.js';
-import { journalKeyOf, lastRunKeyOf, lockKeyOf, nextKeyOf } from '../notifications/sync-journal.js';
+import { bookkeepingTypes, lockKeyOf, nextKeyOf } from '../notifications/sync-journal.js';
 import { RescopeBus } from '../rescope/bus.js';
 import { dispatch } from '../rescope/dispatch.js';
 import { enqueue } from '../rescope/enqueue.js';
@@ -65,24 +65,28 @@ export interface DemoReport {
  * `<index>:next`) lists, and the index with its bookkeeping keys. Its schools' ids are new
  * on every run, so the index, which overdue-sync and notify-invalid keep of every school
  * they give an entry, is where an earlier run's are found (as overdue-sync itself finds the
- * entries to remove). Any other key, under `demo:` or not, is left alone. Returns how many
+ * entries to remove). Any other key, under `demo:` or not, is left alone, and so is a key
+ * of one of these names holding another type than the demo writes there. Returns how many
  * keys were removed. In a cluster each key is removed on the master that serves it.
  */
 export async function clearDemoKeys(redis: RedisClient, settings: DemoKeySettings): Promise<number> {
   const index = settings.notificationIndexKey;
   const listed = async (key: string) => ((await redis.type(key)) === 'set' ? redis.smembers(key) : []);
   const schools = new Set((await Promise.all([listed(index), listed(nextKeyOf(index))])).flat());
-  const keys = [
-    settings.busKey,
-    ...Object.values(demoTokens).map((token) => `${settings.sessionPrefix}${token}`),
-    ...[...schools].map((school) => notificationKey(settings.notificationPrefix, school)),
-    index,
-    nextKeyOf(index),
-    lockKeyOf(index),
-    journalKeyOf(index),
-    lastRunKeyOf(index),
+  // Each key with the Redis type the demo writes under it: a key of another type is not
+  // an earlier demo's, and is left for the step that uses it to refuse, naming it.
+  const typed: Array<[key: string, type: string]> = [
+    [settings.busKey, 'list'],
+    ...Object.values(demoTokens).map((token): [string, string] => [`${settings.sessionPrefix}${token}`, 'string']),
+    ...[...schools].map((school): [string, string] => [notificationKey(settings.notificationPrefix, school), 'string']),
+    ...bookkeepingTypes(index),
+    [lockKeyOf(index), 'string'],
   ];
-  return unlinkMany(redis, keys);
+  const found = await Promise.all(typed.map(([key]) => redis.type(key)));
+  return unlinkMany(
+    redis,
+    typed.filter(([, type], i) => found[i] === type).map(([key]) => key),
+  );
 }
 
 export async function runDemo(db: Database, redis: RedisClient, config: Readonly<Config>, options: { log?: Logger; now?: Date } = {}): Promise<DemoReport> {
