@@ -189,8 +189,16 @@ eachTarget('a lock no run wrote (a value without a lifetime, or another type) is
   // writes what the dry run reports.
   await client.del(lock);
   await client.set(lock, 'another run', 'PX', 60_000);
-  t.like(await overdueSync(f.db, client, { ...f.options, now, dryRun: true }), { schools: 1 });
+  const held = await overdueSync(f.db, client, { ...f.options, now, dryRun: true });
+  t.like(held, { schools: 1 });
+  // It says that a run started now would do nothing, as the run below does.
+  t.regex(held.lockHeld ?? '', new RegExp(`^another overdue-sync holds ${lock.replace(/[{}]/g, '\\$&')} \\(for \\d+ s more\\): a run started now would do nothing`));
+  const human = await runCli(['overdue-sync', '--dry-run'], { env: { ...f.env, MTC_BATCH_LOG_FORMAT: 'human' } });
+  t.is(human.code, 0, human.stderr);
+  t.regex(human.stdout, /^note: another overdue-sync holds .* a run started now would do nothing; this is what the next one would write$/m);
   t.regex((await overdueSync(f.db, client, { ...f.options, now })).skipped ?? '', /another overdue-sync holds/);
+  await client.del(lock);
+  t.is((await overdueSync(f.db, client, { ...f.options, now, dryRun: true })).lockHeld, undefined, 'no lock, no note');
 });
 
 clusterOnly("on a cluster (always the scripts' way): a bookkeeping key of another type is refused in the first script, before any entry is written, and left as it was", async (t, target) => {

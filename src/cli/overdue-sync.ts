@@ -45,6 +45,7 @@ export const overdueSyncCommand: CommandSpec<OverdueSyncOptions> = {
         human: [
           ...wouldWrite.map((w) => `SET ${w.key} ${w.value} EX ${config.notificationTtlSeconds}`),
           ...wouldRemove.map((key) => `UNLINK ${key}`),
+          ...(summary.lockHeld ? [`note: ${summary.lockHeld}`] : []),
           `dry run: would write ${plural(summary.schools, 'school notification')} and remove ${plural(summary.removed, 'entry', 'entries')}; nothing written`,
         ].join('\n'),
       };

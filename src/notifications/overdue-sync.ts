@@ -108,6 +108,8 @@ export interface OverdueSyncResult {
   /** Dry run only: what would be written and removed. */
   wouldWrite?: Array<{ key: string; value: string }>;
   wouldRemove?: string[];
+  /** Dry run only: set when another run holds the lock (a run started now would do nothing). */
+  lockHeld?: string;
 }
 
 interface Concerns {
@@ -295,8 +297,11 @@ async function lockLeftMs(redis: RedisClient, lock: string): Promise<number> {
 async function dryRun(db: Database, redis: RedisClient, now: Date, options: OverdueSyncOptions): Promise<OverdueSyncResult> {
   // A lock no run wrote is refused before the query, as the run refuses it before its own
   // (the same ConfigError): a dry run never promises writes the run will not make. A run's
-  // lock is fine: that run ends, and the next one writes what this one reports.
-  await lockLeftMs(redis, lockKeyOf(options.notificationIndexKey));
+  // lock is fine: that run ends, and the next one writes what this one reports; the dry
+  // run says so, as a run started now would do nothing.
+  const lock = lockKeyOf(options.notificationIndexKey);
+  const left = await lockLeftMs(redis, lock);
+  const lockHeld = left > 0 ? `another overdue-sync holds ${lock} (for ${Math.max(1, Math.round(left / 1000))} s more): a run started now would do nothing; this is what the next one would write` : undefined;
   const entries: Array<{ key: string; value: string }> = [];
   const read = await readConcerns(db, now, options, (_school, key, value) => entries.push({ key, value }));
   const redisStarted = performance.now();
@@ -311,6 +316,7 @@ async function dryRun(db: Database, redis: RedisClient, now: Date, options: Over
     timings: { sqlMs: read.sqlMs, redisMs: Math.round(performance.now() - redisStarted) },
     wouldWrite: entries,
     wouldRemove,
+    ...(lockHeld ? { lockHeld } : {}),
   };
 }
 

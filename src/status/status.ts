@@ -121,7 +121,7 @@ async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<
     keyProblems.push(
       `the Redis key ${lastRunKey} holds a string ${lastRunMs === -1 ? 'without a lifetime' : `with ${Math.round(lastRunMs / 1000)} s to live`}, ` +
         `where every run of overdue-sync gives it ${lastRunKeepSeconds} s (7 days): not written by overdue-sync, so when overdue-sync last succeeded is not known ` +
-        `(${lastRunWhat}); delete that key if nothing else uses it (the next successful run writes its own), or give mtc-batch a key of its own (${indexSetting})`,
+        `(${lastRunWhat}); the next successful overdue-sync replaces it, so if another program uses that name give mtc-batch a key of its own now (${indexSetting})`,
     );
   }
   const lockProblem = lockRefusal(lock, lockType, lockMs);
