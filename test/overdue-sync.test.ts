@@ -152,7 +152,7 @@ eachTarget('a lock key without a lifetime (not one a run wrote) is a configurati
     await write();
     const err = await t.throwsAsync(overdueSync(f.db, f.redis.client, { ...f.options, now }));
     t.is((err as { exitCode?: number }).exitCode, 2);
-    t.regex(err?.message ?? '', /holds a value without a lifetime, which overdue-sync never writes.*MTC_BATCH_NOTIFICATION_INDEX_KEY/);
+    t.regex(err?.message ?? '', /holds a (value|list) without a lifetime, which overdue-sync never writes.*MTC_BATCH_NOTIFICATION_INDEX_KEY/);
   }
 });
 
@@ -164,7 +164,7 @@ eachTarget('a lock no run wrote (a value without a lifetime, or another type) is
   const client = f.redis.client;
   const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
     ['a string without a lifetime', () => client.set(lock, 'another program'), /holds a value without a lifetime, which overdue-sync never writes/],
-    ['a hash without a lifetime', () => client.hset(lock, 'owner', 'another program'), /holds a value without a lifetime, which overdue-sync never writes/],
+    ['a hash without a lifetime', () => client.hset(lock, 'owner', 'another program'), /holds a hash without a lifetime, which overdue-sync never writes/],
     // With a lifetime it still is no run's lock: the run said "another overdue-sync holds it".
     ['a hash with a lifetime', () => client.multi().hset(lock, 'owner', 'another program').pexpire(lock, 60_000).exec(), /holds a hash, which overdue-sync never writes \(its lock is a string with a lifetime\)/],
   ];

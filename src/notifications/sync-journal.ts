@@ -43,7 +43,10 @@ export const lastRunKeyOf = (indexKey: string) => `${indexKey}:last-run`;
 export function lockRefusal(lock: string, type: string, pttlMs: number): string | null {
   if (type === 'none') return null;
   const fix = 'delete that key if nothing else uses it, or give mtc-batch its own MTC_BATCH_NOTIFICATION_INDEX_KEY';
-  if (pttlMs === -1) return `the key ${lock} holds a value without a lifetime, which overdue-sync never writes, so no run could ever take its lock: ${fix}`;
+  if (pttlMs === -1) {
+    const what = type === 'string' ? 'a value' : `a ${type}`;
+    return `the key ${lock} holds ${what} without a lifetime, which overdue-sync never writes, so no run could ever take its lock: ${fix}`;
+  }
   if (type !== 'string') {
     return `the key ${lock} holds a ${type}, which overdue-sync never writes (its lock is a string with a lifetime), so no run can take its lock while it is there: ${fix}`;
   }
