@@ -139,6 +139,18 @@ test('a database the demo refuses is left exactly as it was: no -wal or -shm app
   t.deepEqual(listing(dir), before);
 });
 
+test("a -wal or -shm without its database (another database's) stops the demo, and is left as it was", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'orphan.sqlite');
+  writeFileSync(`${file}-wal`, 'another database\'s changes');
+  const before = listing(dir);
+  const r = await spawnCli(['demo', '--file', file], { env: { REDIS_URL: demoRedisUrl } });
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /orphan\.sqlite-wal exists without .*orphan\.sqlite: it is another database's/);
+  t.deepEqual(listing(dir), before);
+});
+
 test('a demo killed at any moment leaves no file, or one with its mark, and the next demo replaces it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

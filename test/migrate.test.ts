@@ -132,11 +132,13 @@ postgresOnly("a URL's own ?options= are kept, and cannot send a job to another s
   await migrate(await tdb.open());
   const url = new URL(tdb.config.databaseUrl);
   url.searchParams.set('options', `-c search_path=${other.config.databaseSchema} -c statement_timeout=4321`);
+  url.searchParams.append('options', '-c application_name=mtc-options-test');
   const db = await openDatabase({ databaseUrl: url.toString(), databaseSchema: tdb.config.databaseSchema }, { requireSchema: true });
   t.teardown(() => db.close());
   const show = async (setting: string) => (await db.knex.raw(`SHOW ${setting}`)).rows[0][setting] as string;
   t.is(await show('search_path'), `"${tdb.config.databaseSchema}"`);
   t.is(await show('statement_timeout'), '4321ms', "the URL's other options still apply");
+  t.is(await show('application_name'), 'mtc-options-test', 'every ?options= of the URL, not only the first');
   // From the command line: status reads the schema it names.
   const r = await spawnCli(['status', '--json'], { env: { ...tdb.env, DATABASE_URL: url.toString() } });
   t.is(r.code, 0, r.stderr);

@@ -165,6 +165,7 @@ eachTarget('a lock no run wrote (a value without a lifetime, or another type) is
   const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
     ['a string without a lifetime', () => client.set(lock, 'another program'), /holds a value without a lifetime, which overdue-sync never writes/],
     ['a hash without a lifetime', () => client.hset(lock, 'owner', 'another program'), /holds a hash without a lifetime, which overdue-sync never writes/],
+    ['a string living longer than any run gives its lock', () => client.set(lock, 'another program', 'PX', 90_000_000), /holds a value with a lifetime longer than any run gives its lock \(at most 86400 s\)/],
     // With a lifetime it still is no run's lock: the run said "another overdue-sync holds it".
     ['a hash with a lifetime', () => client.multi().hset(lock, 'owner', 'another program').pexpire(lock, 60_000).exec(), /holds a hash, which overdue-sync never writes \(its lock is a string with a lifetime\)/],
   ];

@@ -69,7 +69,10 @@ export const demoCommand: CommandSpec<DemoOptions> = {
     // commands below need the URL from the environment, and the note says so.
     const passwordless = maskUrl(config.redisUrl) === config.redisUrl;
     const saved = { [configMarkerKey]: configMarker, ...settings, ...(passwordless ? { redisUrl: config.redisUrl } : {}) };
-    writeFileSync(configFile, `${JSON.stringify(saved, null, 2)}\n`);
+    // Written under another name and renamed into place: a run killed while writing never
+    // leaves a partial file, which the next demo would refuse as not its own.
+    writeFileSync(`${configFile}.demo-new`, `${JSON.stringify(saved, null, 2)}\n`);
+    renameSync(`${configFile}.demo-new`, configFile);
     return {
       result: summarise(report, file, configFile),
       human: narrate(report, file, configFile, maskUrl(config.redisUrl), redisNote(config, io.env, configFile, passwordless)),
@@ -114,7 +117,12 @@ function demoConfigFile(file: string): string {
  * mark in the header (createMarkedDatabase), so the header always has it.
  */
 async function checkEarlierDatabase(file: string): Promise<boolean> {
-  if (!existsSync(file)) return false;
+  if (!existsSync(file)) {
+    // SQLite would replay a -wal it finds beside a new file into it: another database's.
+    const orphan = ['-wal', '-shm'].map((suffix) => `${file}${suffix}`).find((path) => existsSync(path));
+    if (orphan !== undefined) throw new UsageError(`${orphan} exists without ${file}: it is another database's (SQLite would read it into the demo's); give another --file, or remove it yourself`);
+    return false;
+  }
   let applicationId: number;
   try {
     applicationId = headerApplicationId(file);

@@ -58,7 +58,7 @@ export const statusCommand: CommandSpec<StatusOptions> = {
     // Two schemas of one database are two systems: the header names the one read.
     const lines = [`status of ${status.schema === null ? '' : `schema ${status.schema} of `}${status.database}`, table(rows)];
     if (status.failedRows.length > 0) {
-      lines.push('oldest failed rows:');
+      lines.push(status.failedRows.length === 1 ? 'oldest failed row:' : 'oldest failed rows:');
       for (const f of status.failedRows) {
         lines.push(`  #${f.id} learner ${f.userId} course ${f.courseId}${f.classId ? ` class ${f.classId}` : ''}, ${plural(f.attempts, 'attempt')}: ${f.lastError ?? 'no error recorded'}`);
       }

@@ -80,10 +80,10 @@ export function knexConfig(target: DatabaseTarget, schema: string | null, poolSi
     // the one it names in its messages.
     const { connectionString, ...connection } = target.connection as { connectionString: string };
     const url = new URL(connectionString);
-    const given = url.searchParams.get('options');
+    const given = url.searchParams.getAll('options');
     url.searchParams.delete('options');
-    const options = [given, `-c search_path="${schema}"`].filter(Boolean).join(' ');
-    return { ...base, connection: { ...connection, connectionString: given === null ? connectionString : url.toString(), options }, pool: { min: 0, max: poolSize } };
+    const options = [...given, `-c search_path="${schema}"`].filter(Boolean).join(' ');
+    return { ...base, connection: { ...connection, connectionString: given.length === 0 ? connectionString : url.toString(), options }, pool: { min: 0, max: poolSize } };
   }
   return { ...base, pool: { min: 0, max: poolSize } };
 }

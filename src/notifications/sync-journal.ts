@@ -40,12 +40,18 @@ export const lastRunKeyOf = (indexKey: string) => `${indexKey}:last-run`;
  * (or an operator's): waiting for it would skip every run from now on. overdue-sync (the
  * run and --dry-run) and notify-invalid refuse it, and status reports it, in these words.
  */
+/** The longest lock a run takes: overdueSyncLockSeconds is at most 86,400. */
+const maxLockMs = 86_400_000;
+
 export function lockRefusal(lock: string, type: string, pttlMs: number): string | null {
   if (type === 'none') return null;
   const fix = 'delete that key if nothing else uses it, or give mtc-batch its own MTC_BATCH_NOTIFICATION_INDEX_KEY';
   if (pttlMs === -1) {
     const what = type === 'string' ? 'a value' : `a ${type}`;
     return `the key ${lock} holds ${what} without a lifetime, which overdue-sync never writes, so no run could ever take its lock: ${fix}`;
+  }
+  if (pttlMs > maxLockMs) {
+    return `the key ${lock} holds a value with a lifetime longer than any run gives its lock (at most ${maxLockMs / 1000} s), so it is not a run's lock: ${fix}`;
   }
   if (type !== 'string') {
     return `the key ${lock} holds a ${type}, which overdue-sync never writes (its lock is a string with a lifetime), so no run can take its lock while it is there: ${fix}`;
@@ -123,7 +129,7 @@ const recordScript = new LuaScript(
   'record-notified-schools',
   `local index, lock, journal = KEYS[1], KEYS[2], KEYS[3]
 local lockType, held = redis.call('TYPE', lock).ok, redis.call('PTTL', lock)
-if lockType ~= 'none' and (lockType ~= 'string' or held == -1) then return {lockType, held} end
+if lockType ~= 'none' and (lockType ~= 'string' or held == -1 or held > ${maxLockMs}) then return {lockType, held} end
 ${refuseWrongTypes([['index', kinds.index], ['journal', kinds.journal]])}for i = 2, #ARGV do redis.call('SADD', index, string.match(ARGV[i], '^%S+')) end
 redis.call('EXPIRE', index, ARGV[1])
 if held == -2 then return 0 end
