@@ -96,6 +96,11 @@ await build({
   platform: 'node',
   target: 'node20',
   define: { 'import.meta.url': 'globalThis.__mtcModuleUrl' },
+  // Smaller source is a smaller snapshot (8.3 against 13.1 MB), and a faster start where
+  // each page of fresh memory is costly. Names are kept, so messages read the same; the
+  // bundle above (what DEBUG runs) stays readable for stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
   banner: { js: "globalThis.__mtcModuleUrl = require('node:url').pathToFileURL(__filename).href; globalThis.__mtcRequire = require;" },
   logLevel: 'warning',
   legalComments: 'none',
