@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
  * What bin/mtc-batch compares before using the blob: the package's real directory, and
  * the size and modification time (s) of the node binary and of the blob itself (a blob
  * removed, cut short or changed since would crash Node). It computes the same with
- * `readlink -f` and `stat -L -c %s.%Y`.
+ * `readlink -f` and one `stat -L --printf '%s.%Y '` for both files (GNU coreutils; where
+ * stat lacks --printf the launcher falls back to the plain bundle).
  */
 export function snapshotKey(root, nodeBinary, blob) {
   const sizeAndTime = (file) => {
