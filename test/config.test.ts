@@ -157,6 +157,7 @@ test('URL masking hides secrets in a query string or fragment too, keeping the s
   t.is(maskUrl('postgres://h/db?password=x&sslmode=require'), 'postgres://h/db?password=***&sslmode=require');
   // Where a socket and a user name are given in the query, the operator sees which were tried.
   t.is(maskUrl('postgres:///test?host=/var/run/postgresql&user=mtc&password=x'), 'postgres:///test?host=/var/run/postgresql&user=mtc&password=***');
+  t.is(maskUrl('postgres://h/db?options=-c%20search_path%3Dother'), 'postgres://h/db?options=-c%20search_path%3Dother', 'server options say which schema was read');
   // What was masked before is masked as before.
   t.is(maskUrl('mssql://u:pw@db/x?encrypt=false&trustServerCertificate=true'), 'mssql://u:***@db/x?encrypt=false&trustServerCertificate=true');
   t.is(maskUrl('redis://u:pa?ss@host'), 'redis://u:***@host');

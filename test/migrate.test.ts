@@ -144,3 +144,12 @@ postgresOnly("a URL's own ?options= are kept, and cannot send a job to another s
   t.is(r.code, 0, r.stderr);
   t.is(r.json<{ schema: string | null }>().schema, tdb.config.databaseSchema);
 });
+
+postgresOnly('a search_path (from the URL) naming no schema that exists is a schema error saying what to set, not an unexpected failure', async (t) => {
+  const tdb = await isolatedDatabase(t, 'postgres');
+  const url = new URL(tdb.config.databaseUrl);
+  url.searchParams.set('options', `-c search_path=${tdb.config.databaseSchema}_none`);
+  const r = await spawnCli(['migrate', '--json'], { env: { DATABASE_URL: url.toString() } });
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.json<{ error: { message: string } }>().error.message, /^no schema to work in at .*: its search_path .* names no schema that exists; set the schema \(MTC_BATCH_DATABASE_SCHEMA/);
+});

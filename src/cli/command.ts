@@ -113,6 +113,14 @@ function explained(err: unknown, runtime: Runtime | undefined, command: string):
       : `give mtc-batch keys of its own (MTC_BATCH_BUS_KEY ${c.busKey}, MTC_BATCH_NOTIFICATION_INDEX_KEY ${c.notificationIndexKey}, MTC_BATCH_NOTIFICATION_PREFIX ${c.notificationPrefix})`;
     return new ConfigError(`a Redis key this command uses holds another kind of value (${errorMessage(err)}): another program uses the same name; ${own}`, { cause: err });
   }
+  if ((err as { code?: unknown } | null)?.code === '3F000' && runtime) {
+    // PostgreSQL's invalid_schema_name: "no schema has been selected to create in".
+    return new SchemaError(
+      `no schema to work in at ${maskUrl(runtime.config.databaseUrl)}: its search_path (from the URL's ?options= or the server's settings) ` +
+        `names no schema that exists; set the schema (MTC_BATCH_DATABASE_SCHEMA, --database-schema or a config file's databaseSchema; migrate creates it), or create it`,
+      { cause: err },
+    );
+  }
   const table = missingTable(err);
   if (table === null) return err;
   const schema = runtime?.config.databaseSchema;

@@ -43,7 +43,7 @@ export function maskUrl(url: string): string {
 }
 
 /** Query settings whose values are shown in messages: none of them can hold a secret. */
-const shownQueryKeys = new Set(['db', 'tls', 'family', 'encrypt', 'trustservercertificate', 'sslmode', 'ssl', 'connect_timeout', 'application_name', 'host', 'port', 'user']);
+const shownQueryKeys = new Set(['db', 'tls', 'family', 'encrypt', 'trustservercertificate', 'sslmode', 'ssl', 'connect_timeout', 'application_name', 'host', 'port', 'user', 'options']);
 
 /** The ranges of `url` to hide in its query string (from `query`, its `?` or `#`) and fragment. */
 function queryValues(url: string, query: number): Array<[number, number]> {
