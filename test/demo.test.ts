@@ -349,13 +349,17 @@ const clearsOnly = test.macro({
     t.deepEqual(await readTheirs(), theirs);
 
     // A key of the demo's names holding another type than the demo writes there is not an
-    // earlier run's: left alone (the step that uses it refuses it, naming it).
+    // earlier run's: refused, naming it, before anything is removed.
     const session = `${settings.sessionPrefix}${demoTokens.ben}`;
-    const foreign = [settings.busKey, session, index, `${index}:journal`, `${index}:lock`];
-    for (const key of foreign) await client.hset(key, 'owner', 'another program');
-    t.is(await clearDemoKeys(client, settings), 0);
-    for (const key of foreign) t.is(await client.type(key), 'hash', key);
-    for (const key of foreign) await client.unlink(key);
+    await client.rpush(settings.busKey, '1');
+    for (const key of [session, index, `${index}:journal`, `${index}:lock`]) {
+      await client.hset(key, 'owner', 'another program');
+      await t.throwsAsync(clearDemoKeys(client, settings), { message: new RegExp(`^the Redis key ${key.replace(/[{}]/g, '\\$&')} holds a hash, not a `) });
+      t.is(await client.type(key), 'hash', key);
+      t.is(await client.type(settings.busKey), 'list', `${key}: nothing removed`);
+      await client.unlink(key);
+    }
+    await client.unlink(settings.busKey);
   },
   title: (_: string | undefined, kind: RedisKind) => `clearDemoKeys removes the demo's keys and no other key under demo: (${kind})`,
 });
@@ -365,4 +369,23 @@ test(clearsOnly, 'single');
 
 test("the demo's tokens are ones the platform's clients can send to serve (Token <base64 text>)", (t) => {
   for (const token of Object.values(demoTokens)) t.is(tokenFromAuthorization(`Token ${token}`), token);
+});
+
+test("a key of the demo's names holding another kind of value stops the demo, named, with advice the demo can follow, and is left as it was", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const redis = await ownRedis(t);
+  const client = new Redis(redis.url);
+  t.teardown(() => client.disconnect());
+  const settings = demoSettings(join(dir, 'd.sqlite'));
+  for (const key of [`${settings.sessionPrefix}${demoTokens.teacher}`, settings.busKey]) {
+    await client.hset(key, 'owner', 'another program');
+    const r = await spawnCli(['demo', '--file', join(dir, 'd.sqlite'), '--json'], { env: { REDIS_URL: redis.url } });
+    t.is(r.code, 2, r.stderr);
+    const { message } = r.json<{ error: { message: string } }>().error;
+    t.true(message.includes(`the Redis key ${key} holds a hash, not a`), message);
+    t.true(message.endsWith('the demo uses fixed key names under demo:, so remove that key if nothing else uses it, or give the demo another Redis (--redis-url or REDIS_URL)'), message);
+    t.deepEqual(await client.hgetall(key), { owner: 'another program' });
+    await client.del(key);
+  }
 });

@@ -3,6 +3,7 @@
  * same library functions the subcommands call (no demo-only logic), collecting what
  * happened for a person to read.
  */
+import { ConfigError } from '../errors.js';
 import type { RedisClient } from '../redis/redis.js';
 import { unlinkMany } from '../redis/redis-writer.js';
 import type { Config } from '../config/settings.js';
@@ -65,9 +66,10 @@ export interface DemoReport {
  * `<index>:next`) lists, and the index with its bookkeeping keys. Its schools' ids are new
  * on every run, so the index, which overdue-sync and notify-invalid keep of every school
  * they give an entry, is where an earlier run's are found (as overdue-sync itself finds the
- * entries to remove). Any other key, under `demo:` or not, is left alone, and so is a key
- * of one of these names holding another type than the demo writes there. Returns how many
- * keys were removed. In a cluster each key is removed on the master that serves it.
+ * entries to remove). Any other key, under `demo:` or not, is left alone; a key of one of
+ * these names holding another type than the demo writes there is refused (ConfigError,
+ * before anything is removed). Returns how many keys were removed. In a cluster each key is
+ * removed on the master that serves it.
  */
 export async function clearDemoKeys(redis: RedisClient, settings: DemoKeySettings): Promise<number> {
   const index = settings.notificationIndexKey;
@@ -83,6 +85,14 @@ export async function clearDemoKeys(redis: RedisClient, settings: DemoKeySetting
     [lockKeyOf(index), 'string'],
   ];
   const found = await Promise.all(typed.map(([key]) => redis.type(key)));
+  const clash = typed.findIndex(([, type], i) => found[i] !== 'none' && found[i] !== type);
+  if (clash >= 0) {
+    const [key, type] = typed[clash]!;
+    throw new ConfigError(
+      `the Redis key ${key} holds a ${String(found[clash])}, not a ${type} as the demo writes there: another program uses that name; ` +
+        'the demo uses fixed key names under demo:, so remove that key if nothing else uses it, or give the demo another Redis (--redis-url or REDIS_URL)',
+    );
+  }
   return unlinkMany(
     redis,
     typed.filter(([, type], i) => found[i] === type).map(([key]) => key),
