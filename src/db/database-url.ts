@@ -28,9 +28,10 @@ function jsonAsText(oid: number, format?: 'text' | 'binary'): (value: string) =>
 }
 
 /**
- * The user a PostgreSQL URL without one connects as: PGUSER, else the login's name, as
- * psql does. node-postgres falls back to USER only, which containers and cron often leave
- * unset, and the server then answers "no PostgreSQL user name specified".
+ * The user a PostgreSQL URL without one connects as: PGUSER, else USER (node-postgres's
+ * own defaults), else the login's name, as psql falls back to. node-postgres stops at USER,
+ * which containers and cron often leave unset, and the server then answers "no PostgreSQL
+ * user name specified".
  */
 function defaultPostgresUser(env: NodeJS.ProcessEnv): string | undefined {
   if (env.PGUSER) return env.PGUSER;

@@ -76,7 +76,7 @@ export async function clearDemoKeys(redis: RedisClient, settings: DemoKeySetting
   const listed = async (key: string) => ((await redis.type(key)) === 'set' ? redis.smembers(key) : []);
   const schools = new Set((await Promise.all([listed(index), listed(nextKeyOf(index))])).flat());
   // Each key with the Redis type the demo writes under it: a key of another type is not
-  // an earlier demo's, and is left for the step that uses it to refuse, naming it.
+  // an earlier demo's, and stops the demo before anything is removed.
   const typed: Array<[key: string, type: string]> = [
     [settings.busKey, 'list'],
     ...Object.values(demoTokens).map((token): [string, string] => [`${settings.sessionPrefix}${token}`, 'string']),
@@ -95,7 +95,7 @@ export async function clearDemoKeys(redis: RedisClient, settings: DemoKeySetting
   }
   return unlinkMany(
     redis,
-    typed.filter(([, type], i) => found[i] === type).map(([key]) => key),
+    typed.filter((_, i) => found[i] !== 'none').map(([key]) => key),
   );
 }
 
