@@ -6,6 +6,7 @@
  */
 import type { RedisClient } from '../redis/redis.js';
 import type { Database } from '../db/database.js';
+import { settingSources } from '../config/settings.js';
 import { errorMessage, isWrongType } from '../errors.js';
 import { lastRunKeepSeconds, lastRunKeyOf, lockKeyOf, lockRefusal } from '../notifications/sync-journal.js';
 import { countRescopedContent } from '../rescope/content-table.js';
@@ -70,8 +71,8 @@ export interface SystemStatus {
   problems: string[];
 }
 
-const busSetting = "MTC_BATCH_BUS_KEY, --bus-key or a config file's busKey";
-const indexSetting = "MTC_BATCH_NOTIFICATION_INDEX_KEY, --notification-index-key or a config file's notificationIndexKey";
+const busSetting = settingSources('busKey');
+const indexSetting = settingSources('notificationIndexKey');
 
 /**
  * A key of another Redis type than mtc-batch keeps there is another program's (or a
