@@ -108,13 +108,9 @@ function explained(err: unknown, runtime: Runtime | undefined, command: string):
   if (isWrongType(err) && runtime) {
     const c = runtime.config;
     const setting = keySetting(errorMessage(err), c);
-    // The demo's key names are its own and fixed (no key setting applies to it).
-    const own =
-      command === 'demo'
-        ? 'the demo uses fixed key names under demo:, so remove that key if nothing else uses it, or give the demo another Redis (--redis-url or REDIS_URL)'
-        : setting
-          ? `give mtc-batch a key of its own (${settingSources(setting)})`
-          : `give mtc-batch keys of its own (MTC_BATCH_BUS_KEY ${c.busKey}, MTC_BATCH_NOTIFICATION_INDEX_KEY ${c.notificationIndexKey}, MTC_BATCH_NOTIFICATION_PREFIX ${c.notificationPrefix})`;
+    const own = setting
+      ? `give mtc-batch a key of its own (${settingSources(setting)})`
+      : `give mtc-batch keys of its own (MTC_BATCH_BUS_KEY ${c.busKey}, MTC_BATCH_NOTIFICATION_INDEX_KEY ${c.notificationIndexKey}, MTC_BATCH_NOTIFICATION_PREFIX ${c.notificationPrefix})`;
     return new ConfigError(`a Redis key this command uses holds another kind of value (${errorMessage(err)}): another program uses the same name; ${own}`, { cause: err });
   }
   if ((err as { code?: unknown } | null)?.code === '3F000' && runtime) {

@@ -43,7 +43,7 @@ export const demoCommand: CommandSpec<DemoOptions> = {
     const configFile = demoConfigFile(file);
     // Both files are checked before anything is touched: the demo only ever replaces a
     // database and a settings file that an earlier demo made.
-    const earlierDatabase = await checkEarlierDatabase(file);
+    const earlierDatabase = checkEarlierDatabase(file);
     checkEarlierConfig(configFile);
     if (earlierDatabase) for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
     const settings = demoSettings(file);
@@ -116,7 +116,7 @@ function demoConfigFile(file: string): string {
  * so a refusal would not leave the files as they were. The demo creates its file with the
  * mark in the header (createMarkedDatabase), so the header always has it.
  */
-async function checkEarlierDatabase(file: string): Promise<boolean> {
+function checkEarlierDatabase(file: string): boolean {
   if (!existsSync(file)) {
     // SQLite would replay a -wal it finds beside a new file into it: another database's.
     const orphan = ['-wal', '-shm'].map((suffix) => `${file}${suffix}`).find((path) => existsSync(path));

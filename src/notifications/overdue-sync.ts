@@ -154,7 +154,7 @@ export async function overdueSync(db: Database | Promise<Database>, redisClient:
     const left = await lockLeftMs(redis, lock);
     return {
       schools: 0, overdueChecks: 0, processingErrors: 0, removed: 0, timings: { sqlMs: 0, redisMs: 0 },
-      skipped: `another overdue-sync holds ${lock} (for ${Math.ceil(left / 1000)} s more); nothing read or written`,
+      skipped: `${heldBy(lock, left)}; nothing read or written`,
     };
   }
 
@@ -294,6 +294,11 @@ async function lockLeftMs(redis: RedisClient, lock: string): Promise<number> {
   return left;
 }
 
+/** Another run's lock, as a skipped run and a dry run both say it. */
+function heldBy(lock: string, leftMs: number): string {
+  return `another overdue-sync holds ${lock} (for ${Math.ceil(leftMs / 1000)} s more)`;
+}
+
 async function dryRun(db: Database, redis: RedisClient, now: Date, options: OverdueSyncOptions): Promise<OverdueSyncResult> {
   // A lock no run wrote is refused before the query, as the run refuses it before its own
   // (the same ConfigError): a dry run never promises writes the run will not make. A run's
@@ -301,7 +306,7 @@ async function dryRun(db: Database, redis: RedisClient, now: Date, options: Over
   // run says so, as a run started now would do nothing.
   const lock = lockKeyOf(options.notificationIndexKey);
   const left = await lockLeftMs(redis, lock);
-  const lockHeld = left > 0 ? `another overdue-sync holds ${lock} (for ${Math.ceil(left / 1000)} s more): a run started now would do nothing; this is what the next one would write` : undefined;
+  const lockHeld = left > 0 ? `${heldBy(lock, left)}: a run started now would do nothing; this is what the next one would write` : undefined;
   const entries: Array<{ key: string; value: string }> = [];
   const read = await readConcerns(db, now, options, (_school, key, value) => entries.push({ key, value }));
   const redisStarted = performance.now();

@@ -32,17 +32,18 @@ export const journalKeyOf = (indexKey: string) => `${indexKey}:journal`;
 
 export const lastRunKeyOf = (indexKey: string) => `${indexKey}:last-run`;
 
+/** The longest lock a run takes: overdueSyncLockSeconds is at most 86,400. */
+const maxLockMs = 86_400_000;
+
 /**
  * Why no overdue-sync can take its lock while `<index>:lock` holds what TYPE and PTTL
  * found there (`pttlMs` -1: no lifetime), or null when a run can (no key, or a string with
  * a lifetime: a run's lock, which it lets go of or which expires). Every run takes its lock
- * with SET NX PX, so a value without a lifetime, or of another type, is another program's
- * (or an operator's): waiting for it would skip every run from now on. overdue-sync (the
- * run and --dry-run) and notify-invalid refuse it, and status reports it, in these words.
+ * with SET NX PX, so a value without a lifetime, one living longer than any run's lock,
+ * or one of another type is another program's (or an operator's): waiting for it would
+ * skip every run from now on. overdue-sync (the run and --dry-run) and notify-invalid
+ * refuse it, and status reports it, in these words.
  */
-/** The longest lock a run takes: overdueSyncLockSeconds is at most 86,400. */
-const maxLockMs = 86_400_000;
-
 export function lockRefusal(lock: string, type: string, pttlMs: number): string | null {
   if (type === 'none') return null;
   const fix = 'delete that key if nothing else uses it, or give mtc-batch its own MTC_BATCH_NOTIFICATION_INDEX_KEY';

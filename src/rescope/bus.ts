@@ -3,6 +3,7 @@
  * the database does not: a message lost with Redis is recovered by the lease, and a
  * message delivered twice finds its row no longer 'dispatched' and is ignored.
  */
+import { settingSources } from '../config/settings.js';
 import { ConfigError, isWrongType } from '../errors.js';
 import type { RedisClient } from '../redis/redis.js';
 import { appendToList } from '../redis/redis-writer.js';
@@ -44,7 +45,7 @@ export class RescopeBus {
     if (!isWrongType(err)) throw err;
     throw new ConfigError(
       `the bus key ${this.key} holds another kind of value than a list of queue row ids: another program uses the same name; ` +
-        `give mtc-batch a key of its own (MTC_BATCH_BUS_KEY, --bus-key or a config file's busKey); the rows stay queued (or go back to the queue when their lease expires)`,
+        `give mtc-batch a key of its own (${settingSources('busKey')}); the rows stay queued (or go back to the queue when their lease expires)`,
       { cause: err },
     );
   };

@@ -52,8 +52,6 @@ interface RedisRead {
    * value overdue-sync never writes (a lock no run can take, a last-run key's lifetime).
    */
   keyProblems: string[];
-  /** Whether the last-run key could be read as overdue-sync's (absent, or a string with a run's lifetime). */
-  lastRunRead: boolean;
 }
 
 export interface SystemStatus {
@@ -131,7 +129,7 @@ async function redisStatus(redis: RedisClient, options: StatusOptions): Promise<
   // tells when, whatever the machines' clocks say.
   const lastOverdueSyncSecondsAgo = lastRunRead && lastRunMs > 0 ? Math.max(0, Math.round(lastRunKeepSeconds - lastRunMs / 1000)) : null;
   const status = { bus: 'value' in bus ? bus.value : null, notifications: 'value' in notifications ? notifications.value : null, lastOverdueSyncSecondsAgo, lastOverdueSyncRead: lastRunRead };
-  return { status, keyProblems, lastRunRead };
+  return { status, keyProblems };
 }
 
 /**
@@ -166,7 +164,7 @@ export async function getStatus(db: Database, redis: Promise<RedisClient>, optio
         `overdue-sync has not run for longer than the notification TTL: it last succeeded ${ago} s ago, and entries live ${options.notificationTtlSeconds} s: ` +
           'is it scheduled, and does it succeed?',
       );
-    } else if (ago === null && redisPart.lastRunRead && notifications !== null && notifications > 0) {
+    } else if (ago === null && redisPart.status.lastOverdueSyncRead && notifications !== null && notifications > 0) {
       // (A last-run key of another type, or another program's string, tells nothing of
       // overdue-sync: its own problem is listed.)
       problems.push(
