@@ -21,6 +21,13 @@ useRedisCluster();
 // of its own instead of a key prefix.
 const demoRedisUrl = `${redisUrl.replace(/\/\d*$/, '')}/14`;
 
+/** A directory for one test's demo files, removed when the test ends. */
+function demoDir(t: ExecutionContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 test('demo runs every step on a fresh file and explains itself; its by-hand commands work', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
   const redis = new Redis(demoRedisUrl);
@@ -82,8 +89,7 @@ test('demo runs every step on a fresh file and explains itself; its by-hand comm
 });
 
 test('demo never replaces a file it did not make', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = demoDir(t);
   const file = join(dir, 'precious.sqlite');
   writeFileSync(file, 'not mine');
   const r = await spawnCli(['demo', '--file', file], { env: { REDIS_URL: demoRedisUrl } });
@@ -126,8 +132,7 @@ function listing(dir: string): Array<{ name: string; size: number; mtimeMs: numb
 }
 
 test('a database the demo refuses is left exactly as it was: no -wal or -shm appear beside it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = demoDir(t);
   // A migrated database is in WAL mode, and migrate leaves no -wal or -shm behind.
   const other = join(dir, 'other.sqlite');
   t.is((await spawnCli(['migrate'], { env: { DATABASE_URL: `sqlite:${other}` } })).code, 0);
@@ -140,8 +145,7 @@ test('a database the demo refuses is left exactly as it was: no -wal or -shm app
 });
 
 test("a -wal or -shm without its database (another database's) stops the demo, and is left as it was", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = demoDir(t);
   const file = join(dir, 'orphan.sqlite');
   writeFileSync(`${file}-wal`, 'another database\'s changes');
   const before = listing(dir);
@@ -152,8 +156,7 @@ test("a -wal or -shm without its database (another database's) stops the demo, a
 });
 
 test('a demo killed at any moment leaves no file, or one with its mark, and the next demo replaces it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = demoDir(t);
   const file = join(dir, 'killed.sqlite');
   // Its own Redis: the demo's keys are fixed (demo:), and another test runs a demo at the same time.
   const env = { REDIS_URL: (await ownRedis(t)).url };
@@ -170,8 +173,7 @@ test('a demo killed at any moment leaves no file, or one with its mark, and the 
 });
 
 test('the demo never writes a Redis password into its settings file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = demoDir(t);
   const guarded = await ownRedis(t, { password: 'hunter2' });
   const file = join(dir, 'demo.sqlite');
   const r = await spawnCli(['demo', '--file', file], { env: { REDIS_URL: guarded.url } });
@@ -187,8 +189,7 @@ test('the demo never writes a Redis password into its settings file', async (t) 
 });
 
 test('a Redis URL with a password given by flag or config file: the demo says where it came from and how the by-hand commands reach that Redis', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = demoDir(t);
   const guarded = await ownRedis(t, { password: 'hunter2' });
   const url = `${guarded.url}/9`;
   const masked = `redis://:***@127.0.0.1:${guarded.port}/9`;
@@ -220,8 +221,7 @@ test('a Redis URL with a password given by flag or config file: the demo says wh
 });
 
 test('a Redis URL without a password given by flag is written to the settings file; a REDIS_URL that would override it is pointed out', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = demoDir(t);
   const own = await ownRedis(t);
   const url = `${own.url}/9`;
   const file = join(dir, 'demo.sqlite');
@@ -269,8 +269,7 @@ async function writeTheirs(client: RedisClient, settings: ReturnType<typeof demo
 }
 
 test('demo removes only the Redis keys it wrote: another program\'s keys under demo: are left alone', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = demoDir(t);
   // Its own Redis: the demo's keys are fixed (demo:), and another test runs a demo at the same time.
   const own = await ownRedis(t);
   const redis = new Redis(own.url);
@@ -372,8 +371,7 @@ test("the demo's tokens are ones the platform's clients can send to serve (Token
 });
 
 test("a key of the demo's names holding another kind of value stops the demo, named, with advice the demo can follow, and is left as it was", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-demo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = demoDir(t);
   const redis = await ownRedis(t);
   const client = new Redis(redis.url);
   t.teardown(() => client.disconnect());
