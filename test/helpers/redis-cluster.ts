@@ -30,7 +30,10 @@ async function isFree(port: number): Promise<boolean> {
 export async function freePorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   while (ports.length < count) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    // Data ports 10,000-19,999 and bus ports 20,000-29,999: no cluster's data port is
+    // another's bus port, and neither is in Linux's range for ephemeral ports (32,768 and
+    // up), which other tests' servers and every client connection take from.
+    const port = 10_000 + Math.floor(Math.random() * 10_000);
     if (!ports.includes(port) && (await isFree(port)) && (await isFree(port + 10_000))) ports.push(port);
   }
   return ports;
@@ -56,7 +59,22 @@ async function ask(port: number, fn: (r: Redis) => Promise<boolean>): Promise<bo
   }
 }
 
+/**
+ * Starts a cluster; tried again on new ports when a start fails. Test files start clusters
+ * in parallel processes, and a port found free can be taken by another one before its
+ * server binds it (the server then exits, and its node never answers).
+ */
 export async function startRedisCluster(masters = 3): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(masters);
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+async function startClusterOnce(masters: number): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'mtc-batch-cluster-'));
   const ports = await freePorts(masters);
   const servers: ChildProcess[] = ports.map((port) =>
@@ -73,7 +91,11 @@ export async function startRedisCluster(masters = 3): Promise<TestCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const port of ports) await until(`node ${port} answering`, () => ask(port, async (r) => (await r.ping()) === 'PONG'));
+    for (const [i, port] of ports.entries()) {
+      // A server that exited (its port was taken) ends the wait at once.
+      await until(`node ${port} answering`, async () => servers[i]!.exitCode !== null || ask(port, async (r) => (await r.ping()) === 'PONG'));
+      if (servers[i]!.exitCode !== null) throw new Error(`Redis cluster: node ${port} exited (its port was taken)`);
+    }
     const created = await exec('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
     for (const port of ports) await until(`node ${port} joined`, () => ask(port, async (r) => (await r.cluster('INFO')).includes('cluster_state:ok')));
