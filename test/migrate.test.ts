@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import test from 'ava';
+import pg from 'pg';
 import { assertMigrated, bookkeepingTable, migrate } from '../src/db/migrate.js';
 import { migrations } from '../src/db/migrations/index.js';
 import { openDatabase } from '../src/db/database.js';
@@ -143,6 +144,30 @@ postgresOnly("a URL's own ?options= are kept, and cannot send a job to another s
   const r = await spawnCli(['status', '--json'], { env: { ...tdb.env, DATABASE_URL: url.toString() } });
   t.is(r.code, 0, r.stderr);
   t.is(r.json<{ schema: string | null }>().schema, tdb.config.databaseSchema);
+});
+
+postgresOnly("a command's first statement is its own: no `select version()` round trip on a new PostgreSQL connection", async (t) => {
+  const tdb = await isolatedDatabase(t, 'postgres');
+  await migrate(await tdb.open());
+  const sent: string[] = [];
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+    // Tests of this file run at once: only this test's schema's connections count.
+    const options = (this as unknown as { connectionParameters: { options?: string } }).connectionParameters.options ?? '';
+    if (text !== undefined && options.includes(`"${tdb.config.databaseSchema}"`)) sent.push(text);
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  t.teardown(() => {
+    pg.Client.prototype.query = query;
+  });
+  const db = await openDatabase(tdb.config, { requireSchema: true });
+  t.teardown(() => db.close());
+  t.is(sent.length, 1, sent.join('; '));
+  t.regex(sent[0]!, /mtc_batch_migrations/, 'the schema check is the connection check');
+  // json columns are still created as json (knex chooses text only before PostgreSQL 9.2).
+  const type = await db.knex.raw("select data_type from information_schema.columns where table_schema = ? and table_name = 'rescoped_content' and column_name = 'skipped_content'", [tdb.config.databaseSchema]);
+  t.is(type.rows[0].data_type, 'json');
 });
 
 postgresOnly('a search_path (from the URL) naming no schema that exists is a schema error saying what to set, not an unexpected failure', async (t) => {

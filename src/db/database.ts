@@ -72,6 +72,13 @@ export function knexConfig(target: DatabaseTarget, schema: string | null, poolSi
       },
     };
   }
+  if (dialect.name === 'postgres') {
+    // knex asks a new PostgreSQL connection `select version()` (a round trip before the
+    // first query of every command) only to choose json over text for json columns on
+    // servers before 9.2. The toolkit needs PostgreSQL 11 or later (INCLUDE keys): saying
+    // so here makes the same choice without asking.
+    base.version = '11';
+  }
   if (dialect.name === 'postgres' && schema) {
     // The schema travels in the connection's start-up options: no SET round trip per
     // connection. Schema names are plain identifiers (checked when the setting loads).
