@@ -135,6 +135,13 @@ export function lostConnection(err: unknown): { service: 'database' | 'redis'; r
   if (name === 'MaxRetriesPerRequestError' || /^Connection is closed\.?$/.test(message) || /Stream isn't writeable/.test(message)) {
     return { service: 'redis', reason: 'it stopped answering and did not come back while the job retried' };
   }
+  // The connection came back but the server no longer takes its credentials: the password
+  // or the ACL user was changed (or removed) while the job ran.
+  // (A server that has not authenticated a connection refuses a long command as a protocol
+  // error: ioredis re-sent one on the reconnect before its AUTH was refused.)
+  if (/^(NOAUTH|WRONGPASS) /.test(message) || /^ERR Protocol error: unauthenticated /.test(message)) {
+    return { service: 'redis', reason: `it reconnected, but no longer accepts the job's credentials (${message}): its password or ACL user changed while the job ran; set the new one in the Redis URL` };
+  }
   // ioredis's cluster client when a node went away under it (it follows MOVED to the dead
   // node, or finds no node for a slot), and a cluster refusing commands while it fails.
   if (name === 'ClusterAllFailedError' || /^Too many Cluster redirections/.test(message) || /^CLUSTERDOWN /.test(message) || /while the cluster is down/.test(message)) {

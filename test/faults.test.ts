@@ -7,6 +7,7 @@
 import type { ExecutionContext } from 'ava';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
+import { Redis } from 'ioredis';
 import { learners, seedClass, seedCompetencies, seedCourse } from '../src/seed/course-world.js';
 import { seedPupil, seedSchool } from '../src/seed/mtc-world.js';
 import { toBool } from '../src/db/values.js';
@@ -143,3 +144,33 @@ postgresOnly('notify-invalid: its database connection killed while marking; the 
   const entry = await f.read(school.urlSlug);
   t.deepEqual(entry?.processingErrorPupilUUIDs, pupils.map((p) => p.urlSlug).sort());
 });
+
+for (const db of ['/3', '']) {
+  postgresOnly(`process: Redis's password changed under it (database ${db === '' ? '0' : db.slice(1)}); one clear line without the password, and with the new one the next runs finish, exactly once`, async (t) => {
+    const f = await rescopeFixture(t, 'postgres');
+    const redis = await ownRedis(t, { password: 'old-s3cret' });
+    const env = { ...f.env, REDIS_URL: `${redis.url}${db}` };
+    const all = await rescopeWorld(f, 300);
+    t.is((await spawnCli(['dispatch', '--batches', '10'], { env })).code, 0);
+    const lock = await lockTable(t, f.tdb.config.databaseSchema!, 'rescoped_content');
+    const worker = spawnCli(['process', '--batch-size', '100', '--concurrency', '1', '--json'], { env });
+    const deadline = Date.now() + 30_000;
+    while (!(await queueRows(f.db)).some((r) => r.status === 'processing')) {
+      if (Date.now() > deadline) throw new Error('the worker never claimed a batch');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The password is rotated and every connection dropped: ioredis reconnects with the old one.
+    const admin = new Redis({ port: redis.port, host: '127.0.0.1', password: 'old-s3cret' });
+    await admin.config('SET', 'requirepass', 'new-s3cret');
+    await admin.client('KILL', 'TYPE', 'normal');
+    admin.disconnect();
+    await lock.release();
+    const r = await worker;
+    oneClearLine(t, r, /lost the connection to Redis redis:\/\/:\*\*\*@127\.0\.0\.1:\d+.*no longer accepts the job's credentials/);
+    t.false(r.stderr.includes('s3cret') || r.stdout.includes('s3cret'), r.stderr);
+    t.false(/Node\.js v|entry\.cjs|chunk-/.test(r.stderr), r.stderr);
+    t.is(r.json<{ error: { code: string } }>().error.code, 'connection');
+    t.is(r.stdout.trim().split('\n').length, 1, 'one JSON object on stdout');
+    await finishAndCheck(t, f, { ...env, REDIS_URL: `redis://:new-s3cret@127.0.0.1:${redis.port}${db}` }, all);
+  });
+}

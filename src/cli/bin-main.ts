@@ -4,7 +4,7 @@
  * if some handle was left open (a CronJob that hangs is worse than one that fails).
  */
 import { writeSync } from 'node:fs';
-import { ExitCode } from '../errors.js';
+import { ExitCode, errorMessage } from '../errors.js';
 import { notice, outputWasLost, reportOutputLost } from '../log/notice.js';
 import { processIO, run } from './main.js';
 
@@ -99,6 +99,22 @@ export async function main(): Promise<void> {
     fail('stranded', 'the command stopped with its work unfinished: it was waiting for an answer (from Redis or the database) that can no longer come; nothing more was done', ExitCode.failure);
     process.exitCode = ExitCode.failure;
   });
+  // A library's promise that fails with nothing to handle it, or an exception thrown
+  // outside any command's own handling: Node would print the error with its properties
+  // (ioredis's failed AUTH carries the password among its command's arguments) and a line
+  // of the bundle's source, and exit 1. Said in the log's format instead, by its message
+  // only; once the command has finished, its result stands and this is a warning.
+  const outside = (err: unknown) => {
+    if (process.env.DEBUG) process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    if (settled) {
+      notice('warn', `after the command finished, a library reported: ${errorMessage(err)} (ignored)`);
+      return;
+    }
+    fail('unexpected', `unexpected failure outside the command's own handling: ${errorMessage(err)}`, ExitCode.failure);
+    process.exit(ExitCode.failure);
+  };
+  process.on('unhandledRejection', outside);
+  process.on('uncaughtException', outside);
   let code: number;
   try {
     code = await run(process.argv, processIO(controller.signal));

@@ -174,6 +174,11 @@ async function selectDatabase(client: Redis, url: string, display: string): Prom
   if (db instanceof Error || db === 0) return;
   try {
     await client.select(db);
+    // From now on ioredis selects it itself on every reconnect, in the handshake where it
+    // handles a refusal. Left at 0, a reconnect began in database 0 and ioredis switched
+    // back with SELECTs whose refusal nothing handled (a password changed while a job ran
+    // crashed the process after its work was reported).
+    client.options.db = db;
   } catch (err) {
     client.disconnect();
     const named = `the Redis URL (REDIS_URL, --redis-url or a config file's redisUrl) ${display} names database ${db}`;
