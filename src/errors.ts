@@ -102,13 +102,44 @@ export class ConnectionError extends MtcError {
   }
 }
 
-/** The message of an unknown thrown value, without assuming it is an Error. */
+/** The statement each failed database call ran (see noteStatement). */
+const statements = new WeakMap<object, string>();
+
+/**
+ * Records the statement `err` came from: knex writes the whole statement before the
+ * database's own message (`<statement> - <message>`, hundreds of characters for the
+ * queue's statements), which would bury the cause in every log line and stored error.
+ */
+export function noteStatement(err: unknown, sql: string): void {
+  if (err !== null && typeof err === 'object') statements.set(err, sql);
+}
+
+/** A database error's own message, and the statement knex put before it (null when none). */
+export function statementCause(err: unknown): { cause: string; statement: string } | null {
+  if (!(err instanceof Error)) return null;
+  const statement = statements.get(err);
+  if (statement === undefined || !err.message.startsWith(`${statement} - `)) return null;
+  return { cause: err.message.slice(statement.length + 3), statement };
+}
+
+/** The first words of a statement, to tell one from another in a message. */
+function statementStart(sql: string): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length <= 60 ? flat : `${flat.slice(0, 60).trimEnd()} …`;
+}
+
+/**
+ * The message of an unknown thrown value, without assuming it is an Error. A database
+ * error reads as its own message first, then the start of its statement.
+ */
 export function errorMessage(err: unknown): string {
   if (err instanceof AggregateError && err.errors.length > 0) {
     // Node reports "connect ECONNREFUSED" for each address family in an AggregateError
     // whose own message is empty.
     return err.message || errorMessage(err.errors[0]);
   }
+  const fromStatement = statementCause(err);
+  if (fromStatement) return `${fromStatement.cause} (in ${statementStart(fromStatement.statement)})`;
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
@@ -128,7 +159,7 @@ export function lostConnection(err: unknown): { service: 'database' | 'redis'; r
   // PostgreSQL's admin shutdown / crash / connection failure classes, and a socket reset
   // under a query (ioredis reports its own as "Connection is closed"); knex prefixes the SQL.
   if (['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE'].includes(code) || /Connection terminated/.test(message)) {
-    return { service: 'database', reason: message.includes(' - ') ? message.slice(message.lastIndexOf(' - ') + 3) : message };
+    return { service: 'database', reason: statementCause(err)?.cause ?? message };
   }
   const name = (err as { name?: unknown } | null)?.name;
   if (err instanceof RedisConnectionLost) return { service: 'redis', reason: message };

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import { ConnectionError, ConfigError, SchemaError, errorMessage } from '../errors.js';
+import { ConnectionError, ConfigError, SchemaError, errorMessage, noteStatement } from '../errors.js';
 import type { Config } from '../config/settings.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { Dialect } from './dialect.js';
@@ -114,6 +114,10 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
     }
   }
   const knex = knexFactory(knexConfig(target, config.databaseSchema, options.poolSize ?? 10, options.log));
+  // Errors then read as the database's message first (see errorMessage).
+  knex.on('query-error', (err: unknown, query: { sql?: unknown }) => {
+    if (typeof query?.sql === 'string') noteStatement(err, query.sql);
+  });
   try {
     // The first query both checks the connection and, where the command needs the
     // schema, that it is migrated: one round trip either way.
