@@ -19,12 +19,14 @@ export const migrateCommand: CommandSpec<MigrateOptions> = {
     const { migrate } = await import('../db/migrate.js');
     const db = await runtime.db();
     const result = await migrate(db, { ownedOnly: opts.ownedOnly === true, log });
+    // Two schemas of one database are two systems: say which one was changed.
+    const target = db.schema ? `schema ${db.schema} of ${db.display}` : db.display;
     const lines = [
       result.applied.length > 0
-        ? `applied ${result.applied.length} migration${result.applied.length > 1 ? 's' : ''} to ${db.display}: ${result.applied.join(', ')}`
-        : `${db.display} is up to date; nothing to apply`,
+        ? `applied ${result.applied.length} migration${result.applied.length > 1 ? 's' : ''} to ${target}: ${result.applied.join(', ')}`
+        : `${target} is up to date; nothing to apply`,
     ];
     if (result.skipped.length > 0) lines.push(`left out (--owned-only): ${result.skipped.join(', ')}`);
-    return { result: { dialect: db.dialect.name, ...result }, human: lines.join('\n') };
+    return { result: { dialect: db.dialect.name, schema: db.schema, ...result }, human: lines.join('\n') };
   },
 };
