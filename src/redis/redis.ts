@@ -8,7 +8,8 @@
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, ConnectionError, errorMessage } from '../errors.js';
-import { maskUrl } from '../config/settings.js';
+import { maskUrl, settingSources } from '../config/settings.js';
+import { settingOrigin } from '../config/load-config.js';
 import { redisDatabaseNumber } from '../config/urls.js';
 import type { Config } from '../config/settings.js';
 import { type ClusterTarget, parseClusterUrl } from './redis-url.js';
@@ -104,7 +105,7 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     // The check and the SELECT go in one round trip; the check's answer is read first (a
     // refused password or a cluster node explains a failed SELECT).
     const checking = checkServer(client);
-    const selecting = selectDatabase(client, config.redisUrl, display);
+    const selecting = selectDatabase(client, config.redisUrl, display, redisUrlSource(config));
     checking.catch(() => undefined);
     selecting.catch(() => undefined);
     let mode: string | null;
@@ -118,7 +119,7 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     }
     if (mode === 'cluster') {
       client.disconnect();
-      throw new ConfigError(`the Redis URL (REDIS_URL, --redis-url or a config file's redisUrl) ${display} is a node of a Redis Cluster: write it as redis+cluster://host:port[,host:port…] (rediss+cluster:// for TLS)`);
+      throw new ConfigError(`the Redis URL (${redisUrlSource(config)}) ${display} is a node of a Redis Cluster: write it as redis+cluster://host:port[,host:port…] (rediss+cluster:// for TLS)`);
     }
     await selecting;
   }
@@ -169,7 +170,7 @@ async function checkServer(client: Redis): Promise<string | null> {
  * is an ACL user who may not run SELECT (the README's line for the jobs' user grants no
  * `+select`: a database other than 0 needs it added).
  */
-async function selectDatabase(client: Redis, url: string, display: string): Promise<void> {
+async function selectDatabase(client: Redis, url: string, display: string, source: string): Promise<void> {
   const db = redisDatabaseNumber(url);
   if (db instanceof Error || db === 0) return;
   try {
@@ -181,7 +182,7 @@ async function selectDatabase(client: Redis, url: string, display: string): Prom
     client.options.db = db;
   } catch (err) {
     client.disconnect();
-    const named = `the Redis URL (REDIS_URL, --redis-url or a config file's redisUrl) ${display} names database ${db}`;
+    const named = `the Redis URL (${source}) ${display} names database ${db}`;
     if (/^NOPERM\b/.test(errorMessage(err))) {
       const user = redisUserOf(url);
       throw new ConfigError(
@@ -192,6 +193,11 @@ async function selectDatabase(client: Redis, url: string, display: string): Prom
     }
     throw new ConfigError(`${named}, which the server does not have (${errorMessage(err)}; a default server has databases 0 to 15)`, { cause: err });
   }
+}
+
+/** Where the Redis URL was set, for a message that asks to change it: that place, else every place it can be set. */
+function redisUrlSource(config: Pick<Config, 'redisUrl'>): string {
+  return settingOrigin(config as Config, 'redisUrl')?.where ?? settingSources('redisUrl');
 }
 
 /** The ACL user a single-server URL logs in as: its user name, else Redis's `default`. */
