@@ -53,6 +53,12 @@ test('an unreadable --jsonl file is a usage error naming it, for enqueue and not
   const folder = await runCli(['notify-invalid', '--jsonl', dir], { env });
   t.is(folder.code, 2);
   t.regex(folder.stderr, /cannot read --jsonl .*: it is a folder/);
+  // `--jsonl "$FILE"` with FILE unset: the empty value is named as such.
+  for (const command of ['enqueue', 'notify-invalid']) {
+    const empty = await runCli([command, '--jsonl', ''], { env });
+    t.is(empty.code, 2, empty.stderr);
+    t.regex(empty.stderr, /--jsonl was given an empty value: give a file to read, or - for stdin/);
+  }
 });
 
 eachDialect('--jsonl reads a FIFO and /dev/stdin, not only regular files', async (t, dialect) => {

@@ -19,7 +19,7 @@ export const processCommand: CommandSpec<ProcessCommandOptions> = {
   configure(cmd) {
     cmd
       .option('--max <n>', 'stop after this many rows (default: until the bus is empty)')
-      .option('--wait-seconds <n>', 'when the bus is empty, keep polling it this long before exiting', '0');
+      .option('--wait-seconds <n>', 'when the bus is empty, keep polling it this long before exiting, 0 to 3600 (default: 0, exit at once)');
   },
   async run({ runtime, config, log, io, showProgress }, opts) {
     const max = integerOption(opts.max, '--max', 1, Number.MAX_SAFE_INTEGER);

@@ -42,6 +42,8 @@ export async function openJsonLines(source: string, stdin: Readable, flag: strin
   // The process's own stdin by name: opening it again fails when it is a socket (as a
   // child process's stdin often is), and reading the stream is the same thing.
   if (source === '-' || /^\/(dev\/stdin|dev\/fd\/0|proc\/self\/fd\/0)$/.test(source)) return { input: stdin, bytes: null };
+  // An empty value (an unset variable in `--jsonl "$FILE"`) names no file.
+  if (source.trim() === '') throw new UsageError(`${flag} was given an empty value: give a file to read, or - for stdin`);
   let fd: number;
   try {
     fd = await openFile(source, 'r');
