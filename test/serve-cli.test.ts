@@ -11,6 +11,8 @@ import { world } from './helpers/rescope-world.js';
 import { rescopePath } from './helpers/serve.js';
 import { redisUrl } from './helpers/redis.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { ownRedis } from './helpers/redis-server.js';
+import { Redis } from 'ioredis';
 
 eachDialect('SIGTERM during a slow request: serve stops accepting, completes it, and exits 0', async (t, dialect) => {
   const w = await world(t, { dialect, redis: 'single' });
@@ -144,4 +146,27 @@ test('a Redis outage under serve: one warning naming Redis when it drops, 500s a
   const r = await child;
   t.is(r.code, 0, r.stderr);
   t.is(r.stderr.split('\n').filter((l) => l.includes('lost the connection to Redis')).length, 1, 'serve\'s own stop is no outage');
+});
+
+test("Redis's password changed under serve: one warning, the refusal said once (not a 'reconnected' per retry), and one line when it is back", async (t) => {
+  const w = await world(t, { dialect: 'sqlite', redis: 'single' });
+  const redis = await ownRedis(t, { password: 'old-pw' });
+  const { child } = await spawnServe({ ...w.f.env, REDIS_URL: `${redis.url}/2`, MTC_BATCH_LOG_FORMAT: 'json' });
+  t.teardown(() => child.child.kill('SIGKILL'));
+  const admin = new Redis({ port: redis.port, host: '127.0.0.1', password: 'old-pw' });
+  t.teardown(() => admin.disconnect());
+  await admin.config('SET', 'requirepass', 'new-pw');
+  await admin.client('KILL', 'TYPE', 'normal');
+  await untilStderr(child, 'is not back yet');
+  // Several reconnects happen meanwhile (every 200 ms at first).
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  const messages = () => child.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  t.is(messages().filter((m) => m.startsWith('lost the connection to Redis')).length, 1, messages().join('\n'));
+  t.is(messages().filter((m) => m.startsWith('reconnected to Redis')).length, 0, 'a reconnect whose AUTH is refused is not "reconnected"');
+  const refusals = messages().filter((m) => m.includes('is not back yet'));
+  t.true(refusals.length >= 1 && refusals.length <= 2, refusals.join('\n'));
+  t.regex(refusals[0]!, /^Redis redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/2 is not back yet: (WRONGPASS|NOAUTH) .*: its password or ACL user changed; set the new one in the Redis URL and restart serve$/);
+  await admin.config('SET', 'requirepass', 'old-pw');
+  await untilStderr(child, 'reconnected to Redis');
+  t.false(child.stderr().includes('old-pw') || child.stderr().includes('new-pw'), 'no password is ever logged');
 });

@@ -227,6 +227,45 @@ test('HEAD on the probes, on metrics and on an unknown path answers as GET does,
   }
 });
 
+test('a stop does not wait for a client that has sent only part of its headers (Node stops their deadline once the server closes)', async (t) => {
+  const w = await world(t, { dialect: 'sqlite', redis: 'single' });
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  const { port } = new URL(s.server.url);
+  const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+  t.teardown(() => socket.destroy());
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const started = performance.now();
+  await s.server.stop();
+  await closed;
+  t.true(performance.now() - started < 3_000, `stopped ${Math.round(performance.now() - started)} ms after asked (the grace is 20 s)`);
+  t.false(s.logs().some((r) => /still running/.test(String(r.msg))));
+});
+
+test('a client that stops sending the body of a refused request (401) is one request in the log and the metrics, not two', async (t) => {
+  const w = await world(t, { dialect: 'sqlite', redis: 'single' });
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  const { port } = new URL(s.server.url);
+  const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+  t.teardown(() => socket.destroy());
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.write(`POST ${rescopePath} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1100000\r\n\r\n${'x'.repeat(64 * 1024)}`);
+  const deadline = Date.now() + 5_000;
+  while (!answer.includes('\r\n\r\n') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.regex(answer, /^HTTP\/1\.1 401 /);
+  socket.end();
+  await closed;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const logged = s.logs().filter((r) => r.msg === 'request');
+  t.is(logged.length, 1, JSON.stringify(logged));
+  t.like(logged[0], { status: 401 });
+  t.false((await s.get('/metrics')).text.includes('route="unmatched"'));
+});
+
 eachTarget('a request that is not HTTP gets 400 in the API\'s error shape and one access-log line', async (t, target) => {
   const w = await world(t, target);
   const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });

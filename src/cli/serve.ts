@@ -1,7 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { whenAborted } from '../abort.js';
 import { maskUrl } from '../config/settings.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { RedisClient } from '../redis/redis.js';
 import type { CommandSpec, Outcome } from './command.js';
 
 export const serveCommand: CommandSpec = {
@@ -58,21 +60,39 @@ export const serveCommand: CommandSpec = {
 
 /**
  * One warning when the connection to Redis drops, one line when it is back: between the
- * two, requests that need a session answer 500 and /readyz 503.
+ * two, requests that need a session answer 500 and /readyz 503. While it is down, each
+ * new reason it stays down (refused, a password no longer accepted) is said once. "Back"
+ * means a PING was answered: the client calls itself ready before its AUTH is answered.
  */
-function watchConnection(client: NodeJS.EventEmitter, label: string, log: Logger, stopping: AbortSignal): () => void {
+function watchConnection(client: RedisClient, label: string, log: Logger, stopping: AbortSignal): () => void {
   let lost = false;
+  const said = new Set<string>();
   const onClose = () => {
     // serve's own stop closes the connection too.
     if (lost || stopping.aborted) return;
     lost = true;
+    said.clear();
     log.warn(`lost the connection to Redis ${label}: reconnecting; requests that need a session fail until it is back`);
+  };
+  const onError = (err: unknown) => {
+    if (!lost || stopping.aborted) return;
+    const reason = errorMessage(err);
+    if (said.has(reason)) return;
+    said.add(reason);
+    const credentials = /^(NOAUTH|WRONGPASS) /.test(reason) ? ': its password or ACL user changed; set the new one in the Redis URL and restart serve' : '';
+    log.warn(`Redis ${label} is not back yet: ${reason}${credentials}`);
   };
   const onReady = () => {
     if (!lost) return;
-    lost = false;
-    log.info(`reconnected to Redis ${label}`);
+    client.ping().then(
+      () => {
+        if (!lost) return;
+        lost = false;
+        log.info(`reconnected to Redis ${label}`);
+      },
+      onError,
+    );
   };
-  client.on('close', onClose).on('ready', onReady);
-  return () => client.off('close', onClose).off('ready', onReady);
+  client.on('close', onClose).on('ready', onReady).on('error', onError);
+  return () => client.off('close', onClose).off('ready', onReady).off('error', onError);
 }

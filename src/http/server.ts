@@ -4,6 +4,7 @@
  * timeouts that keep slow or idle clients from holding connections, and a graceful stop.
  */
 import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { duplicateKeyOrDepth } from '../input/json-shape.js';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -162,8 +163,13 @@ function recordRequest(log: Logger, metrics: Metrics, line: AccessLine, seconds:
  * method and path are unknown here; the access line says what went wrong.
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logger, metrics: Metrics): void {
-  // A reset connection has nobody to answer.
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // A reset connection, or one the client ended part-way through a request (after a 401
+  // or 413 it stopped sending the body we did not read), has nobody to answer: it is no
+  // request of its own, to log and count.
+  if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
   const [status, message] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'the request was not received in time']
@@ -226,6 +232,21 @@ export interface RunningServer {
 
 export async function startServer(deps: ServerDeps, listen: { host: string; port: number }): Promise<RunningServer> {
   const app = createApp(deps);
+  // Which connections carry a request being answered: a stop closes the others at once,
+  // those a client has sent only part of a request on too (Node stops checking their
+  // header deadline once the server closes, so one stalled client held every stop for
+  // the whole grace period).
+  const connections = new Set<Socket>();
+  const answering = new WeakSet<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    answering.add(socket);
+    response.once('close', () => answering.delete(socket));
+  });
   try {
     await app.listen({ host: listen.host, port: listen.port });
   } catch (err) {
@@ -254,7 +275,9 @@ export async function startServer(deps: ServerDeps, listen: { host: string; port
           app.server.closeAllConnections();
         }, graceMs);
         try {
-          await app.close();
+          const closing = app.close();
+          for (const socket of connections) if (!answering.has(socket)) socket.destroy();
+          await closing;
         } finally {
           clearTimeout(cut);
         }
