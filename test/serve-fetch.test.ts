@@ -139,6 +139,8 @@ eachTarget('a failure of ours is 500 with an empty body, and its cause is logged
   const failure = s.logs().find((r) => r.msg === 'request failed');
   t.truthy(failure);
   t.regex(String(failure?.error), /rescoped_content/);
+  // Named as the database's failure, as a Redis failure names Redis.
+  t.true(String(failure?.error).startsWith(`database ${w.f.db.display}: `), String(failure?.error));
   t.like(s.logs().find((r) => r.msg === 'request'), { level: 'info', command: 'serve', method: 'GET', route: '/api/rescope/:version/scope/skipped', status: 500 });
 });
 

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { duplicateKeyOrDepth } from '../input/json-shape.js';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
-import { ConfigError, ConnectionError, errorMessage } from '../errors.js';
+import { ConfigError, ConnectionError, errorMessage, lostConnection, statementCause } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RedisClient } from '../redis/redis.js';
 import { registerAuth } from './auth.js';
@@ -129,10 +129,30 @@ export function createApp(deps: ServerDeps): FastifyInstance {
       return reply.code(status).send({ message: error.message });
     }
     // Anything else is ours: the cause goes to the log, never to the client.
-    log.error('request failed', { method: request.method, path: request.url, error: errorMessage(error), ...(error.cause ? { cause: errorMessage(error.cause) } : {}) });
+    log.error('request failed', { method: request.method, path: request.url, error: failureText(error, db), ...(error.cause ? { cause: errorMessage(error.cause) } : {}) });
     return reply.code(500).send();
   });
   return app;
+}
+
+/**
+ * A failed request's cause as the log says it: one that came from the database names it,
+ * as a Redis failure names Redis (a refused or timed-out connection says nothing of
+ * which server it was).
+ */
+function failureText(error: Error, db: Database): string {
+  const message = errorMessage(error);
+  const code = String((error as NodeJS.ErrnoException).code ?? '');
+  const fromDatabase =
+    statementCause(error) !== null ||
+    lostConnection(error)?.service === 'database' ||
+    error.name === 'KnexTimeoutError' ||
+    // The database's own refusals: an SQLSTATE (PostgreSQL), an SQLITE_ code.
+    /^[0-9A-Z]{5}$/.test(code) ||
+    code.startsWith('SQLITE_') ||
+    ['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN'].includes(code) ||
+    message === 'timeout expired';
+  return fromDatabase ? `database ${db.display}: ${message}` : message;
 }
 
 /** One access-log line, in the order its fields are written (undefined ones are left out). */
