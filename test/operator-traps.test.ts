@@ -194,6 +194,27 @@ test('passwords never show in messages; a URL that cannot hold its password name
   }
 });
 
+test('an SQLite file this user may not write, or one that is not SQLite, is one line saying what to do (exit 1), not an unexpected failure', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'db.sqlite');
+  t.is((await runCli(['migrate'], { env: { DATABASE_URL: `sqlite:${file}` } })).code, 0);
+  chmodSync(file, 0o644);
+  // Root writes any file: run the CLI as nobody, who may read this one but not write it.
+  const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : (chmodSync(file, 0o444), chmodSync(dir, 0o555), {});
+  t.teardown(() => chmodSync(dir, 0o755));
+  const env = { DATABASE_URL: `sqlite:${file}`, REDIS_URL: redisUrl };
+  const r = await spawnCli(['notify-invalid', '--check-code', uuid, '--json'], { env, ...asUser });
+  t.is(r.code, 1, r.stderr);
+  const { error } = r.json<{ error: { code: string; message: string } }>();
+  t.is(error.code, 'connection');
+  t.regex(error.message, new RegExp(`^cannot (write|connect to) the (SQLite )?database sqlite:${file}.*readonly database.*: this user may not write the file, or the folder it is in`));
+  const garbage = join(dir, 'garbage.sqlite');
+  writeFileSync(garbage, 'not a database, '.repeat(64));
+  const g = await runCli(['status', '--json'], { env: { DATABASE_URL: `sqlite:${garbage}` } });
+  t.is(g.code, 1);
+  t.regex(g.json<{ error: { message: string } }>().error.message, /file is not a database: check that the database URL names the SQLite file mtc-batch migrated$/);
+});
+
 test('a query string in the Redis URL is refused before anything connects (exit 2), and its password never shows', async (t) => {
   const port = await closedPort();
   const database = `sqlite:${join(tempDir(t), 'db.sqlite')}`;

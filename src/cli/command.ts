@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { type Config, type LogFormat, type SettingKey, flagName, flagProperty, maskUrl, settingSources, settingSpec, shownDefault } from '../config/settings.js';
-import { missingTable } from '../db/sql-text.js';
+import { missingTable, readOnlyAdvice } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, isWrongType, lostConnection } from '../errors.js';
 import { type Logger, createLogger } from '../log/logger.js';
 import { routeLibraryWarnings } from '../log/library-warnings.js';
@@ -120,6 +120,10 @@ function explained(err: unknown, runtime: Runtime | undefined, command: string):
         `names no schema that exists; set the schema (MTC_BATCH_DATABASE_SCHEMA, --database-schema or a config file's databaseSchema; migrate creates it), or create it`,
       { cause: err },
     );
+  }
+  const readOnly = readOnlyAdvice(err);
+  if (readOnly !== null && runtime) {
+    return new ConnectionError(`cannot write the SQLite database ${maskUrl(runtime.config.databaseUrl)} (${errorMessage(err)}): ${readOnly}`, { cause: err });
   }
   const table = missingTable(err);
   if (table === null) return err;

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { ConnectionError, ConfigError, SchemaError, errorMessage, noteStatement } from '../errors.js';
+import { errorCode, readOnlyAdvice } from './sql-text.js';
 import type { Config } from '../config/settings.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { Dialect } from './dialect.js';
@@ -129,7 +130,10 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
   } catch (err) {
     await knex.destroy().catch(() => undefined);
     if (err instanceof SchemaError || err instanceof ConfigError) throw err;
-    throw new ConnectionError(`cannot connect to the database ${target.display}: ${errorMessage(err)}`, { cause: err });
+    // A file that is not SQLite's (or is damaged or encrypted) opens, then fails its first read.
+    const readOnly = readOnlyAdvice(err);
+    const advice = readOnly ? `: ${readOnly}` : errorCode(err) === 'SQLITE_NOTADB' ? ': check that the database URL names the SQLite file mtc-batch migrated' : '';
+    throw new ConnectionError(`cannot connect to the database ${target.display}: ${errorMessage(err)}${advice}`, { cause: err });
   }
   let closed = false;
   return {

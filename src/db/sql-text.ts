@@ -39,3 +39,16 @@ export function permissionDenied(err: unknown): boolean {
   // PostgreSQL insufficient_privilege; SQL Server "The SELECT permission was denied".
   return code === '42501' || code === 229;
 }
+
+/**
+ * What to do about SQLite refusing to write (SQLITE_READONLY…), or null for any other
+ * error: the file, or the folder SQLite writes its journal in, is read-only for this user.
+ */
+export function readOnlyAdvice(err: unknown): string | null {
+  const code = errorCode(err);
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_READONLY')) return null;
+  return (
+    'this user may not write the file, or the folder it is in (SQLite writes its journal beside it), or the file is immutable; ' +
+    'give the job write access there, or point DATABASE_URL at a writable copy'
+  );
+}
