@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
@@ -68,6 +68,14 @@ test('demo runs every step on a fresh file and explains itself; its by-hand comm
   t.like(found.json(), { status: 'found' });
   const showBen = byHand.find((args) => args.includes(demoTokens.ben))!;
   t.is((await spawnCli(showBen, { env })).code, 4);
+  // The enqueue line (Cat, who has content) is computed again, not skipped as already done.
+  const enqueueLine = byHand.find((args) => args[0] === 'enqueue')!;
+  const requeue = enqueueLine.slice(0, enqueueLine.includes('#') ? enqueueLine.indexOf('#') : undefined).filter((arg) => arg !== '');
+  const requeued = await spawnCli(requeue, { env });
+  t.is(requeued.code, 0, `${requeue.join(" ")}: ${requeued.stderr}`);
+  t.is((await spawnCli(['dispatch', '--config', configFile], { env })).code, 0);
+  const reprocessed = await spawnCli(['process', '--config', configFile, '--json'], { env });
+  t.like(reprocessed.json(), { processed: 1, alreadyDone: 0 });
   // The notify-invalid line repeats the demo's own step (Eli's check, already marked): a replay.
   const echoed = r.stdout.split('\n').find((l) => l.includes('| npx mtc-batch notify-invalid'))!;
   const message = /echo '([^']+)'/.exec(echoed)![1]!;
@@ -386,4 +394,26 @@ test("a key of the demo's names holding another kind of value stops the demo, na
     t.deepEqual(await client.hgetall(key), { owner: 'another program' });
     await client.del(key);
   }
+});
+
+test('two demos against one Redis: one runs, the other stops at once (exit 2) saying why; a killed demo on this machine does not hold the next one up', async (t) => {
+  const dir = demoDir(t);
+  const own = await ownRedis(t);
+  const env = { REDIS_URL: own.url };
+  const [a, b] = await Promise.all(['a', 'b'].map((name) => spawnCli(['demo', '--file', join(dir, `${name}.sqlite`), '--json'], { env })));
+  t.deepEqual([a!.code, b!.code].sort(), [0, 2], `${a!.stderr}\n${b!.stderr}`);
+  const refused = a!.code === 2 ? a! : b!;
+  t.regex(refused.json<{ error: { message: string } }>().error.message, /^another demo is running against this Redis \(it holds demo:running for \d+ s more\): wait for it to finish, then run the demo again$/);
+  const redis = new Redis(own.url);
+  t.teardown(() => redis.disconnect());
+  t.is(await redis.exists('demo:running'), 0, 'the lock is let go at the end');
+  // Held by a process of this machine that is gone (a demo killed with SIGKILL): taken over.
+  await redis.set('demo:running', `${hostname()} 4194303 gone`, 'PX', 30_000);
+  const after = await spawnCli(['demo', '--file', join(dir, 'a.sqlite')], { env });
+  t.is(after.code, 0, after.stderr);
+  // Held by a live process: refused.
+  await redis.set('demo:running', `${hostname()} ${process.pid} alive`, 'PX', 30_000);
+  const held = await spawnCli(['demo', '--file', join(dir, 'a.sqlite')], { env });
+  t.is(held.code, 2, held.stderr);
+  t.regex(held.stderr, /another demo is running against this Redis/);
 });

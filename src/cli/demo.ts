@@ -38,30 +38,35 @@ export const demoCommand: CommandSpec<DemoOptions> = {
     cmd.option('--file <path>', 'the SQLite file to create (an earlier demo file is replaced)', './mtc-batch-demo.sqlite');
   },
   async run({ config, io }, opts) {
-    const { clearDemoKeys, demoSettings, runDemo } = await import('../demo/demo.js');
+    const { clearDemoKeys, demoSettings, holdDemoLock, runDemo } = await import('../demo/demo.js');
     const file = opts.file ?? './mtc-batch-demo.sqlite';
     const configFile = demoConfigFile(file);
-    // Both files are checked before anything is touched: the demo only ever replaces a
-    // database and a settings file that an earlier demo made.
-    const earlierDatabase = checkEarlierDatabase(file);
-    checkEarlierConfig(configFile);
-    if (earlierDatabase) for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
     const settings = demoSettings(file);
     const demoConfig = Object.freeze({ ...config, ...settings });
 
-    // The jobs' own info lines would drown the story; warnings still show, --verbose all.
+    // What refuses the demo is checked first, without Redis (and again, to act on, once it
+    // holds its run lock).
+    checkEarlierDatabase(file);
+    checkEarlierConfig(configFile);
     const jobLog = createLogger({ format: config.logFormat, level: config.logLevel === 'debug' ? 'debug' : 'warn', stream: io.stderr, base: { command: 'demo' } });
     const runtime = new Runtime(demoConfig, jobLog, { signal: io.signal, database: 'create' });
     let report: DemoReport;
     try {
-      // Redis first: without it there is no demo, and no file should be left behind.
       const redis = await runtime.redis();
-      // The file exists only with the demo's mark: a run killed at any point leaves a file
-      // the next one may replace.
-      await createMarkedDatabase(file);
-      const db = await runtime.db();
-      await clearDemoKeys(redis.client, demoConfig);
-      report = await runDemo(db, redis.client, demoConfig, { log: jobLog });
+      // One demo at a time against a Redis (its keys have fixed names), before any file
+      // or key is touched.
+      const release = await holdDemoLock(redis.client);
+      try {
+        const earlierDatabase = checkEarlierDatabase(file);
+        checkEarlierConfig(configFile);
+        if (earlierDatabase) for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+        await createMarkedDatabase(file);
+        const db = await runtime.db();
+        await clearDemoKeys(redis.client, demoConfig);
+        report = await runDemo(db, redis.client, demoConfig, { log: jobLog });
+      } finally {
+        await release().catch(() => undefined);
+      }
     } finally {
       await runtime.close();
     }
@@ -281,7 +286,7 @@ function narrate(report: DemoReport, file: string, configFile: string, redisUrl:
     `Each step by hand, against the same file (settings in ${configFile}):`,
     ...redisNote.map((line) => `  # ${line}`),
     `  npx mtc-batch status --config ${configFile}`,
-    `  npx mtc-batch enqueue --config ${configFile} --source oob --class ${w.year5.id} --member ${cat}`,
+    `  npx mtc-batch enqueue --config ${configFile} --source oob --class ${w.year5.id} --member ${cat} --override   # Cat has content: --override computes it again`,
     `  npx mtc-batch dispatch --config ${configFile} && npx mtc-batch process --config ${configFile}`,
     `  npx mtc-batch rescope-show --config ${configFile} --token demoTokenTeacher --course ${w.course.id} --class ${w.year5.id} --user ${ada}`,
     `  npx mtc-batch rescope-show --config ${configFile} --token demoTokenBen --course ${w.course.id} --class ${w.year5.id} --user ${ada}`,

@@ -3,6 +3,8 @@
  * same library functions the subcommands call (no demo-only logic), collecting what
  * happened for a person to read.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { RedisClient } from '../redis/redis.js';
 import { unlinkMany } from '../redis/redis-writer.js';
@@ -97,6 +99,55 @@ export async function clearDemoKeys(redis: RedisClient, settings: DemoKeySetting
     redis,
     typed.filter((_, i) => found[i] !== 'none').map(([key]) => key),
   );
+}
+
+/** The key a running demo holds, so a second demo against the same Redis waits its turn. */
+export const demoRunningKey = `${demoKeyPrefix}running`;
+const demoRunMs = 30_000;
+
+/**
+ * Takes the demo's run lock in Redis (its keys have fixed names, so two demos against
+ * one Redis would replace each other's world while both reported success). Refuses
+ * (exit 2) while another demo holds it; a demo that was killed lets go within 30 s.
+ * Resolves to the release, which renews the lock meanwhile.
+ */
+export async function holdDemoLock(redis: RedisClient): Promise<() => Promise<void>> {
+  const token = `${hostname()} ${process.pid} ${randomUUID()}`;
+  let taken = (await redis.set(demoRunningKey, token, 'PX', demoRunMs, 'NX')) === 'OK';
+  if (!taken) {
+    // A demo killed on this machine (its process is gone) lets go at once.
+    const holder = await redis.get(demoRunningKey).catch(() => null);
+    const [host, pid] = holder?.split(' ') ?? [];
+    if (host === hostname() && pid !== undefined && /^\d+$/.test(pid) && !processAlive(Number(pid))) {
+      await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, demoRunningKey, holder!);
+      taken = (await redis.set(demoRunningKey, token, 'PX', demoRunMs, 'NX')) === 'OK';
+    }
+  }
+  if (!taken) {
+    const [type, left] = await Promise.all([redis.type(demoRunningKey), redis.pttl(demoRunningKey)]);
+    if (type !== 'string' || left < 0) {
+      throw new ConfigError(`the Redis key ${demoRunningKey} holds a ${type}${left < 0 ? ' without a lifetime' : ''}, not a demo's run lock: another program uses that name; remove it if nothing else uses it, or give the demo another Redis (--redis-url or REDIS_URL)`);
+    }
+    throw new ConfigError(`another demo is running against this Redis (it holds ${demoRunningKey} for ${Math.ceil(left / 1000)} s more): wait for it to finish, then run the demo again`);
+  }
+  const renewal = setInterval(() => {
+    redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, demoRunningKey, token, demoRunMs).catch(() => undefined);
+  }, demoRunMs / 3);
+  renewal.unref();
+  return async () => {
+    clearInterval(renewal);
+    // Only its own: a lock that expired meanwhile may be another demo's.
+    await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, demoRunningKey, token);
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export async function runDemo(db: Database, redis: RedisClient, config: Readonly<Config>, options: { log?: Logger; now?: Date } = {}): Promise<DemoReport> {
