@@ -46,7 +46,7 @@ const shift = 3_000;
 const ttl = 3900;
 const bin = fileURLToPath(new URL('../../bin/mtc-batch', import.meta.url));
 
-const fmt = (n: number) => Math.round(n).toLocaleString('en-GB');
+const fmt = (n: number) => (Math.round(n) || 0).toLocaleString('en-GB'); // never "-0"
 const line = (label: string, text: string) => console.log(`${label.padEnd(38)} ${text}`);
 
 interface CommandRun {
