@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { Database } from './database.js';
 import { type Migration, migrations } from './migrations/index.js';
-import { ConfigError, SchemaError, errorMessage } from '../errors.js';
+import { ConfigError, SchemaError, errorMessage, statementCause } from '../errors.js';
 import { withRetry } from './retry.js';
 import { missingTable, permissionDenied } from './sql-text.js';
 
@@ -99,7 +99,7 @@ export async function assertMigrated(k: Knex, display: string): Promise<void> {
     // Connected, but the role may not read the toolkit's tables: missing grants, not an outage.
     if (permissionDenied(err)) {
       throw new ConfigError(
-        `connected to ${display}, but its role may not read the migrations table (${errorMessage(err).replace(/^.* - /, '')}): ` +
+        `connected to ${display}, but its role may not read the migrations table (${statementCause(err)?.cause ?? errorMessage(err)}): ` +
           'grant the job role its rights (sql/grants-postgres.sql or sql/grants-mssql.sql; see "Database rights" in the README)',
         { cause: err },
       );
