@@ -147,8 +147,9 @@ function failureText(error: Error, db: Database): string {
     statementCause(error) !== null ||
     lostConnection(error)?.service === 'database' ||
     error.name === 'KnexTimeoutError' ||
-    // The database's own refusals: an SQLSTATE (PostgreSQL), an SQLITE_ code.
-    /^[0-9A-Z]{5}$/.test(code) ||
+    // The database's own refusals: an SQLSTATE (PostgreSQL; none starts with E, as the
+    // system's own codes do: EPERM, EBUSY), an SQLITE_ code.
+    /^(?!E)[0-9A-Z]{5}$/.test(code) ||
     code.startsWith('SQLITE_') ||
     ['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN'].includes(code) ||
     message === 'timeout expired';
