@@ -417,3 +417,16 @@ test('two demos against one Redis: one runs, the other stops at once (exit 2) sa
   t.is(held.code, 2, held.stderr);
   t.regex(held.stderr, /another demo is running against this Redis/);
 });
+
+test('a Redis URL naming a database the server lacks: the demo names where that URL was set', async (t) => {
+  const dir = demoDir(t);
+  const base = redisUrl.replace(/\/\d*$/, '');
+  for (const [args, env, place] of [
+    [['--redis-url', `${base}/16`], {}, '--redis-url'],
+    [[], { REDIS_URL: `${base}/16` }, 'REDIS_URL'],
+  ] as const) {
+    const r = await spawnCli(['demo', '--file', join(dir, 'demo.sqlite'), ...args, '--json'], { env });
+    t.is(r.code, 2, r.stderr);
+    t.true(r.json<{ error: { message: string } }>().error.message.startsWith(`the Redis URL (${place}) ${base}/16 names database 16`), r.stdout);
+  }
+});

@@ -208,6 +208,7 @@ test('an SQLite file this user may not write, or one that is not SQLite, is one 
   const { error } = r.json<{ error: { code: string; message: string } }>();
   t.is(error.code, 'connection');
   t.regex(error.message, new RegExp(`^cannot (write|connect to) the (SQLite )?database sqlite:${file}.*readonly database.*: this user may not write the file, or the folder it is in`));
+  t.regex(error.message, /point the database URL \(DATABASE_URL\) at a writable copy$/, 'names where the URL was set');
   const garbage = join(dir, 'garbage.sqlite');
   writeFileSync(garbage, 'not a database, '.repeat(64));
   const g = await runCli(['status', '--json'], { env: { DATABASE_URL: `sqlite:${garbage}` } });

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { Command, Option } from 'commander';
-import { loadConfig } from '../config/load-config.js';
+import { loadConfig, settingPlace } from '../config/load-config.js';
 import { type Config, type LogFormat, type SettingKey, flagName, flagProperty, maskUrl, settingSources, settingSpec, shownDefault } from '../config/settings.js';
 import { missingTable, readOnlyAdvice } from '../db/sql-text.js';
 import { ConfigError, ConnectionError, ExitCode, type ExitCodeValue, MtcError, SchemaError, errorMessage, isWrongType, lostConnection } from '../errors.js';
@@ -121,7 +121,7 @@ function explained(err: unknown, runtime: Runtime | undefined, command: string):
       { cause: err },
     );
   }
-  const readOnly = readOnlyAdvice(err);
+  const readOnly = runtime ? readOnlyAdvice(err, settingPlace(runtime.config, 'databaseUrl')) : null;
   if (readOnly !== null && runtime) {
     return new ConnectionError(`cannot write the SQLite database ${maskUrl(runtime.config.databaseUrl)} (${errorMessage(err)}): ${readOnly}`, { cause: err });
   }

@@ -4,7 +4,7 @@ import { UsageError, errorMessage } from '../errors.js';
 import type { DemoReport } from '../demo/demo.js';
 import type { ShowOutcome } from '../rescope/show.js';
 import type { SkippedContent } from '../rescope/skip-rule.js';
-import { settingOrigin } from '../config/load-config.js';
+import { settingOrigin, withSettings } from '../config/load-config.js';
 import { type Config, maskUrl } from '../config/settings.js';
 import { createLogger } from '../log/logger.js';
 import { readStoredNotification } from '../notifications/notification.js';
@@ -42,7 +42,7 @@ export const demoCommand: CommandSpec<DemoOptions> = {
     const file = opts.file ?? './mtc-batch-demo.sqlite';
     const configFile = demoConfigFile(file);
     const settings = demoSettings(file);
-    const demoConfig = Object.freeze({ ...config, ...settings });
+    const demoConfig = withSettings(config, settings);
 
     // What refuses the demo is checked first, without Redis (and again, to act on, once it
     // holds its run lock).

@@ -77,10 +77,16 @@ function watchConnection(client: RedisClient, label: string, log: Logger, stoppi
   const onError = (err: unknown) => {
     if (!lost || stopping.aborted) return;
     const reason = errorMessage(err);
-    if (said.has(reason)) return;
-    said.add(reason);
-    const credentials = /^(NOAUTH|WRONGPASS) /.test(reason) ? ': its password or ACL user changed; set the new one in the Redis URL and restart serve' : '';
-    log.warn(`Redis ${label} is not back yet: ${reason}${credentials}`);
+    // A refused AUTH and the commands refused behind it (WRONGPASS, then NOAUTH) are one reason.
+    const credentials = /^(NOAUTH|WRONGPASS) /.test(reason);
+    const kind = credentials ? 'credentials' : reason;
+    if (said.has(kind)) return;
+    said.add(kind);
+    log.warn(
+      credentials
+        ? `Redis ${label} is not back yet: it no longer accepts serve's credentials (${reason}): its password or ACL user changed; set the new one in the Redis URL and restart serve`
+        : `Redis ${label} is not back yet: ${reason}`,
+    );
   };
   const onReady = () => {
     if (!lost) return;

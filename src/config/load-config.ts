@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { duplicateKeyOrDepth } from '../input/json-shape.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import { type Config, type SettingKey, type SettingSpec, defaults, flagName, settings } from './settings.js';
+import { type Config, type SettingKey, type SettingSpec, defaults, flagName, settingSources, settings } from './settings.js';
 
 export const configFileEnv = 'MTC_BATCH_CONFIG';
 
@@ -34,6 +34,25 @@ const originsOf = new WeakMap<object, ReadonlyMap<SettingKey, SettingOrigin>>();
  */
 export function settingOrigin(config: Readonly<Config>, key: SettingKey): SettingOrigin | undefined {
   return originsOf.get(config)?.get(key);
+}
+
+/**
+ * Where to change `key` of `config`, for a message: where its value came from, else every
+ * place it can be set (a default, or a configuration made otherwise).
+ */
+export function settingPlace(config: Partial<Config>, key: SettingKey): string {
+  return originsOf.get(config)?.get(key)?.where ?? settingSources(key);
+}
+
+/**
+ * `config` with some settings replaced (the demo's own file and keys), keeping where the
+ * others came from, so messages about them still name the place to change them.
+ */
+export function withSettings(config: Readonly<Config>, replaced: Partial<Config>): Readonly<Config> {
+  const derived = Object.freeze({ ...config, ...replaced });
+  const origins = originsOf.get(config);
+  if (origins) originsOf.set(derived, new Map([...origins].filter(([key]) => !(key in replaced))));
+  return derived;
 }
 
 export function loadConfig(input: LoadConfigInput = {}): Readonly<Config> {

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { ConnectionError, ConfigError, SchemaError, errorMessage, noteStatement } from '../errors.js';
 import { errorCode, readOnlyAdvice } from './sql-text.js';
+import { settingPlace } from '../config/load-config.js';
 import type { Config } from '../config/settings.js';
 import { type Logger, silentLogger } from '../log/logger.js';
 import type { Dialect } from './dialect.js';
@@ -131,7 +132,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
     await knex.destroy().catch(() => undefined);
     if (err instanceof SchemaError || err instanceof ConfigError) throw err;
     // A file that is not SQLite's (or is damaged or encrypted) opens, then fails its first read.
-    const readOnly = readOnlyAdvice(err);
+    const readOnly = readOnlyAdvice(err, settingPlace(config, 'databaseUrl'));
     const advice = readOnly ? `: ${readOnly}` : errorCode(err) === 'SQLITE_NOTADB' ? ': check that the database URL names the SQLite file mtc-batch migrated' : '';
     throw new ConnectionError(`cannot connect to the database ${target.display}: ${errorMessage(err)}${advice}`, { cause: err });
   }

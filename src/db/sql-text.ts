@@ -43,12 +43,13 @@ export function permissionDenied(err: unknown): boolean {
 /**
  * What to do about SQLite refusing to write (SQLITE_READONLY…), or null for any other
  * error: the file, or the folder SQLite writes its journal in, is read-only for this user.
+ * `urlSetting`: where the database URL was set.
  */
-export function readOnlyAdvice(err: unknown): string | null {
+export function readOnlyAdvice(err: unknown, urlSetting: string): string | null {
   const code = errorCode(err);
   if (typeof code !== 'string' || !code.startsWith('SQLITE_READONLY')) return null;
   return (
     'this user may not write the file, or the folder it is in (SQLite writes its journal beside it), or the file is immutable; ' +
-    'give the job write access there, or point DATABASE_URL at a writable copy'
+    `give the job write access there, or point the database URL (${urlSetting}) at a writable copy`
   );
 }

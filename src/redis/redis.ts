@@ -8,8 +8,8 @@
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, ConnectionError, errorMessage } from '../errors.js';
-import { maskUrl, settingSources } from '../config/settings.js';
-import { settingOrigin } from '../config/load-config.js';
+import { maskUrl } from '../config/settings.js';
+import { settingPlace } from '../config/load-config.js';
 import { redisDatabaseNumber } from '../config/urls.js';
 import type { Config } from '../config/settings.js';
 import { type ClusterTarget, parseClusterUrl } from './redis-url.js';
@@ -105,7 +105,7 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     // The check and the SELECT go in one round trip; the check's answer is read first (a
     // refused password or a cluster node explains a failed SELECT).
     const checking = checkServer(client);
-    const selecting = selectDatabase(client, config.redisUrl, display, redisUrlSource(config));
+    const selecting = selectDatabase(client, config.redisUrl, display, settingPlace(config, 'redisUrl'));
     checking.catch(() => undefined);
     selecting.catch(() => undefined);
     let mode: string | null;
@@ -119,7 +119,7 @@ export async function openRedis(config: Pick<Config, 'redisUrl'>, options: OpenR
     }
     if (mode === 'cluster') {
       client.disconnect();
-      throw new ConfigError(`the Redis URL (${redisUrlSource(config)}) ${display} is a node of a Redis Cluster: write it as redis+cluster://host:port[,host:port…] (rediss+cluster:// for TLS)`);
+      throw new ConfigError(`the Redis URL (${settingPlace(config, 'redisUrl')}) ${display} is a node of a Redis Cluster: write it as redis+cluster://host:port[,host:port…] (rediss+cluster:// for TLS)`);
     }
     await selecting;
   }
@@ -193,11 +193,6 @@ async function selectDatabase(client: Redis, url: string, display: string, sourc
     }
     throw new ConfigError(`${named}, which the server does not have (${errorMessage(err)}; a default server has databases 0 to 15)`, { cause: err });
   }
-}
-
-/** Where the Redis URL was set, for a message that asks to change it: that place, else every place it can be set. */
-function redisUrlSource(config: Pick<Config, 'redisUrl'>): string {
-  return settingOrigin(config as Config, 'redisUrl')?.where ?? settingSources('redisUrl');
 }
 
 /** The ACL user a single-server URL logs in as: its user name, else Redis's `default`. */
