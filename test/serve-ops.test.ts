@@ -244,6 +244,17 @@ test('a stop does not wait for a client that has sent only part of its headers (
   t.false(s.logs().some((r) => /still running/.test(String(r.msg))));
 });
 
+test('an unknown route is 404 whatever its body: a JSON body over the limit is not answered 413 as if the route existed', async (t) => {
+  const w = await world(t, { dialect: 'sqlite', redis: 'single' });
+  const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
+  for (const path of ['/nope', '/healthz']) {
+    const answer = await s.request(path, { method: 'POST', body: Buffer.alloc(1_100_000, 32), contentType: 'application/json' });
+    t.is(answer.status, 404, path);
+    t.deepEqual(answer.json(), { message: 'Not found' }, path);
+  }
+  t.like(s.logs().filter((r) => r.msg === 'request').at(-1), { route: 'unmatched', status: 404, reason: 'no such route' });
+});
+
 test('a client that stops sending the body of a refused request (401) is one request in the log and the metrics, not two', async (t) => {
   const w = await world(t, { dialect: 'sqlite', redis: 'single' });
   const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });

@@ -7,7 +7,7 @@ import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { duplicateKeyOrDepth } from '../input/json-shape.js';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Database } from '../db/database.js';
 import { ConfigError, ConnectionError, errorMessage, lostConnection, statementCause } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -116,10 +116,16 @@ export function createApp(deps: ServerDeps): FastifyInstance {
   registerRescopeRoutes(app, db, log);
   registerProbes(app, db, redis, metrics);
 
-  app.setNotFoundHandler(async (request, reply) => {
+  // An unknown route is answered before its body is read: a body over the limit would
+  // otherwise be 413, as if the route existed.
+  const notFound = async (request: FastifyRequest, reply: FastifyReply) => {
     request.outcomeReason = 'no such route';
     return reply.code(404).send({ message: 'Not found' });
+  };
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.is404) return notFound(request, reply);
   });
+  app.setNotFoundHandler(notFound);
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
     // Fastify's own refusals (body too large 413, unsupported media type 415, a body that
