@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { RedisClient } from '../redis/redis.js';
 import { unlinkMany } from '../redis/redis-writer.js';
+import { LuaScript } from '../redis/script.js';
 import type { Config } from '../config/settings.js';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
@@ -105,6 +106,11 @@ export async function clearDemoKeys(redis: RedisClient, settings: DemoKeySetting
 export const demoRunningKey = `${demoKeyPrefix}running`;
 const demoRunMs = 30_000;
 
+/** KEYS: the lock; ARGV: its holder's token. Deletes it only while it is that holder's. */
+const releaseScript = new LuaScript('release-demo-lock', "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
+/** KEYS: the lock; ARGV: its holder's token, its lifetime in ms. Extends it only while it is that holder's. */
+const renewScript = new LuaScript('renew-demo-lock', "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0");
+
 /**
  * Takes the demo's run lock in Redis (its keys have fixed names, so two demos against
  * one Redis would replace each other's world while both reported success). Refuses
@@ -119,7 +125,7 @@ export async function holdDemoLock(redis: RedisClient): Promise<() => Promise<vo
     const holder = await redis.get(demoRunningKey).catch(() => null);
     const [host, pid] = holder?.split(' ') ?? [];
     if (host === hostname() && pid !== undefined && /^\d+$/.test(pid) && !processAlive(Number(pid))) {
-      await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, demoRunningKey, holder!);
+      await releaseScript.run(redis, 1, [demoRunningKey, holder!]);
       taken = (await redis.set(demoRunningKey, token, 'PX', demoRunMs, 'NX')) === 'OK';
     }
   }
@@ -131,13 +137,13 @@ export async function holdDemoLock(redis: RedisClient): Promise<() => Promise<vo
     throw new ConfigError(`another demo is running against this Redis (it holds ${demoRunningKey} for ${Math.ceil(left / 1000)} s more): wait for it to finish, then run the demo again`);
   }
   const renewal = setInterval(() => {
-    redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, demoRunningKey, token, demoRunMs).catch(() => undefined);
+    renewScript.run(redis, 1, [demoRunningKey, token, demoRunMs]).catch(() => undefined);
   }, demoRunMs / 3);
   renewal.unref();
   return async () => {
     clearInterval(renewal);
     // Only its own: a lock that expired meanwhile may be another demo's.
-    await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, demoRunningKey, token);
+    await releaseScript.run(redis, 1, [demoRunningKey, token]);
   };
 }
 
