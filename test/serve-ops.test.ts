@@ -1,5 +1,5 @@
 /** `serve`'s probes, metrics and access log, against a real server, database and Redis. */
-import { createConnection } from 'node:net';
+import { type Socket, createConnection } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { openDatabase } from '../src/db/database.js';
 import { openRedis } from '../src/redis/redis.js';
@@ -145,17 +145,24 @@ postgresOnly('readyz is 503 naming the database when it cannot be reached', asyn
   t.regex(down.json<{ message: string }>().message, /^not ready: database: /);
 });
 
-/** Sends `text` as it is on a new connection and returns everything the server answered until it closed. */
-async function rawExchange(t: ExecutionContext, url: string, text: string): Promise<{ answer: string; tookMs: number }> {
+/** A raw connection to the server at `url` (destroyed with the test): what it received so far, and when it closed. */
+function rawConnection(t: ExecutionContext, url: string): { socket: Socket; received(): string; closed: Promise<void> } {
   const { port } = new URL(url);
   const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
   t.teardown(() => socket.destroy());
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  return { socket, received: () => received, closed };
+}
+
+/** Sends `text` as it is on a new connection and returns everything the server answered until it closed. */
+async function rawExchange(t: ExecutionContext, url: string, text: string): Promise<{ answer: string; tookMs: number }> {
+  const connection = rawConnection(t, url);
   const started = performance.now();
-  socket.write(text);
-  let answer = '';
-  socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-  await new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  return { answer, tookMs: performance.now() - started };
+  connection.socket.write(text);
+  await connection.closed;
+  return { answer: connection.received(), tookMs: performance.now() - started };
 }
 
 eachTarget('a client that stalls on its headers gets 408 soon after the deadline, not up to 30 s later, in the API\'s error shape and in the access log', async (t, target) => {
@@ -230,10 +237,7 @@ test('HEAD on the probes, on metrics and on an unknown path answers as GET does,
 test('a stop does not wait for a client that has sent only part of its headers (Node stops their deadline once the server closes)', async (t) => {
   const w = await world(t, { dialect: 'sqlite', redis: 'single' });
   const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
-  const { port } = new URL(s.server.url);
-  const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
-  t.teardown(() => socket.destroy());
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  const { socket, closed } = rawConnection(t, s.server.url);
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -258,16 +262,11 @@ test('an unknown route is 404 whatever its body: a JSON body over the limit is n
 test('a client that stops sending the body of a refused request (401) is one request in the log and the metrics, not two', async (t) => {
   const w = await world(t, { dialect: 'sqlite', redis: 'single' });
   const s = await testServer(t, { db: w.f.db, redis: w.f.redis.client, sessionPrefix: w.sessionPrefix });
-  const { port } = new URL(s.server.url);
-  const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
-  t.teardown(() => socket.destroy());
-  let answer = '';
-  socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  const { socket, received, closed } = rawConnection(t, s.server.url);
   socket.write(`POST ${rescopePath} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1100000\r\n\r\n${'x'.repeat(64 * 1024)}`);
   const deadline = Date.now() + 5_000;
-  while (!answer.includes('\r\n\r\n') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  t.regex(answer, /^HTTP\/1\.1 401 /);
+  while (!received().includes('\r\n\r\n') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.regex(received(), /^HTTP\/1\.1 401 /);
   socket.end();
   await closed;
   await new Promise((resolve) => setTimeout(resolve, 200));
